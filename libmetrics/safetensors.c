@@ -1,0 +1,541 @@
+/*
+ * safetensors.c -- a reader and writer of the safetensors format, written
+ * for hostile input: the header length is bounded, the JSON is validated
+ * (objects only, no duplicate names), every offset lies inside the file and
+ * no two tensors overlap, shape x dtype size equals the byte range, and no
+ * product of sizes can overflow. Shared by the model loader and the PEFT
+ * importer.
+ *
+ * Format: u64 little-endian header length N, N bytes of JSON
+ *   {"__metadata__": {str: str}, NAME: {"dtype": D, "shape": [..],
+ *    "data_offsets": [begin, end]}, ...}
+ * then the data buffer; offsets are relative to its start.
+ */
+#include "cl_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_MAX_HEADER (100u << 20) /* as the reference implementation */
+
+struct cl_safetensors {
+    char *path;
+    int fd;                /* -1 for an in-memory buffer */
+    const uint8_t *mem;
+    uint64_t data_start, data_size;
+    int n;
+    cl_st_tensor *t;
+    int n_meta;
+    char **meta_key, **meta_val;
+};
+
+static const struct {
+    const char *name;
+    int size;
+} dtypes[] = {[CL_ST_F64] = {"F64", 8}, [CL_ST_F32] = {"F32", 4},  [CL_ST_F16] = {"F16", 2},
+              [CL_ST_BF16] = {"BF16", 2}, [CL_ST_I64] = {"I64", 8}, [CL_ST_I32] = {"I32", 4},
+              [CL_ST_I16] = {"I16", 2}, [CL_ST_I8] = {"I8", 1},    [CL_ST_U8] = {"U8", 1},
+              [CL_ST_BOOL] = {"BOOL", 1}};
+
+const char *cl_st_dtype_name(cl_st_dtype d) { return dtypes[d].name; }
+int cl_st_dtype_size(cl_st_dtype d) { return dtypes[d].size; }
+
+static int dtype_of(const char *s)
+{
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (dtypes[i].name && !strcmp(s, dtypes[i].name))
+            return (int)i;
+    return -1;
+}
+
+void cl_st_close(cl_safetensors *st)
+{
+    if (!st)
+        return;
+    if (st->fd >= 0)
+        close(st->fd);
+    for (int i = 0; i < st->n; i++)
+        free(st->t[i].name);
+    for (int i = 0; i < st->n_meta; i++) {
+        free(st->meta_key[i]);
+        free(st->meta_val[i]);
+    }
+    free(st->meta_key);
+    free(st->meta_val);
+    free(st->t);
+    free(st->path);
+    free(st);
+}
+
+static int by_begin(const void *a, const void *b)
+{
+    const cl_st_tensor *x = *(cl_st_tensor *const *)a, *y = *(cl_st_tensor *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+/* Parse and validate the JSON header (len bytes at h). */
+static int parse_header(cl_safetensors *st, const char *h, size_t len, cl_error *err)
+{
+    const char *p = st->path;
+    if (len == 0 || h[0] != '{')
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: header: does not start with a JSON object", p);
+    for (size_t i = 0; i < len; i++)
+        if (h[i] == 0)
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: header: contains a NUL byte at %zu", p, i);
+    json_error_t je;
+    json_t *root = json_loadb(h, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: header: invalid JSON at byte %d: %s", p,
+                            je.position, je.text);
+    int rc = CL_OK;
+    if (!json_is_object(root)) {
+        rc = cl_error_set(err, CL_ERR_FORMAT, "%s: header: not a JSON object", p);
+        goto out;
+    }
+    size_t cap = json_object_size(root);
+    st->t = cl_alloc(cap, sizeof *st->t, err);
+    if (!st->t) {
+        rc = err->code;
+        goto out;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (!strcmp(key, "__metadata__")) {
+            if (!json_is_object(val)) {
+                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: __metadata__: not an object", p);
+                goto out;
+            }
+            size_t nm = json_object_size(val);
+            st->meta_key = cl_alloc(nm, sizeof(char *), err);
+            st->meta_val = cl_alloc(nm, sizeof(char *), err);
+            if (!st->meta_key || !st->meta_val) {
+                rc = err->code;
+                goto out;
+            }
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(val, mk, mv) {
+                if (!json_is_string(mv)) {
+                    rc = cl_error_set(err, CL_ERR_FORMAT, "%s: __metadata__.%s: not a string", p, mk);
+                    goto out;
+                }
+                st->meta_key[st->n_meta] = cl_strdup(mk, err);
+                st->meta_val[st->n_meta] = cl_strdup(json_string_value(mv), err);
+                if (!st->meta_key[st->n_meta] || !st->meta_val[st->n_meta]) {
+                    rc = err->code;
+                    goto out;
+                }
+                st->n_meta++;
+            }
+            continue;
+        }
+        cl_st_tensor *t = &st->t[st->n];
+        if (!key[0]) {
+            rc = cl_error_set(err, CL_ERR_FORMAT, "%s: header: a tensor has an empty name", p);
+            goto out;
+        }
+        if (!json_is_object(val)) {
+            rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': entry is not an object", p, key);
+            goto out;
+        }
+        json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
+               *off = json_object_get(val, "data_offsets");
+        if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off)) {
+            rc = cl_error_set(err, CL_ERR_FORMAT,
+                              "%s: tensor '%s': needs string dtype, array shape and data_offsets",
+                              p, key);
+            goto out;
+        }
+        int d = dtype_of(json_string_value(dt));
+        if (d < 0) {
+            rc = cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: tensor '%s': unknown dtype '%s'", p, key,
+                              json_string_value(dt));
+            goto out;
+        }
+        t->dtype = (cl_st_dtype)d;
+        size_t nd = json_array_size(sh);
+        if (nd > CL_ST_MAX_DIMS) {
+            rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d)", p,
+                              key, nd, CL_ST_MAX_DIMS);
+            goto out;
+        }
+        t->ndim = (int)nd;
+        uint64_t count = 1;
+        for (size_t i = 0; i < nd; i++) {
+            json_t *x = json_array_get(sh, i);
+            if (!json_is_integer(x) || json_integer_value(x) < 0) {
+                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a "
+                                  "non-negative integer", p, key, i);
+                goto out;
+            }
+            uint64_t v = (uint64_t)json_integer_value(x);
+            t->shape[i] = (int64_t)v;
+            if (v && count > UINT64_MAX / v) {
+                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': shape overflows", p, key);
+                goto out;
+            }
+            count *= v;
+        }
+        if (json_array_size(off) != 2 || !json_is_integer(json_array_get(off, 0)) ||
+            !json_is_integer(json_array_get(off, 1)) ||
+            json_integer_value(json_array_get(off, 0)) < 0 ||
+            json_integer_value(json_array_get(off, 1)) < 0) {
+            rc = cl_error_set(err, CL_ERR_FORMAT,
+                              "%s: tensor '%s': data_offsets must be two non-negative integers", p,
+                              key);
+            goto out;
+        }
+        t->begin = (uint64_t)json_integer_value(json_array_get(off, 0));
+        t->end = (uint64_t)json_integer_value(json_array_get(off, 1));
+        if (t->begin > t->end || t->end > st->data_size) {
+            rc = cl_error_set(err, CL_ERR_FORMAT,
+                              "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu-byte "
+                              "data buffer",
+                              p, key, (unsigned long long)t->begin, (unsigned long long)t->end,
+                              (unsigned long long)st->data_size);
+            goto out;
+        }
+        if (count > UINT64_MAX / (uint64_t)dtypes[d].size ||
+            count * (uint64_t)dtypes[d].size != t->end - t->begin) {
+            rc = cl_error_set(err, CL_ERR_FORMAT,
+                              "%s: tensor '%s': shape x %s size is %llu bytes, data_offsets span "
+                              "%llu",
+                              p, key, dtypes[d].name,
+                              (unsigned long long)(count <= UINT64_MAX / (uint64_t)dtypes[d].size
+                                                       ? count * (uint64_t)dtypes[d].size
+                                                       : UINT64_MAX),
+                              (unsigned long long)(t->end - t->begin));
+            goto out;
+        }
+        t->count = (int64_t)count;
+        t->name = cl_strdup(key, err);
+        if (!t->name) {
+            rc = err->code;
+            goto out;
+        }
+        st->n++;
+    }
+    /* No two tensors may share bytes. */
+    if (st->n > 1) {
+        cl_st_tensor **s = cl_alloc((size_t)st->n, sizeof *s, err);
+        if (!s) {
+            rc = err->code;
+            goto out;
+        }
+        for (int i = 0; i < st->n; i++)
+            s[i] = &st->t[i];
+        qsort(s, (size_t)st->n, sizeof *s, by_begin);
+        for (int i = 1; i < st->n && rc == CL_OK; i++)
+            if (s[i]->begin < s[i - 1]->end && s[i]->end > s[i]->begin)
+                rc = cl_error_set(err, CL_ERR_FORMAT,
+                                  "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' "
+                                  "[%llu, %llu]",
+                                  p, s[i]->name, (unsigned long long)s[i]->begin,
+                                  (unsigned long long)s[i]->end, s[i - 1]->name,
+                                  (unsigned long long)s[i - 1]->begin,
+                                  (unsigned long long)s[i - 1]->end);
+        free(s);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+static cl_safetensors *st_new(const char *path, cl_error *err)
+{
+    cl_safetensors *st = cl_alloc(1, sizeof *st, err);
+    if (!st)
+        return NULL;
+    st->fd = -1;
+    st->path = cl_strdup(path, err);
+    if (!st->path) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static uint64_t le64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* Common checks on the 8-byte length against the total size. */
+static int check_len(const char *path, uint64_t n, uint64_t size, cl_error *err)
+{
+    if (size < 8)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: %llu bytes, too short for a safetensors file (8-byte header "
+                            "length)",
+                            path, (unsigned long long)size);
+    if (n > ST_MAX_HEADER)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: header length %llu exceeds the %u-byte limit",
+                            path, (unsigned long long)n, ST_MAX_HEADER);
+    if (n > size - 8)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: header length %llu runs past the end of the %llu-byte file", path,
+                            (unsigned long long)n, (unsigned long long)size);
+    return CL_OK;
+}
+
+int cl_st_parse(const uint8_t *buf, size_t len, const char *name, cl_safetensors **out,
+                cl_error *err)
+{
+    *out = NULL;
+    uint64_t n = len >= 8 ? le64(buf) : 0;
+    int rc = check_len(name, n, len, err);
+    if (rc)
+        return rc;
+    cl_safetensors *st = st_new(name, err);
+    if (!st)
+        return err->code;
+    st->mem = buf;
+    st->data_start = 8 + n;
+    st->data_size = len - 8 - n;
+    rc = parse_header(st, (const char *)buf + 8, (size_t)n, err);
+    if (rc) {
+        cl_st_close(st);
+        return rc;
+    }
+    *out = st;
+    return CL_OK;
+}
+
+int cl_st_open(const char *path, cl_safetensors **out, cl_error *err)
+{
+    *out = NULL;
+    cl_safetensors *st = st_new(path, err);
+    if (!st)
+        return err->code;
+    int rc = CL_OK;
+    char *h = NULL;
+    st->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (st->fd < 0 || fstat(st->fd, &sb) != 0) {
+        rc = cl_error_set(err, CL_ERR_IO, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = cl_error_set(err, CL_ERR_IO, "%s: not a regular file", path);
+        goto fail;
+    }
+    uint8_t lb[8];
+    uint64_t size = (uint64_t)sb.st_size;
+    if (size >= 8 && pread(st->fd, lb, 8, 0) != 8) {
+        rc = cl_error_set(err, CL_ERR_IO, "%s: cannot read the header length", path);
+        goto fail;
+    }
+    uint64_t n = size >= 8 ? le64(lb) : 0;
+    if ((rc = check_len(path, n, size, err)))
+        goto fail;
+    h = cl_alloc((size_t)n + 1, 1, err);
+    if (!h) {
+        rc = err->code;
+        goto fail;
+    }
+    if (n && pread(st->fd, h, (size_t)n, 8) != (ssize_t)n) {
+        rc = cl_error_set(err, CL_ERR_IO, "%s: cannot read the %llu-byte header", path,
+                          (unsigned long long)n);
+        goto fail;
+    }
+    st->data_start = 8 + n;
+    st->data_size = size - 8 - n;
+    if ((rc = parse_header(st, h, (size_t)n, err)))
+        goto fail;
+    free(h);
+    *out = st;
+    return CL_OK;
+fail:
+    free(h);
+    cl_st_close(st);
+    return rc;
+}
+
+int cl_st_count(const cl_safetensors *st) { return st->n; }
+const cl_st_tensor *cl_st_get(const cl_safetensors *st, int i) { return &st->t[i]; }
+const char *cl_st_path(const cl_safetensors *st) { return st->path; }
+
+const cl_st_tensor *cl_st_find(const cl_safetensors *st, const char *name)
+{
+    for (int i = 0; i < st->n; i++)
+        if (!strcmp(st->t[i].name, name))
+            return &st->t[i];
+    return NULL;
+}
+
+const char *cl_st_metadata(const cl_safetensors *st, const char *key)
+{
+    for (int i = 0; i < st->n_meta; i++)
+        if (!strcmp(st->meta_key[i], key))
+            return st->meta_val[i];
+    return NULL;
+}
+
+/* IEEE half to single, subnormals, infinities and NaN included. */
+float cl_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) {
+            u = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do {
+                e++;
+                man <<= 1;
+            } while (!(man & 0x400));
+            u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else {
+        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Raw bytes of a tensor into buf (t->end - t->begin bytes). */
+static int read_raw(cl_safetensors *st, const cl_st_tensor *t, void *buf, cl_error *err)
+{
+    size_t n = (size_t)(t->end - t->begin);
+    if (st->mem) {
+        memcpy(buf, st->mem + st->data_start + t->begin, n);
+        return CL_OK;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(st->fd, (char *)buf + done, n - done,
+                          (off_t)(st->data_start + t->begin + done));
+        if (r <= 0)
+            return cl_error_set(err, CL_ERR_IO, "%s: tensor '%s': %s", st->path, t->name,
+                                r == 0 ? "file shorter than its header says (truncated?)"
+                                       : strerror(errno));
+        done += (size_t)r;
+    }
+    return CL_OK;
+}
+
+int cl_st_read_f32(cl_safetensors *st, const cl_st_tensor *t, float *out, cl_error *err)
+{
+    size_t n = (size_t)t->count, bytes = (size_t)(t->end - t->begin);
+    if (t->dtype != CL_ST_F32 && t->dtype != CL_ST_F16 && t->dtype != CL_ST_BF16 &&
+        t->dtype != CL_ST_F64)
+        return cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s is not a float",
+                            st->path, t->name, dtypes[t->dtype].name);
+    if (t->dtype == CL_ST_F32)
+        return read_raw(st, t, out, err);
+    uint8_t *raw = cl_alloc(bytes ? bytes : 1, 1, err);
+    if (!raw)
+        return err->code;
+    int rc = read_raw(st, t, raw, err);
+    for (size_t i = 0; i < n && rc == CL_OK; i++) {
+        if (t->dtype == CL_ST_F16) {
+            out[i] = cl_half_to_float((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8));
+        } else if (t->dtype == CL_ST_BF16) {
+            uint32_t u = (uint32_t)(raw[2 * i] | raw[2 * i + 1] << 8) << 16;
+            memcpy(&out[i], &u, sizeof u);
+        } else {
+            double d;
+            memcpy(&d, raw + 8 * i, sizeof d);
+            out[i] = (float)d;
+        }
+    }
+    free(raw);
+    return rc;
+}
+
+int cl_st_read_i32(cl_safetensors *st, const cl_st_tensor *t, int32_t *out, cl_error *err)
+{
+    if (t->dtype == CL_ST_I32)
+        return read_raw(st, t, out, err);
+    if (t->dtype != CL_ST_I64)
+        return cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s is not I32 or I64",
+                            st->path, t->name, dtypes[t->dtype].name);
+    int64_t *raw = cl_alloc((size_t)t->count ? (size_t)t->count : 1, sizeof *raw, err);
+    if (!raw)
+        return err->code;
+    int rc = read_raw(st, t, raw, err);
+    for (int64_t i = 0; i < t->count && rc == CL_OK; i++) {
+        if (raw[i] < INT32_MIN || raw[i] > INT32_MAX)
+            rc = cl_error_set(err, CL_ERR_VALUE, "%s: tensor '%s': value %lld out of int32 range",
+                              st->path, t->name, (long long)raw[i]);
+        else
+            out[i] = (int32_t)raw[i];
+    }
+    free(raw);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+int cl_st_write(const char *path, const cl_st_write_tensor *t, int n, const char *const *meta,
+                int n_meta, cl_error *err)
+{
+    json_t *root = json_object();
+    if (n_meta > 0) {
+        json_t *m = json_object();
+        for (int i = 0; i < n_meta; i++)
+            json_object_set_new(m, meta[2 * i], json_string(meta[2 * i + 1]));
+        json_object_set_new(root, "__metadata__", m);
+    }
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_object(), *sh = json_array();
+        uint64_t count = 1;
+        for (int d = 0; d < t[i].ndim; d++) {
+            json_array_append_new(sh, json_integer(t[i].shape[d]));
+            count *= (uint64_t)t[i].shape[d];
+        }
+        uint64_t bytes = count * (uint64_t)dtypes[t[i].dtype].size;
+        json_object_set_new(e, "dtype", json_string(dtypes[t[i].dtype].name));
+        json_object_set_new(e, "shape", sh);
+        json_object_set_new(e, "data_offsets", json_pack("[I,I]", (json_int_t)off,
+                                                         (json_int_t)(off + bytes)));
+        if (json_object_get(root, t[i].name)) {
+            json_decref(e);
+            json_decref(root);
+            return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s' twice", path, t[i].name);
+        }
+        json_object_set_new(root, t[i].name, e);
+        off += bytes;
+    }
+    char *h = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!h)
+        return cl_error_set(err, CL_ERR_NOMEM, "%s: cannot format the header", path);
+    size_t hl = strlen(h), padded = (hl + 7) / 8 * 8; /* 8-byte aligned data, as PyTorch writes */
+    cl_atomic_file *af;
+    int rc = cl_atomic_open(path, 0, &af, err);
+    if (rc) {
+        free(h);
+        return rc;
+    }
+    FILE *fp = cl_atomic_fp(af);
+    uint8_t lb[8];
+    for (int i = 0; i < 8; i++)
+        lb[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    fwrite(lb, 1, 8, fp);
+    fwrite(h, 1, hl, fp);
+    for (size_t i = hl; i < padded; i++)
+        fputc(' ', fp);
+    free(h);
+    for (int i = 0; i < n; i++) {
+        uint64_t count = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            count *= (uint64_t)t[i].shape[d];
+        fwrite(t[i].data, (size_t)dtypes[t[i].dtype].size, (size_t)count, fp);
+    }
+    return cl_atomic_commit(af, err);
+}

@@ -1,0 +1,189 @@
+/* store_common.c -- what the store's reader and writer share. */
+#include "store_internal.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+static hid_t kind_type(hid_t base)
+{
+    hid_t e = H5Tenum_create(base);
+    int32_t v = CL_SNAP_PERIODIC;
+    H5Tenum_insert(e, "periodic", &v);
+    v = CL_SNAP_END_OF_TASK;
+    H5Tenum_insert(e, "end_of_task", &v);
+    return e;
+}
+
+/* Fields in one table so the memory and file types cannot drift apart. */
+#define TABLE_FIELDS(X)                                                   \
+    X("id", id, H5T_NATIVE_INT64, H5T_STD_I64LE, 8)                       \
+    X("task", task, H5T_NATIVE_INT32, H5T_STD_I32LE, 4)                   \
+    X("epoch", epoch, H5T_NATIVE_INT32, H5T_STD_I32LE, 4)                 \
+    X("step", step, H5T_NATIVE_INT64, H5T_STD_I64LE, 8)                   \
+    X("loss", loss, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8)                 \
+    X("loss_task", loss_task, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8)       \
+    X("penalty_orth", penalty_orth, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8) \
+    X("penalty_l2", penalty_l2, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8)     \
+    X("penalty_sparse", penalty_sparse, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8) \
+    X("wall_time", wall_time, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8)
+
+hid_t cl_table_mem_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(cl_snapshot_row));
+#define MEM(name, field, mt, ft, sz) H5Tinsert(t, name, offsetof(cl_snapshot_row, field), mt);
+    TABLE_FIELDS(MEM)
+#undef MEM
+    hid_t k = kind_type(H5T_NATIVE_INT32);
+    H5Tinsert(t, "kind", offsetof(cl_snapshot_row, kind), k);
+    H5Tclose(k);
+    return t;
+}
+
+hid_t cl_table_file_type(void)
+{
+    size_t size = 0;
+#define SZ(name, field, mt, ft, sz) size += sz;
+    TABLE_FIELDS(SZ)
+#undef SZ
+    hid_t t = H5Tcreate(H5T_COMPOUND, size + 4);
+    size_t off = 0;
+#define FILE_(name, field, mt, ft, sz) H5Tinsert(t, name, off, ft); off += sz;
+    TABLE_FIELDS(FILE_)
+#undef FILE_
+    hid_t k = kind_type(H5T_STD_I32LE);
+    H5Tinsert(t, "kind", off, k);
+    H5Tclose(k);
+    return t;
+}
+
+static void free_strings(char **s, int n)
+{
+    if (s)
+        for (int i = 0; i < n; i++)
+            free(s[i]);
+    free(s);
+}
+
+void cl_store_free(cl_store *s)
+{
+    if (!s)
+        return;
+    if (s->dA)
+        for (int m = 0; m < s->M; m++) {
+            if (s->dA[m] > 0)
+                H5Dclose(s->dA[m]);
+            if (s->dB[m] > 0)
+                H5Dclose(s->dB[m]);
+        }
+    hid_t ds[] = {s->d_table, s->d_rank, s->d_scale, s->d_committed, s->d_acc,
+                  s->d_base, s->d_res_state, s->d_res_snap};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+        if (ds[i] > 0)
+            H5Dclose(ds[i]);
+    if (s->file > 0)
+        H5Fclose(s->file);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    free(s->path);
+    free(s->s_method);
+    free(s->s_rule);
+    free(s->s_penalty);
+    free(s->s_base);
+    free(s->s_created);
+    free_strings(s->task_name, s->T);
+    free_strings(s->task_data, s->T);
+    free(s->task_lambda);
+    free_strings(s->mod_name, s->M);
+    free(s->d_out);
+    free(s->d_in);
+    free(s->mrank);
+    free(s->rows);
+    free(s->snap_rank);
+    free(s->snap_scale);
+    free(s->task_end);
+    free(s->R);
+    free(s->baseline);
+    free(s->dA);
+    free(s->dB);
+    free(s);
+}
+
+int cl_store_reserve(cl_store *s, int64_t n, cl_error *err)
+{
+    if (n <= s->cap)
+        return CL_OK;
+    int64_t cap = s->cap ? s->cap : 16;
+    while (cap < n)
+        cap *= 2;
+    cl_snapshot_row *rows = realloc(s->rows, (size_t)cap * sizeof *rows);
+    if (rows)
+        s->rows = rows;
+    int32_t *rk = realloc(s->snap_rank, (size_t)cap * (size_t)s->M * sizeof *rk);
+    if (rk)
+        s->snap_rank = rk;
+    double *sc = realloc(s->snap_scale, (size_t)cap * (size_t)s->M * sizeof *sc);
+    if (sc)
+        s->snap_scale = sc;
+    if (!rows || !rk || !sc)
+        return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory for %lld snapshots", s->path,
+                            (long long)cap);
+    s->cap = cap;
+    return CL_OK;
+}
+
+void cl_store_index_tasks(cl_store *s)
+{
+    for (int t = 0; t < s->T; t++)
+        s->task_end[t] = -1;
+    for (int64_t i = 0; i < s->N; i++)
+        if (s->rows[i].kind == CL_SNAP_END_OF_TASK)
+            s->task_end[s->rows[i].task] = i;
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+const char *cl_store_path(const cl_store *s) { return s->path; }
+int cl_store_format_version(const cl_store *s) { return s->version; }
+const cl_run_meta *cl_store_meta(const cl_store *s) { return &s->meta; }
+int cl_store_n_tasks(const cl_store *s) { return s->T; }
+const char *cl_store_task_name(const cl_store *s, int t) { return s->task_name[t]; }
+double cl_store_task_lambda(const cl_store *s, int t) { return s->task_lambda[t]; }
+const char *cl_store_task_data(const cl_store *s, int t) { return s->task_data[t]; }
+int cl_store_n_modules(const cl_store *s) { return s->M; }
+const char *cl_store_module_name(const cl_store *s, int m) { return s->mod_name[m]; }
+int64_t cl_store_module_d_out(const cl_store *s, int m) { return s->d_out[m]; }
+int64_t cl_store_module_d_in(const cl_store *s, int m) { return s->d_in[m]; }
+int32_t cl_store_module_rank(const cl_store *s, int m) { return s->mrank[m]; }
+int64_t cl_store_n_snapshots(const cl_store *s) { return s->N; }
+int64_t cl_store_resume_bytes(const cl_store *s) { return s->resume_bytes; }
+
+const cl_snapshot_row *cl_store_snapshot(const cl_store *s, int64_t id)
+{
+    return id >= 0 && id < s->N ? &s->rows[id] : NULL;
+}
+
+int64_t cl_store_task_end(const cl_store *s, int t)
+{
+    return t >= 0 && t < s->T ? s->task_end[t] : -1;
+}
+
+const double *cl_store_accuracy(const cl_store *s) { return s->R; }
+const double *cl_store_baseline(const cl_store *s) { return s->baseline; }
+
+int cl_store_close(cl_store *s, cl_error *err)
+{
+    if (!s)
+        return CL_OK;
+    int rc = CL_OK;
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    if (s->writable && s->file > 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
+        char r[256];
+        h5_reason(r, sizeof r);
+        rc = cl_error_set(err, CL_ERR_IO, "%s: flush on close failed: %s", s->path, r);
+    }
+    cl_store_free(s);
+    h5_quiet_end(&q);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/*
+ * store_internal.h -- the in-memory form of an open store, shared by the
+ * reader (store_read.c) and the writer (store_write.c). The on-disk layout
+ * is documented in docs/FORMAT.md; the names below are its object paths.
+ */
+#ifndef CL_STORE_INTERNAL_H
+#define CL_STORE_INTERNAL_H
+
+#include "h5util.h"
+
+#define P_TASK_NAME "tasks/name"
+#define P_TASK_LAMBDA "tasks/lambda"
+#define P_TASK_DATA "tasks/data"
+#define P_TASK_BASE "tasks/baseline"
+#define P_ACCURACY "accuracy"
+#define P_MOD_NAME "modules/name"
+#define P_MOD_DOUT "modules/d_out"
+#define P_MOD_DIN "modules/d_in"
+#define P_MOD_RANK "modules/rank"
+#define P_TABLE "snapshots/table"
+#define P_SNAP_RANK "snapshots/rank"
+#define P_SNAP_SCALE "snapshots/scale"
+#define P_COMMITTED "snapshots/committed"
+#define P_RESUME_STATE "resume/state"
+#define P_RESUME_SNAP "resume/snapshot"
+
+struct cl_store {
+    char *path;
+    hid_t file;
+    int writable;
+    int lock_fd;            /* writer: OFD lock against a second writer */
+    int version;
+
+    cl_run_meta meta;
+    char *s_method, *s_rule, *s_penalty, *s_base, *s_created;
+
+    int T;
+    char **task_name;
+    double *task_lambda;
+    char **task_data;
+
+    int M;
+    char **mod_name;
+    int64_t *d_out, *d_in;
+    int32_t *mrank;
+
+    int64_t N, cap;         /* committed snapshots; allocated rows */
+    cl_snapshot_row *rows;
+    int32_t *snap_rank;     /* [cap * M] */
+    double *snap_scale;     /* [cap * M] */
+    int64_t *task_end;      /* [T] */
+
+    double *R, *baseline;
+
+    hid_t *dA, *dB;         /* per module */
+    hid_t d_table, d_rank, d_scale, d_committed, d_acc, d_base;
+    hid_t d_res_state, d_res_snap;
+    int64_t resume_bytes;
+};
+
+/* Memory and file types of the snapshot table (compound). */
+hid_t cl_table_mem_type(void);
+hid_t cl_table_file_type(void);
+
+void cl_store_free(cl_store *s);
+/* Grow rows/snap_rank/snap_scale to hold at least n rows. */
+int cl_store_reserve(cl_store *s, int64_t n, cl_error *err);
+/* Recompute task_end[] from the rows. */
+void cl_store_index_tasks(cl_store *s);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * synth.c -- synthetic stores with controllable tasks, modules, shapes,
+ * density and overlap, for demos and tests.
+ *
+ * Task t's update on a module is supported on rows R_t x columns C_t (the
+ * stripe pattern of a sparse low-rank product): B_t is zero outside R_t and
+ * A_t outside C_t. |R_t| / d_out = |C_t| / d_in = sqrt(density). A fraction
+ * `overlap` of each task's rows and columns comes from a pool shared by all
+ * tasks, the rest from disjoint private stretches (while they last), so
+ * collisions grow with overlap. `subspace_overlap` mixes a shared component
+ * into every A, so principal-angle similarity grows with it.
+ */
+#include "cl_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void cl_synth_defaults(cl_synth_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    s->tasks = 4;
+    s->modules = 8;
+    s->d_out = 256;
+    s->d_in = 256;
+    s->rank = 8;
+    s->alpha = 16;
+    s->density = 1.0;
+    s->overlap = 0.5;
+    s->subspace_overlap = 0.0;
+    s->snapshots_per_task = 2;
+    s->forgetting = 0.05;
+    s->method = "synthetic";
+    s->seed = 1;
+}
+
+static int check(const cl_synth_spec *s, const char *path, cl_error *err)
+{
+    if (s->tasks < 1 || s->tasks > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "%s: --tasks %d out of range [1, 1000]", path, s->tasks);
+    if (s->modules < 1 || s->modules > 100000)
+        return cl_error_set(err, CL_ERR_ARG, "%s: --modules %d out of range [1, 100000]", path,
+                            s->modules);
+    if (s->d_out < 1 || s->d_in < 1 || s->d_out > 65536 || s->d_in > 65536)
+        return cl_error_set(err, CL_ERR_ARG, "%s: --shape %lldx%lld out of range [1, 65536]", path,
+                            (long long)s->d_out, (long long)s->d_in);
+    if (s->rank < 1 || s->rank > 1024)
+        return cl_error_set(err, CL_ERR_ARG, "%s: --rank %d out of range [1, 1024]", path, s->rank);
+    if (!(s->density > 0 && s->density <= 1))
+        return cl_error_set(err, CL_ERR_ARG, "%s: --density %g must be in (0, 1]", path, s->density);
+    if (!(s->overlap >= 0 && s->overlap <= 1) ||
+        !(s->subspace_overlap >= 0 && s->subspace_overlap <= 1))
+        return cl_error_set(err, CL_ERR_ARG, "%s: overlaps must be in [0, 1]", path);
+    if (s->snapshots_per_task < 0 || s->snapshots_per_task > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "%s: --snapshots-per-task %d out of range [0, 1000]",
+                            path, s->snapshots_per_task);
+    if (!(s->forgetting >= 0 && s->forgetting <= 1) || !isfinite(s->alpha))
+        return cl_error_set(err, CL_ERR_ARG, "%s: --forgetting must be in [0, 1]", path);
+    return CL_OK;
+}
+
+static void shuffle(int64_t *p, int64_t n, cl_rng *r)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)cl_rng_below(r, (uint64_t)i + 1);
+        int64_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+}
+
+/* Mark task t's support among n indices: `keep` of them, a fraction overlap
+ * from the shared head of perm, the rest from stretches of the remaining
+ * indices that are disjoint between tasks while they last. */
+static void support(const int64_t *perm, int64_t n, int64_t keep, double overlap, int t,
+                    unsigned char *mask)
+{
+    memset(mask, 0, (size_t)n);
+    int64_t shared = (int64_t)llround(overlap * (double)keep);
+    for (int64_t i = 0; i < shared; i++)
+        mask[perm[i]] = 1;
+    int64_t priv = keep - shared, rest = n - shared;
+    for (int64_t i = 0; i < priv && rest > 0; i++)
+        mask[perm[shared + ((int64_t)t * priv + i) % rest]] = 1;
+}
+
+typedef struct synth_mod {
+    float *A, *B; /* per task: rank x d_in, d_out x rank */
+} synth_mod;
+
+int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
+{
+    int rc = check(sp, path, err);
+    if (rc)
+        return rc;
+    int T = sp->tasks, M = sp->modules, r = sp->rank;
+    int64_t dout = sp->d_out, din = sp->d_in;
+    char **tnames = cl_alloc((size_t)T, sizeof *tnames, err);
+    char **mnames = cl_alloc((size_t)M, sizeof *mnames, err);
+    int64_t *vo = cl_alloc((size_t)M, sizeof *vo, err), *vi = cl_alloc((size_t)M, sizeof *vi, err);
+    int32_t *vr = cl_alloc((size_t)M, sizeof *vr, err);
+    double *scale = cl_alloc((size_t)M, sizeof *scale, err);
+    synth_mod *mods = cl_alloc((size_t)M, sizeof *mods, err);
+    int64_t *prow = cl_alloc((size_t)dout, sizeof *prow, err);
+    int64_t *pcol = cl_alloc((size_t)din, sizeof *pcol, err);
+    unsigned char *mrow = cl_alloc((size_t)dout, 1, err), *mcol = cl_alloc((size_t)din, 1, err);
+    float *shared = cl_alloc((size_t)r * (size_t)din, sizeof *shared, err);
+    const float **pa = cl_alloc((size_t)M, sizeof *pa, err), **pb = cl_alloc((size_t)M, sizeof *pb, err);
+    float *bscaled = NULL;
+    cl_store *st = NULL;
+    cl_atomic_file *af = NULL;
+    if (!tnames || !mnames || !vo || !vi || !vr || !scale || !mods || !prow || !pcol || !mrow ||
+        !mcol || !shared || !pa || !pb) {
+        rc = err->code;
+        goto out;
+    }
+    for (int t = 0; t < T; t++) {
+        tnames[t] = cl_alloc(32, 1, err);
+        if (!tnames[t]) {
+            rc = err->code;
+            goto out;
+        }
+        snprintf(tnames[t], 32, "task%d", t + 1);
+    }
+    for (int m = 0; m < M; m++) {
+        mnames[m] = cl_alloc(48, 1, err);
+        if (!mnames[m]) {
+            rc = err->code;
+            goto out;
+        }
+        snprintf(mnames[m], 48, "layers.%d.attn.%c", m / 2, m % 2 ? 'v' : 'q');
+        vo[m] = dout;
+        vi[m] = din;
+        vr[m] = r;
+        scale[m] = sp->alpha / r;
+    }
+
+    /* Factors, module by module, all tasks. */
+    cl_rng g;
+    cl_rng_seed(&g, sp->seed);
+    double side = sqrt(sp->density);
+    int64_t krow = (int64_t)llround(side * (double)dout), kcol = (int64_t)llround(side * (double)din);
+    krow = krow < 1 ? 1 : krow;
+    kcol = kcol < 1 ? 1 : kcol;
+    double so = sp->subspace_overlap;
+    for (int m = 0; m < M; m++) {
+        mods[m].A = cl_alloc((size_t)T * (size_t)r * (size_t)din, sizeof(float), err);
+        mods[m].B = cl_alloc((size_t)T * (size_t)dout * (size_t)r, sizeof(float), err);
+        if (!mods[m].A || !mods[m].B) {
+            rc = err->code;
+            goto out;
+        }
+        for (int64_t i = 0; i < dout; i++)
+            prow[i] = i;
+        for (int64_t i = 0; i < din; i++)
+            pcol[i] = i;
+        shuffle(prow, dout, &g);
+        shuffle(pcol, din, &g);
+        for (size_t i = 0; i < (size_t)r * (size_t)din; i++)
+            shared[i] = (float)cl_rng_normal(&g);
+        for (int t = 0; t < T; t++) {
+            float *A = mods[m].A + (size_t)t * (size_t)r * (size_t)din;
+            float *B = mods[m].B + (size_t)t * (size_t)dout * (size_t)r;
+            support(prow, dout, krow, sp->overlap, t, mrow);
+            support(pcol, din, kcol, sp->overlap, t, mcol);
+            double ka = 1.0 / sqrt((double)kcol);
+            for (int q = 0; q < r; q++)
+                for (int64_t j = 0; j < din; j++) {
+                    double own = cl_rng_normal(&g);
+                    double v = sqrt(1 - so) * own + sqrt(so) * shared[(size_t)q * (size_t)din + (size_t)j];
+                    A[(size_t)q * (size_t)din + (size_t)j] = mcol[j] ? (float)(ka * v) : 0.0f;
+                }
+            for (int64_t i = 0; i < dout; i++)
+                for (int q = 0; q < r; q++) {
+                    double v = 0.05 * cl_rng_normal(&g);
+                    B[(size_t)i * (size_t)r + (size_t)q] = mrow[i] ? (float)v : 0.0f;
+                }
+        }
+    }
+
+    rc = cl_atomic_open(path, 1, &af, err);
+    if (rc)
+        goto out;
+    char created[64];
+    snprintf(created, sizeof created, "collide-synth %s", cl_version());
+    cl_store_spec spec = {
+        .meta = {.method = sp->method ? sp->method : "synthetic", .rank = r, .alpha = sp->alpha,
+                 .scaling = sp->alpha / r, .scaling_rule = "alpha/r", .penalty_form = "none",
+                 .seed = sp->seed, .base_model = "synthetic", .created_by = created},
+        .n_tasks = T, .task_names = (const char *const *)tnames, .n_modules = M,
+        .module_names = (const char *const *)mnames, .d_out = vo, .d_in = vi, .rank = vr};
+    rc = cl_store_create(cl_atomic_tmp_path(af), &spec, &st, err);
+    if (rc)
+        goto out;
+    bscaled = cl_alloc((size_t)M * (size_t)dout * (size_t)r, sizeof *bscaled, err);
+    if (!bscaled) {
+        rc = err->code;
+        goto out;
+    }
+    int64_t step = 0;
+    int K = sp->snapshots_per_task;
+    for (int t = 0; t < T && !rc; t++) {
+        for (int j = 1; j <= K + 1 && !rc; j++) {
+            /* B grows towards its final value: periodic snapshots, then the
+             * end of the task. */
+            double f = (double)j / (K + 1);
+            for (int m = 0; m < M; m++) {
+                const float *B = mods[m].B + (size_t)t * (size_t)dout * (size_t)r;
+                float *o = bscaled + (size_t)m * (size_t)dout * (size_t)r;
+                for (size_t i = 0; i < (size_t)dout * (size_t)r; i++)
+                    o[i] = j == K + 1 ? B[i] : (float)(f * B[i]);
+                pa[m] = mods[m].A + (size_t)t * (size_t)r * (size_t)din;
+                pb[m] = o;
+            }
+            step += 10;
+            double loss = 2.0 * exp(-0.3 * j) + 0.1;
+            cl_snapshot_row row = {.task = t, .epoch = j - 1, .step = step, .loss = loss,
+                                   .loss_task = loss, .wall_time = 0.5 * (double)step,
+                                   .kind = j == K + 1 ? CL_SNAP_END_OF_TASK : CL_SNAP_PERIODIC};
+            rc = cl_store_append(st, &row, pa, pb, vr, scale, NULL, 0, err);
+        }
+    }
+    if (rc)
+        goto out;
+
+    /* Accuracy: learned to a_j, then forgetting per later task; unseen tasks
+     * sit near the chance baseline. */
+    double *acc = cl_alloc((size_t)T, sizeof *acc, err), *base = cl_alloc((size_t)T, sizeof *base, err);
+    double *peak = cl_alloc((size_t)T, sizeof *peak, err);
+    if (!acc || !base || !peak) {
+        free(acc), free(base), free(peak);
+        rc = err->code;
+        goto out;
+    }
+    for (int j = 0; j < T; j++) {
+        base[j] = 1.0 / (2 + j % 4);
+        peak[j] = 0.75 + 0.2 * cl_rng_uniform(&g);
+    }
+    rc = cl_store_write_baseline(st, base, err);
+    for (int i = 0; i < T && !rc; i++) {
+        for (int j = 0; j < T; j++) {
+            double v = j <= i ? peak[j] - sp->forgetting * (i - j) * (0.5 + cl_rng_uniform(&g))
+                              : base[j] + 0.02 * cl_rng_uniform(&g);
+            acc[j] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+        rc = cl_store_write_accuracy_row(st, i, acc, err);
+    }
+    free(acc);
+    free(base);
+    free(peak);
+    if (!rc) {
+        rc = cl_store_close(st, err);
+        st = NULL;
+        if (!rc) {
+            rc = cl_atomic_commit(af, err);
+            af = NULL;
+        }
+    }
+out:
+    if (st)
+        cl_store_close(st, NULL);
+    if (af)
+        cl_atomic_abort(af);
+    if (mods)
+        for (int m = 0; m < M; m++) {
+            free(mods[m].A);
+            free(mods[m].B);
+        }
+    if (tnames)
+        for (int t = 0; t < T; t++)
+            free(tnames[t]);
+    if (mnames)
+        for (int m = 0; m < M; m++)
+            free(mnames[m]);
+    free(tnames), free(mnames), free(vo), free(vi), free(vr), free(scale), free(mods);
+    free(prow), free(pcol), free(mrow), free(mcol), free(shared), free(pa), free(pb), free(bscaled);
+    return rc;
+}

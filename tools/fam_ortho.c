@@ -1,0 +1,197 @@
+/* fam_ortho.c -- orthogonality of task pairs: OO, principal-angle
+ * similarity, AWOM and cosine (docs/METRICS.md, section 3). */
+#include "families.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { OO, SIMA, SIMB, AWOM, INNER, COS, NQ };
+
+typedef struct orth {
+    cli *c;
+    cl_store *s;
+    const cl_view *v;
+    int n, nm;
+    double *sum;  /* [NQ][n][n] sums over modules  */
+    int *cnt;     /* [NQ][n][n] modules defined     */
+} orth;
+
+static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int nm, cl_error *err)
+{
+    (void)mods;
+    orth *o = vc;
+    o->s = s;
+    o->v = v;
+    o->n = v->n;
+    o->nm = nm;
+    size_t sz = (size_t)NQ * (size_t)v->n * (size_t)v->n;
+    free(o->sum);
+    free(o->cnt);
+    o->sum = calloc(sz, sizeof(double));
+    o->cnt = calloc(sz, sizeof(int));
+    if (!o->sum || !o->cnt)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    return CL_OK;
+}
+
+static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
+{
+    orth *o = vc;
+    cl_ortho *r = calloc((size_t)n * (size_t)n, sizeof *r);
+    if (!r)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int rc = cl_ortho_module(u, n, r, err);
+    if (rc) {
+        cl_error_prefix(err, "%s: module %s", cl_store_path(o->s), cl_store_module_name(o->s, m));
+        free(r);
+        return rc;
+    }
+    size_t nn = (size_t)n * (size_t)n;
+    for (size_t i = 0; i < nn; i++) {
+        double val[NQ] = {r[i].oo, r[i].sim_a, r[i].sim_b, r[i].awom, r[i].inner, r[i].cosine};
+        for (int q = 0; q < NQ; q++)
+            if (!isnan(val[q])) {
+                o->sum[(size_t)q * nn + i] += val[q];
+                o->cnt[(size_t)q * nn + i]++;
+            }
+    }
+    if (o->c->per_module) {
+        static const char *cols[] = {"store", "snapshot:i", "module", "task_i:i", "task_j:i",
+                                     "name_i", "name_j", "oo:f", "sim_a:f", "sim_b:f", "awom:f",
+                                     "inner:f", "cosine:f"};
+        cli_table *t = cli_table_get(o->c, "module_pairs", cols, 13);
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) {
+                const cl_ortho *x = &r[i * n + j];
+                cli_row_begin(t);
+                cli_cell_s(t, cl_store_path(o->s));
+                cli_cell_i(t, o->v->snapshot);
+                cli_cell_s(t, cl_store_module_name(o->s, m));
+                cli_cell_i(t, o->v->task[i]);
+                cli_cell_i(t, o->v->task[j]);
+                cli_cell_s(t, cl_store_task_name(o->s, o->v->task[i]));
+                cli_cell_s(t, cl_store_task_name(o->s, o->v->task[j]));
+                cli_cell_f(t, x->oo);
+                cli_cell_f(t, x->sim_a);
+                cli_cell_f(t, x->sim_b);
+                cli_cell_f(t, x->awom);
+                cli_cell_f(t, x->inner);
+                cli_cell_f(t, x->cosine);
+            }
+    }
+    free(r);
+    return CL_OK;
+}
+
+static double mean_of(const orth *o, int q, int i, int j)
+{
+    size_t at = (size_t)q * (size_t)o->n * (size_t)o->n + (size_t)(i * o->n + j);
+    return o->cnt[at] ? o->sum[at] / o->cnt[at] : NAN;
+}
+
+static double sum_of(const orth *o, int q, int i, int j)
+{
+    return o->sum[(size_t)q * (size_t)o->n * (size_t)o->n + (size_t)(i * o->n + j)];
+}
+
+static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
+{
+    orth *o = vc;
+    cli *c = o->c;
+    int n = o->n;
+    static const char *pc[] = {"store", "snapshot:i", "task_i:i", "task_j:i", "name_i", "name_j",
+                               "oo_sum:f", "oo_mean:f", "sim_a_mean:f", "sim_b_mean:f",
+                               "awom_sum:f", "inner_sum:f", "cosine_pooled:f", "cosine_mean:f"};
+    static const char *sc[] = {"store", "snapshot:i", "method", "tasks:i", "modules:i",
+                               "pairs:i", "oo_total:f", "oo_pair_mean:f", "sim_a_mean:f",
+                               "sim_b_mean:f", "awom_total:f", "abs_cosine_mean:f"};
+    cli_table *tp = cli_table_get(c, "pairs", pc, 14);
+    cli_table *ts = cli_table_get(c, "summary", sc, 12);
+    double *m_oo = calloc((size_t)n * (size_t)n, sizeof(double));
+    double *m_sa = calloc((size_t)n * (size_t)n, sizeof(double));
+    double *m_cos = calloc((size_t)n * (size_t)n, sizeof(double));
+    if (!m_oo || !m_sa || !m_cos) {
+        free(m_oo), free(m_sa), free(m_cos);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    int pairs = n * (n - 1) / 2;
+    double oo_tot = 0, sa = 0, sb = 0, aw = 0, ac = 0;
+    int nsa = 0, nsb = 0, nac = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double pooled = sum_of(o, INNER, i, j) /
+                            sqrt(sum_of(o, INNER, i, i) * sum_of(o, INNER, j, j));
+            m_oo[i * n + j] = sum_of(o, OO, i, j);
+            m_sa[i * n + j] = mean_of(o, SIMA, i, j);
+            m_cos[i * n + j] = pooled;
+            if (j <= i)
+                continue;
+            oo_tot += sum_of(o, OO, i, j);
+            aw += sum_of(o, AWOM, i, j);
+            double a = mean_of(o, SIMA, i, j), b = mean_of(o, SIMB, i, j);
+            if (!isnan(a))
+                sa += a, nsa++;
+            if (!isnan(b))
+                sb += b, nsb++;
+            if (!isnan(pooled))
+                ac += fabs(pooled), nac++;
+            cli_row_begin(tp);
+            cli_cell_s(tp, cl_store_path(s));
+            cli_cell_i(tp, v->snapshot);
+            cli_cell_i(tp, v->task[i]);
+            cli_cell_i(tp, v->task[j]);
+            cli_cell_s(tp, cl_store_task_name(s, v->task[i]));
+            cli_cell_s(tp, cl_store_task_name(s, v->task[j]));
+            cli_cell_f(tp, sum_of(o, OO, i, j));
+            cli_cell_f(tp, mean_of(o, OO, i, j));
+            cli_cell_f(tp, a);
+            cli_cell_f(tp, b);
+            cli_cell_f(tp, sum_of(o, AWOM, i, j));
+            cli_cell_f(tp, sum_of(o, INNER, i, j));
+            cli_cell_f(tp, pooled);
+            cli_cell_f(tp, mean_of(o, COS, i, j));
+        }
+    cli_row_begin(ts);
+    cli_cell_s(ts, cl_store_path(s));
+    cli_cell_i(ts, v->snapshot);
+    cli_cell_s(ts, cl_store_meta(s)->method);
+    cli_cell_i(ts, n);
+    cli_cell_i(ts, o->nm);
+    cli_cell_i(ts, pairs);
+    cli_cell_f(ts, oo_tot);
+    cli_cell_f(ts, pairs ? oo_tot / pairs : NAN);
+    cli_cell_f(ts, nsa ? sa / nsa : NAN);
+    cli_cell_f(ts, nsb ? sb / nsb : NAN);
+    cli_cell_f(ts, aw);
+    cli_cell_f(ts, nac ? ac / nac : NAN);
+    if (cli_text(c)) {
+        const char **names = cli_view_names(s, v);
+        cli_text_heading(c, s, v);
+        fprintf(c->out, "orthogonality   %d modules\n", o->nm);
+        cli_text_matrix(c, "  OO_ij = ||A_i A_j^T||_F^2, summed over modules", n, names, m_oo, 1,
+                        "%.4g");
+        cli_text_matrix(c, "  subspace similarity of the A row spaces (mean cos^2 of principal "
+                           "angles, 0..1), mean over modules",
+                        n, names, m_sa, 1, "%.3f");
+        cli_text_matrix(c, "  Frobenius cosine <dW_i,dW_j>/(|dW_i||dW_j|), pooled over modules", n,
+                        names, m_cos, 1, "%.3f");
+        fprintf(c->out,
+                "  OO over pairs i<j: total %.6g, mean per pair %.6g; AWOM total %.6g\n"
+                "  mean |cosine| %.4f; mean similarity A %.4f, B %.4f\n",
+                oo_tot, pairs ? oo_tot / pairs : NAN, aw, nac ? ac / nac : NAN,
+                nsa ? sa / nsa : NAN, nsb ? sb / nsb : NAN);
+        free(names);
+    }
+    free(m_oo), free(m_sa), free(m_cos);
+    return CL_OK;
+}
+
+int fam_ortho(cli *c, cl_store *s, cl_error *err)
+{
+    orth o = {.c = c};
+    static const cli_walk_ops ops = {begin, module, end};
+    int rc = cli_walk_views(c, s, &ops, &o, err);
+    free(o.sum);
+    free(o.cnt);
+    return rc;
+}
