@@ -39,7 +39,9 @@ int ck_cuda_available(void);
  * cleared), so bins are ordered by magnitude and 1/16 of a binade wide.
  * Energies are summed exactly, as integers: within a bin every value shares
  * its exponent, so x^2 = m^2 * 2^(2e) with m the 24-bit significand. The
- * sum is then the same in any order, on any back end, with any threads. */
+ * sum is then the same in any order, on any back end, with any threads.
+ * A bin's sum of m^2 is m2_hi * 2^24 + m2_lo; a back end may split what it
+ * adds between the two as it likes (per value, or per partial sum). */
 #define CK_HIST_BITS 12
 #define CK_HIST_BINS (1 << CK_HIST_BITS)
 #define CK_HIST_SHIFT (31 - CK_HIST_BITS)
@@ -50,7 +52,8 @@ typedef struct ck_hist {
     uint64_t m2_lo[CK_HIST_BINS]; /* sum of (m^2 & 0xffffff)  */
 } ck_hist;
 
-/* Add one |x| given as its float bits with the sign cleared. */
+/* Add one |x| given as its float bits with the sign cleared (the
+ * reference; the CPU back end sums a thread's values first, tile.h). */
 static inline void ck_hist_add(ck_hist *h, uint32_t u)
 {
     uint32_t bin = u >> CK_HIST_SHIFT, e = u >> 23;
@@ -65,6 +68,9 @@ void ck_hist_merge(ck_hist *into, const ck_hist *from);
 /* The bin's energy, sum of x^2, as a double. */
 double ck_hist_energy(const ck_hist *h, int bin);
 
+/* At most this many thresholds per dense pass (and boundary bins per task). */
+#define CK_MAX_Q 64
+
 /* Does this threshold need a histogram and a refine pass? */
 int ck_needs_hist(const cl_threshold *th);
 
@@ -78,9 +84,14 @@ typedef struct ck_boundary {
 } ck_boundary;
 
 ck_boundary ck_find_boundary(const cl_threshold *th, const ck_hist *h, int64_t entries);
-/* From the values of the boundary bin (sorted here, descending), the exact
- * tau. Always >= the smallest positive float, so zeros are never active. */
-float ck_resolve_tau(const cl_threshold *th, const ck_boundary *b, float *vals, size_t m);
+/* Sort n non-negative floats in descending order: an LSD radix sort on the
+ * bits that differ (values of one bin share their top 12 bits); tmp holds n
+ * floats. ck_sort_desc_ref is qsort, the reference it is tested against. */
+void ck_sort_desc(float *v, size_t n, float *tmp);
+void ck_sort_desc_ref(float *v, size_t n);
+/* From the values of the boundary bin, sorted descending, the exact tau.
+ * Always >= the smallest positive float, so zeros are never active. */
+float ck_resolve_tau(const cl_threshold *th, const ck_boundary *b, const float *vals, size_t m);
 /* tau for abs and rel, which need no histogram. */
 float ck_simple_tau(const cl_threshold *th, float maxabs, int *inclusive);
 

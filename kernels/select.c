@@ -10,6 +10,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void ck_hist_merge(ck_hist *into, const ck_hist *from)
 {
@@ -22,9 +23,15 @@ void ck_hist_merge(ck_hist *into, const ck_hist *from)
 
 double ck_hist_energy(const ck_hist *h, int bin)
 {
+    if (!h->count[bin])
+        return 0;
+    /* hi * 2^24 + lo as one exact integer, rounded once: the same double
+     * however a back end split its sums between hi and lo */
+    __extension__ typedef unsigned __int128 u128;
+    u128 m2 = ((u128)h->m2_hi[bin] << 24) + (u128)h->m2_lo[bin];
     int e = bin >> (CK_HIST_BITS - 8);     /* the biased exponent          */
     int ee = e ? e - 150 : -149;           /* x = m * 2^ee                 */
-    return ldexp((double)h->m2_hi[bin], 24 + 2 * ee) + ldexp((double)h->m2_lo[bin], 2 * ee);
+    return ldexp((double)m2, 2 * ee);
 }
 
 int ck_needs_hist(const cl_threshold *th)
@@ -105,17 +112,67 @@ ck_boundary ck_find_boundary(const cl_threshold *th, const ck_hist *h, int64_t e
     return b;
 }
 
+/* Insertion sort, descending: for the short runs radix sorting does not
+ * pay for. */
+static void sort_small(uint32_t *k, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t v = k[i];
+        size_t j = i;
+        for (; j > 0 && k[j - 1] < v; j--)
+            k[j] = k[j - 1];
+        k[j] = v;
+    }
+}
+
+void ck_sort_desc(float *v, size_t n, float *tmp)
+{
+    /* Non-negative floats sort as their bit patterns; values of one bin
+     * share their top bits, so only the bits that differ are sorted on,
+     * 11 at a time (least significant digit first, stable). */
+    uint32_t *k = (uint32_t *)v, *t = (uint32_t *)tmp;
+    if (n < 64) {
+        sort_small(k, n);
+        return;
+    }
+    uint32_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= k[i] ^ k[0];
+    int bits = 0;
+    while (bits < 32 && (diff >> bits))
+        bits++;
+    for (int shift = 0; shift < bits; shift += 11) {
+        size_t cnt[2048] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[(~k[i] >> shift) & 2047]++; /* ~: descending */
+        size_t at = 0;
+        for (int d = 0; d < 2048; d++) {
+            size_t c = cnt[d];
+            cnt[d] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            t[cnt[(~k[i] >> shift) & 2047]++] = k[i];
+        uint32_t *x = k;
+        k = t;
+        t = x;
+    }
+    if (k != (uint32_t *)v)
+        memcpy(v, k, n * sizeof *k);
+}
+
 static int desc(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x < y) - (x > y);
 }
 
-float ck_resolve_tau(const cl_threshold *th, const ck_boundary *b, float *vals, size_t m)
+void ck_sort_desc_ref(float *v, size_t n) { qsort(v, n, sizeof *v, desc); }
+
+float ck_resolve_tau(const cl_threshold *th, const ck_boundary *b, const float *vals, size_t m)
 {
     if (b->bin < 0 || m == 0)
         return INFINITY;
-    qsort(vals, m, sizeof *vals, desc);
     float tau = vals[m - 1];
     if (th->mode == CL_TH_ENERGY) {
         double cum = b->above_energy;

@@ -194,7 +194,13 @@ static int parse_header(cl_safetensors *st, const char *h, size_t len, cl_error 
         }
         t->begin = (uint64_t)json_integer_value(json_array_get(off, 0));
         t->end = (uint64_t)json_integer_value(json_array_get(off, 1));
-        if (t->begin > t->end || t->end > st->data_size) {
+        if (t->begin > t->end) {
+            rc = cl_error_set(err, CL_ERR_FORMAT,
+                              "%s: tensor '%s': data_offsets [%llu, %llu]: begin is after end", p,
+                              key, (unsigned long long)t->begin, (unsigned long long)t->end);
+            goto out;
+        }
+        if (t->end > st->data_size) {
             rc = cl_error_set(err, CL_ERR_FORMAT,
                               "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu-byte "
                               "data buffer",
@@ -232,15 +238,24 @@ static int parse_header(cl_safetensors *st, const char *h, size_t len, cl_error 
         for (int i = 0; i < st->n; i++)
             s[i] = &st->t[i];
         qsort(s, (size_t)st->n, sizeof *s, by_begin);
-        for (int i = 1; i < st->n && rc == CL_OK; i++)
-            if (s[i]->begin < s[i - 1]->end && s[i]->end > s[i]->begin)
+        /* Compare with the furthest-reaching tensor so far, not just the
+         * previous one: an empty tensor between two others must not hide
+         * their overlap. Empty tensors occupy no bytes. */
+        const cl_st_tensor *reach = NULL;
+        for (int i = 0; i < st->n && rc == CL_OK; i++) {
+            if (s[i]->end == s[i]->begin)
+                continue;
+            if (reach && s[i]->begin < reach->end)
                 rc = cl_error_set(err, CL_ERR_FORMAT,
                                   "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' "
                                   "[%llu, %llu]",
                                   p, s[i]->name, (unsigned long long)s[i]->begin,
-                                  (unsigned long long)s[i]->end, s[i - 1]->name,
-                                  (unsigned long long)s[i - 1]->begin,
-                                  (unsigned long long)s[i - 1]->end);
+                                  (unsigned long long)s[i]->end, reach->name,
+                                  (unsigned long long)reach->begin,
+                                  (unsigned long long)reach->end);
+            if (!reach || s[i]->end > reach->end)
+                reach = s[i];
+        }
         free(s);
     }
 out:
@@ -480,47 +495,105 @@ int cl_st_read_i32(cl_safetensors *st, const cl_st_tensor *t, int32_t *out, cl_e
 
 /* ---------------------------------------------------------------- writing */
 
+/* Bytes of one tensor to write, or an error for a shape no reader would
+ * accept (negative, too many dimensions, overflowing). */
+static int write_size(const char *path, const cl_st_write_tensor *t, uint64_t *bytes,
+                      cl_error *err)
+{
+    if (!t->name || !t->name[0] || !strcmp(t->name, "__metadata__"))
+        return cl_error_set(err, CL_ERR_ARG, "%s: tensor name '%s' is not allowed", path,
+                            t->name ? t->name : "(null)");
+    if ((unsigned)t->dtype >= sizeof dtypes / sizeof dtypes[0])
+        return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': unknown dtype %d", path, t->name,
+                            (int)t->dtype);
+    if (t->ndim < 0 || t->ndim > CL_ST_MAX_DIMS)
+        return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': %d dimensions", path, t->name,
+                            t->ndim);
+    uint64_t count = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] < 0)
+            return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': negative shape", path,
+                                t->name);
+        uint64_t v = (uint64_t)t->shape[d];
+        if (v && count > (uint64_t)INT64_MAX / v)
+            return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': shape overflows", path,
+                                t->name);
+        count *= v;
+    }
+    uint64_t size = (uint64_t)dtypes[t->dtype].size;
+    if (count > (uint64_t)INT64_MAX / size)
+        return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': shape overflows", path, t->name);
+    *bytes = count * size;
+    if (*bytes && !t->data)
+        return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': no data", path, t->name);
+    return CL_OK;
+}
+
 int cl_st_write(const char *path, const cl_st_write_tensor *t, int n, const char *const *meta,
                 int n_meta, cl_error *err)
 {
+    if (n < 0 || n_meta < 0 || (n_meta > 0 && !meta))
+        return cl_error_set(err, CL_ERR_ARG, "%s: invalid tensor or metadata count", path);
+    uint64_t *bytes = cl_alloc((size_t)n, sizeof *bytes, err);
+    if (!bytes)
+        return err->code;
     json_t *root = json_object();
+    int rc = CL_OK;
+    if (!root) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "%s: cannot format the header", path);
+        goto out;
+    }
     if (n_meta > 0) {
         json_t *m = json_object();
-        for (int i = 0; i < n_meta; i++)
-            json_object_set_new(m, meta[2 * i], json_string(meta[2 * i + 1]));
-        json_object_set_new(root, "__metadata__", m);
+        if (!m || json_object_set_new(root, "__metadata__", m)) {
+            rc = cl_error_set(err, CL_ERR_NOMEM, "%s: cannot format the header", path);
+            goto out;
+        }
+        for (int i = 0; i < n_meta; i++) {
+            /* json_string is NULL for invalid UTF-8: refused, never dropped. */
+            json_t *v = meta[2 * i] && meta[2 * i + 1] ? json_string(meta[2 * i + 1]) : NULL;
+            if (!v || json_object_set_new(m, meta[2 * i], v)) {
+                rc = cl_error_set(err, CL_ERR_ARG, "%s: __metadata__ entry %d is not valid UTF-8",
+                                  path, i);
+                goto out;
+            }
+        }
     }
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        json_t *e = json_object(), *sh = json_array();
-        uint64_t count = 1;
-        for (int d = 0; d < t[i].ndim; d++) {
-            json_array_append_new(sh, json_integer(t[i].shape[d]));
-            count *= (uint64_t)t[i].shape[d];
-        }
-        uint64_t bytes = count * (uint64_t)dtypes[t[i].dtype].size;
-        json_object_set_new(e, "dtype", json_string(dtypes[t[i].dtype].name));
-        json_object_set_new(e, "shape", sh);
-        json_object_set_new(e, "data_offsets", json_pack("[I,I]", (json_int_t)off,
-                                                         (json_int_t)(off + bytes)));
+        if ((rc = write_size(path, &t[i], &bytes[i], err)))
+            goto out;
         if (json_object_get(root, t[i].name)) {
-            json_decref(e);
-            json_decref(root);
-            return cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s' twice", path, t[i].name);
+            rc = cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s' twice", path, t[i].name);
+            goto out;
         }
-        json_object_set_new(root, t[i].name, e);
-        off += bytes;
+        json_t *sh = json_array();
+        for (int d = 0; d < t[i].ndim; d++)
+            json_array_append_new(sh, json_integer(t[i].shape[d]));
+        if (off > (uint64_t)INT64_MAX - bytes[i]) {
+            json_decref(sh);
+            rc = cl_error_set(err, CL_ERR_ARG, "%s: data exceeds 2^63 bytes", path);
+            goto out;
+        }
+        json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtypes[t[i].dtype].name, "shape", sh,
+                              "data_offsets", (json_int_t)off, (json_int_t)(off + bytes[i]));
+        if (!e || json_object_set_new(root, t[i].name, e)) {
+            rc = cl_error_set(err, CL_ERR_ARG, "%s: tensor '%s': name is not valid UTF-8", path,
+                              t[i].name);
+            goto out;
+        }
+        off += bytes[i];
     }
     char *h = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    if (!h)
-        return cl_error_set(err, CL_ERR_NOMEM, "%s: cannot format the header", path);
+    if (!h) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "%s: cannot format the header", path);
+        goto out;
+    }
     size_t hl = strlen(h), padded = (hl + 7) / 8 * 8; /* 8-byte aligned data, as PyTorch writes */
     cl_atomic_file *af;
-    int rc = cl_atomic_open(path, 0, &af, err);
-    if (rc) {
+    if ((rc = cl_atomic_open(path, 0, &af, err))) {
         free(h);
-        return rc;
+        goto out;
     }
     FILE *fp = cl_atomic_fp(af);
     uint8_t lb[8];
@@ -531,11 +604,12 @@ int cl_st_write(const char *path, const cl_st_write_tensor *t, int n, const char
     for (size_t i = hl; i < padded; i++)
         fputc(' ', fp);
     free(h);
-    for (int i = 0; i < n; i++) {
-        uint64_t count = 1;
-        for (int d = 0; d < t[i].ndim; d++)
-            count *= (uint64_t)t[i].shape[d];
-        fwrite(t[i].data, (size_t)dtypes[t[i].dtype].size, (size_t)count, fp);
-    }
-    return cl_atomic_commit(af, err);
+    for (int i = 0; i < n; i++)
+        if (bytes[i])
+            fwrite(t[i].data, 1, (size_t)bytes[i], fp);
+    rc = cl_atomic_commit(af, err); /* checks every write above */
+out:
+    json_decref(root);
+    free(bytes);
+    return rc;
 }

@@ -91,6 +91,7 @@ void cl_store_free(cl_store *s)
     free(s->s_penalty);
     free(s->s_base);
     free(s->s_created);
+    free(s->s_config);
     free_strings(s->task_name, s->T);
     free_strings(s->task_data, s->T);
     free(s->task_lambda);

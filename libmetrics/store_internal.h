@@ -32,7 +32,7 @@ struct cl_store {
     int version;
 
     cl_run_meta meta;
-    char *s_method, *s_rule, *s_penalty, *s_base, *s_created;
+    char *s_method, *s_rule, *s_penalty, *s_base, *s_created, *s_config;
 
     int T;
     char **task_name;

@@ -122,6 +122,15 @@ static int read_meta(cl_store *s, cl_error *err)
         (rc = h5_attr_read_str(f, p, "base_model", &s->s_base, err)) ||
         (rc = h5_attr_read_str(f, p, "created_by", &s->s_created, err)))
         return rc;
+    /* optional: written by collide-train */
+    if (H5Aexists(f, "train_config") > 0) {
+        if ((rc = h5_attr_read_str(f, p, "train_config", &s->s_config, err)))
+            return rc;
+    } else {
+        H5Eclear2(H5E_DEFAULT);
+        if (!(s->s_config = cl_strdup("", err)))
+            return err->code;
+    }
     if (rank < 1 || rank > 65536)
         return cl_error_set(err, CL_ERR_VALUE, "%s: /@rank: %lld out of range", p, (long long)rank);
     m->rank = (int)rank;
@@ -135,6 +144,7 @@ static int read_meta(cl_store *s, cl_error *err)
     m->penalty_form = s->s_penalty;
     m->base_model = s->s_base;
     m->created_by = s->s_created;
+    m->train_config = s->s_config;
     return CL_OK;
 }
 

@@ -125,6 +125,8 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     bad |= h5_attr_write_u64(f, "seed", m->seed);
     bad |= h5_attr_write_str(f, "base_model", m->base_model ? m->base_model : "");
     bad |= h5_attr_write_str(f, "created_by", m->created_by ? m->created_by : "");
+    if (m->train_config && m->train_config[0])
+        bad |= h5_attr_write_str(f, "train_config", m->train_config);
     if (bad)
         return h5fail(err, CL_ERR_IO, s->path, "cannot write run attributes");
 
@@ -247,6 +249,7 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->s_penalty = cl_strdup(m->penalty_form ? m->penalty_form : "none", err);
     s->s_base = cl_strdup(m->base_model ? m->base_model : "", err);
     s->s_created = cl_strdup(m->created_by ? m->created_by : "", err);
+    s->s_config = cl_strdup(m->train_config ? m->train_config : "", err);
     s->task_name = cl_alloc((size_t)s->T, sizeof(char *), err);
     s->task_data = cl_alloc((size_t)s->T, sizeof(char *), err);
     s->task_lambda = cl_alloc((size_t)s->T, sizeof(double), err);
@@ -259,7 +262,7 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->mrank = cl_alloc((size_t)s->M, sizeof(int32_t), err);
     s->dA = cl_alloc((size_t)s->M, sizeof(hid_t), err);
     s->dB = cl_alloc((size_t)s->M, sizeof(hid_t), err);
-    if (!s->s_method || !s->s_rule || !s->s_penalty || !s->s_base || !s->s_created ||
+    if (!s->s_method || !s->s_rule || !s->s_penalty || !s->s_base || !s->s_created || !s->s_config ||
         !s->task_name || !s->task_data || !s->task_lambda || !s->task_end || !s->R ||
         !s->baseline || !s->mod_name || !s->d_out || !s->d_in || !s->mrank || !s->dA ||
         !s->dB)
@@ -290,6 +293,7 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->meta.penalty_form = s->s_penalty;
     s->meta.base_model = s->s_base;
     s->meta.created_by = s->s_created;
+    s->meta.train_config = s->s_config;
     s->resume_bytes = sp->resume_bytes;
     s->version = CL_FORMAT_VERSION;
     return CL_OK;

@@ -1,18 +1,20 @@
 /*
  * dense_cpu.c -- the dense pass on the CPU.
  *
- * For each module, dW_t = s_t B_t A_t is formed tile by tile (a tile is a few
- * rows by at most 512 columns, small enough to stay in L1/L2) and never held
- * whole. Up to three passes over the tiles:
+ * For each module, dW_t = s_t B_t A_t is formed tile by tile (CK_TILE_ROWS x
+ * CK_TILE_COLS, tile.h) and never held whole. Up to three passes over the
+ * tiles, each one job for the thread pool:
  *   A. per task: l1, sum of squares, max |x|, and the |x| histogram when a
  *      threshold is energy:F or top:Q;
  *   B. per task: the values of the histogram bin holding the threshold,
  *      sorted to resolve tau exactly (energy and top only);
- *   C. per tile: every task's bit mask, its active count, and the AND +
- *      popcount of every task pair while the masks are in cache.
- * Integer counts are merged across threads, so they never depend on thread
- * count or order; floating sums are merged in a fixed chunk order.
+ *   C. per tile: every task's bit masks, and the AND + popcount of every
+ *      task pair while the masks are in L1.
+ * Work goes out in chunks of tiles through an atomic counter. Nothing depends
+ * on which thread did what: counts and histograms are integers, and l1 and
+ * the sum of squares are summed per tile, then over tiles in tile order.
  */
+#include "pool.h"
 #include "tile.h"
 
 #include <math.h>
@@ -20,20 +22,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TILE_COLS 512
-#define TILE_FLOATS 4096
-#define CHUNKS 16 /* pass A work items per task: fixed, for fixed sums */
+/* Tiles per work item: enough work to hide the hand-out, small enough to
+ * balance two threads on a 1024 x 1024 module. */
+#define CHUNK_TILES 8
+/* Boundary values collected at once (floats): more tasks' bins than this
+ * are collected in several rounds. */
+#define COLLECT_BUDGET ((size_t)1 << 25)
 
 typedef struct cpu_ctx {
-    int threads;
     const ck_cpu_fns *f;
+    ck_pool *pool;
 } cpu_ctx;
 
 typedef struct geom {
     int64_t d_out, d_in;
-    int tc, tr;           /* tile columns, rows           */
-    int64_t ncb, nrb;     /* column blocks, row blocks    */
-    int wpr;              /* 64-bit words per tile row    */
+    int tr, tc;           /* tile rows, columns                     */
+    int64_t nrb, ncb;     /* row blocks, column blocks              */
+    int64_t tiles;
 } geom;
 
 static geom make_geom(int64_t d_out, int64_t d_in)
@@ -41,30 +46,185 @@ static geom make_geom(int64_t d_out, int64_t d_in)
     geom g;
     g.d_out = d_out;
     g.d_in = d_in;
-    g.tc = d_in < TILE_COLS ? (int)d_in : TILE_COLS;
-    g.tr = TILE_FLOATS / g.tc;
-    if (g.tr < 1)
-        g.tr = 1;
-    if (g.tr > d_out)
-        g.tr = (int)d_out;
+    g.tc = d_in < CK_TILE_COLS ? (int)d_in : CK_TILE_COLS;
+    g.tr = d_out < CK_TILE_ROWS ? (int)d_out : CK_TILE_ROWS;
     g.ncb = (d_in + g.tc - 1) / g.tc;
     g.nrb = (d_out + g.tr - 1) / g.tr;
-    g.wpr = (g.tc + 63) / 64;
+    g.tiles = g.nrb * g.ncb;
     return g;
 }
 
-/* Form tile (rb, cb) of update u into buf (rows x cols, leading dim g->tc). */
-static void form_tile(const ck_cpu_fns *f, const geom *g, const cl_lowrank *u, int64_t rb,
-                      int64_t cb, float *buf, int *rows, int *cols)
+/* Everything one dense pass shares between its jobs. */
+typedef struct job {
+    const cpu_ctx *c;
+    geom g;
+    const cl_lowrank *u;
+    int n, n_th;
+    float **apk;          /* [n] A packed in column panels (k x tc each)  */
+    int64_t next;         /* the work counter                             */
+    int64_t items;
+    /* pass A */
+    int want_hist;
+    ck_hist *hist;        /* [n]                                          */
+    ck_tstats *ts;        /* [n * tiles]                                  */
+    ck_lhist *lh;         /* [threads]                                    */
+    /* pass B */
+    int *nq;              /* [n] boundary bins per task                   */
+    int (*bins)[CK_MAX_Q];
+    float *(*vals)[CK_MAX_Q];
+    size_t (*got)[CK_MAX_Q];
+    int t0, t1;           /* tasks of this round                          */
+    int64_t *item0;       /* [n + 1] first item of each task this round   */
+    float *stage;         /* [threads * nq_max * CK_TILE_MAX]             */
+    int nq_max;
+    /* pass C */
+    float *tau;           /* [n_th * n]                                   */
+    int *incl;            /* [n_th * n]                                   */
+    uint64_t *masks;      /* [threads * n_th * n * tile words]            */
+    int64_t *cnt;         /* [threads * n_th * n * n]                     */
+    float *bufs;          /* [threads * CK_TILE_MAX]                      */
+} job;
+
+static int64_t grab(job *j) { return __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED); }
+
+static ck_tile tile_of(const job *j, int t, int64_t tile)
 {
-    int64_t r0 = rb * g->tr, c0 = cb * g->tc;
-    int nr = (int)(g->d_out - r0 < g->tr ? g->d_out - r0 : g->tr);
-    int nc = (int)(g->d_in - c0 < g->tc ? g->d_in - c0 : g->tc);
-    f->form(u->B + (size_t)r0 * (size_t)u->k, u->k, u->A + c0, u->d_in, nr, nc, (float)u->scale,
-            buf, g->tc);
-    *rows = nr;
-    *cols = nc;
+    const cl_lowrank *u = &j->u[t];
+    int64_t rb = tile / j->g.ncb, cb = tile % j->g.ncb;
+    int64_t r0 = rb * j->g.tr, c0 = cb * j->g.tc;
+    ck_tile x;
+    x.B = u->B + (size_t)r0 * (size_t)u->k;
+    x.A = j->apk[t] + (size_t)cb * (size_t)u->k * (size_t)j->g.tc;
+    x.lda = j->g.tc;
+    x.k = u->k;
+    x.nr = (int)(j->g.d_out - r0 < j->g.tr ? j->g.d_out - r0 : j->g.tr);
+    x.nc = (int)(j->g.d_in - c0 < j->g.tc ? j->g.d_in - c0 : j->g.tc);
+    x.scale = (float)u->scale;
+    return x;
 }
+
+/* A (k x d_in) as column panels of tc columns, each k x tc contiguous: the
+ * k rows a tile reads are then tc floats apart, not d_in (a multiple of
+ * 4 KiB in real models, which maps every row to the same L1 set). */
+static void pack_a(const cl_lowrank *u, int tc, int64_t ncb, float *out)
+{
+    for (int64_t cb = 0; cb < ncb; cb++) {
+        int64_t c0 = cb * tc;
+        int nc = (int)(u->d_in - c0 < tc ? u->d_in - c0 : tc);
+        for (int q = 0; q < u->k; q++)
+            memcpy(out + ((size_t)cb * (size_t)u->k + (size_t)q) * (size_t)tc,
+                   u->A + (size_t)q * (size_t)u->d_in + (size_t)c0, (size_t)nc * sizeof(float));
+    }
+}
+
+/* ---- pass A ---- */
+
+static void job_stats(void *vj, int tid)
+{
+    job *j = vj;
+    const ck_cpu_fns *f = j->c->f;
+    float *buf = j->bufs + (size_t)tid * CK_TILE_MAX;
+    ck_lhist *lh = j->want_hist ? &j->lh[tid] : NULL;
+    int64_t per = (j->g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    int cur = -1; /* the task lh holds values of */
+    for (int64_t it; (it = grab(j)) < j->items;) {
+        int t = (int)(it / per);
+        int64_t lo = (it % per) * CHUNK_TILES, hi = lo + CHUNK_TILES;
+        hi = hi < j->g.tiles ? hi : j->g.tiles;
+        if (lh && cur != t) {
+            if (cur >= 0)
+                ck_lhist_flush(lh, &j->hist[cur]);
+            cur = t;
+        }
+        for (int64_t x = lo; x < hi; x++) {
+            ck_tile tl = tile_of(j, t, x);
+            f->tile_stats(&tl, buf, &j->ts[(size_t)t * (size_t)j->g.tiles + (size_t)x], lh,
+                          lh ? &j->hist[t] : NULL);
+        }
+    }
+    if (lh && cur >= 0)
+        ck_lhist_flush(lh, &j->hist[cur]);
+}
+
+/* ---- pass B ---- */
+
+static void job_collect(void *vj, int tid)
+{
+    job *j = vj;
+    const ck_cpu_fns *f = j->c->f;
+    float *buf = j->bufs + (size_t)tid * CK_TILE_MAX;
+    float *stage[CK_MAX_Q];
+    for (int q = 0; q < j->nq_max; q++)
+        stage[q] = j->stage + ((size_t)tid * (size_t)j->nq_max + (size_t)q) * CK_TILE_MAX;
+    int64_t per = (j->g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    for (int64_t it; (it = grab(j)) < j->items;) {
+        int t = j->t0;
+        while (j->item0[t + 1 - j->t0] <= it)
+            t++;
+        int64_t k = it - j->item0[t - j->t0];
+        int64_t lo = (k % per) * CHUNK_TILES, hi = lo + CHUNK_TILES;
+        hi = hi < j->g.tiles ? hi : j->g.tiles;
+        int nq = j->nq[t];
+        for (int64_t x = lo; x < hi; x++) {
+            ck_tile tl = tile_of(j, t, x);
+            size_t got[CK_MAX_Q] = {0};
+            f->tile_collect(&tl, buf, nq, j->bins[t], stage, got);
+            for (int q = 0; q < nq; q++) {
+                if (!got[q])
+                    continue;
+                /* order is irrelevant: the values are sorted later; a
+                 * count past the bin's size is caught there */
+                size_t at = __atomic_fetch_add(&j->got[t][q], got[q], __ATOMIC_RELAXED);
+                uint64_t size = j->hist[t].count[j->bins[t][q]];
+                if (at + got[q] <= size)
+                    memcpy(j->vals[t][q] + at, stage[q], got[q] * sizeof(float));
+            }
+        }
+    }
+}
+
+/* ---- pass C ---- */
+
+static void job_masks(void *vj, int tid)
+{
+    job *j = vj;
+    const ck_cpu_fns *f = j->c->f;
+    int n = j->n, n_th = j->n_th;
+    size_t tw = (size_t)CK_TILE_ROWS * CK_TILE_WORDS; /* words of one tile mask */
+    size_t wq = (size_t)n * tw;                        /* one threshold's tasks */
+    float *buf = j->bufs + (size_t)tid * CK_TILE_MAX;
+    uint64_t *w = j->masks + (size_t)tid * (size_t)n_th * wq;
+    int64_t *cnt = j->cnt + (size_t)tid * (size_t)n_th * (size_t)n * (size_t)n;
+    float tau[CK_MAX_Q];
+    int incl[CK_MAX_Q];
+    for (int64_t it; (it = grab(j)) < j->items;) {
+        int64_t lo = it * CHUNK_TILES, hi = lo + CHUNK_TILES;
+        hi = hi < j->g.tiles ? hi : j->g.tiles;
+        for (int64_t x = lo; x < hi; x++) {
+            int nr = 0;
+            for (int t = 0; t < n; t++) {
+                ck_tile tl = tile_of(j, t, x);
+                nr = tl.nr;
+                for (int q = 0; q < n_th; q++) {
+                    tau[q] = j->tau[q * n + t];
+                    incl[q] = j->incl[q * n + t];
+                }
+                f->tile_bits(&tl, buf, n_th, tau, incl, w + (size_t)t * tw, wq);
+            }
+            size_t nw = (size_t)nr * CK_TILE_WORDS;
+            for (int q = 0; q < n_th; q++) {
+                const uint64_t *wb = w + (size_t)q * wq;
+                int64_t *cq = cnt + (size_t)q * (size_t)n * (size_t)n;
+                for (int t = 0; t < n; t++)
+                    for (int v = t; v < n; v++)
+                        cq[t * n + v] +=
+                            (int64_t)f->and_popcount(wb + (size_t)t * tw, wb + (size_t)v * tw, nw);
+            }
+        }
+    }
+}
+
+/* ---- the pass ---- */
 
 static int alloc_result(cl_dense_result *r, int n, int n_th, int64_t entries, cl_error *err)
 {
@@ -84,95 +244,137 @@ static int alloc_result(cl_dense_result *r, int n, int n_th, int64_t entries, cl
     return CL_OK;
 }
 
-/* Pass A for one task: stats in fixed chunks, histogram per thread. */
-static int pass_stats(const cpu_ctx *c, const geom *g, const cl_lowrank *u, int want_hist,
-                      ck_hist *hist, double *l1, double *sumsq, double *maxabs)
+static void free_job(job *j)
 {
-    int64_t tiles = g->nrb * g->ncb;
-    double cl1[CHUNKS] = {0}, csq[CHUNKS] = {0};
-    float cmax[CHUNKS] = {0};
-    int nt = c->threads;
-    ck_hist *th_hist = want_hist ? calloc((size_t)nt, sizeof *th_hist) : NULL;
-    float *bufs = malloc((size_t)nt * TILE_FLOATS * sizeof *bufs);
-    if ((want_hist && !th_hist) || !bufs) {
-        free(th_hist);
-        free(bufs);
-        return -1;
-    }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int ch = 0; ch < CHUNKS; ch++) {
-        int me = omp_get_thread_num();
-        float *buf = bufs + (size_t)me * TILE_FLOATS;
-        int64_t lo = tiles * ch / CHUNKS, hi = tiles * (ch + 1) / CHUNKS;
-        for (int64_t t = lo; t < hi; t++) {
-            int nr, nc;
-            form_tile(c->f, g, u, t / g->ncb, t % g->ncb, buf, &nr, &nc);
-            for (int i = 0; i < nr; i++) {
-                const float *row = buf + (size_t)i * (size_t)g->tc;
-                c->f->stats(row, (size_t)nc, &cl1[ch], &csq[ch], &cmax[ch]);
-                if (want_hist)
-                    c->f->hist(row, (size_t)nc, &th_hist[me]);
-            }
-        }
-    }
-    double s1 = 0, s2 = 0;
-    float mx = 0;
-    for (int ch = 0; ch < CHUNKS; ch++) {
-        s1 += cl1[ch];
-        s2 += csq[ch];
-        mx = cmax[ch] > mx ? cmax[ch] : mx;
-    }
-    *l1 = s1;
-    *sumsq = s2;
-    *maxabs = mx;
-    if (want_hist) {
-        memset(hist, 0, sizeof *hist);
-        for (int i = 0; i < nt; i++)
-            ck_hist_merge(hist, &th_hist[i]);
-    }
-    free(th_hist);
-    free(bufs);
-    return 0;
+    if (j->apk)
+        for (int t = 0; t < j->n; t++)
+            free(j->apk[t]);
+    if (j->vals)
+        for (int t = 0; t < j->n; t++)
+            for (int q = 0; q < CK_MAX_Q; q++)
+                free(j->vals[t][q]);
+    free(j->apk), free(j->hist), free(j->ts), free(j->lh), free(j->nq), free(j->bins);
+    free(j->vals), free(j->got), free(j->item0), free(j->stage), free(j->tau), free(j->incl);
+    free(j->masks), free(j->cnt), free(j->bufs);
 }
 
-/* Pass B for one task: collect the values of each boundary bin. vals[q] must
- * hold bcount[q] floats. */
-static int pass_collect(const cpu_ctx *c, const geom *g, const cl_lowrank *u, int nq,
-                        const int *bins, float **vals, const uint64_t *bcount, size_t *got)
+/* Sum each task's tile statistics in tile order. */
+static void finish_stats(const job *j, cl_dense_result *out)
 {
-    int64_t tiles = g->nrb * g->ncb;
-    int nt = c->threads;
-    float *bufs = malloc((size_t)nt * TILE_FLOATS * sizeof *bufs);
-    float *scratch = malloc((size_t)nt * TILE_FLOATS * sizeof *scratch);
-    if (!bufs || !scratch) {
-        free(bufs);
-        free(scratch);
-        return -1;
-    }
-    for (int q = 0; q < nq; q++)
-        got[q] = 0;
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
-    for (int64_t t = 0; t < tiles; t++) {
-        int me = omp_get_thread_num();
-        float *buf = bufs + (size_t)me * TILE_FLOATS, *tmp = scratch + (size_t)me * TILE_FLOATS;
-        int nr, nc;
-        form_tile(c->f, g, u, t / g->ncb, t % g->ncb, buf, &nr, &nc);
-        for (int q = 0; q < nq; q++) {
-            size_t m = 0;
-            for (int i = 0; i < nr; i++)
-                m += c->f->collect(buf + (size_t)i * (size_t)g->tc, (size_t)nc, bins[q], tmp + m);
-            if (!m)
-                continue;
-            size_t at;
-#pragma omp atomic capture
-            { at = got[q]; got[q] += m; }
-            if (at + m <= bcount[q]) /* order is irrelevant: sorted later */
-                memcpy(vals[q] + at, tmp, m * sizeof *tmp);
+    for (int t = 0; t < j->n; t++) {
+        const ck_tstats *s = j->ts + (size_t)t * (size_t)j->g.tiles;
+        double l1 = 0, sq = 0;
+        float mx = 0;
+        for (int64_t x = 0; x < j->g.tiles; x++) {
+            l1 += s[x].l1;
+            sq += s[x].sumsq;
+            mx = s[x].maxabs > mx ? s[x].maxabs : mx;
         }
+        out->l1[t] = l1;
+        out->sumsq[t] = sq;
+        out->maxabs[t] = mx;
     }
-    free(bufs);
-    free(scratch);
-    return 0;
+}
+
+/* After pass A: tau of abs and rel thresholds, boundary bins of the rest. */
+static int find_bins(job *j, const cl_threshold *th, cl_dense_result *out, ck_boundary (*bnd)[CK_MAX_Q],
+                     cl_error *err)
+{
+    int n = j->n;
+    for (int t = 0; t < n; t++) {
+        j->nq[t] = 0;
+        for (int q = 0; q < j->n_th; q++) {
+            cl_dense_task *dt = &out->task[q * n + t];
+            if (!ck_needs_hist(&th[q])) {
+                dt->tau = ck_simple_tau(&th[q], (float)out->maxabs[t], &dt->inclusive);
+                continue;
+            }
+            dt->inclusive = 1;
+            ck_boundary b = ck_find_boundary(&th[q], &j->hist[t], out->entries);
+            if (b.bin < 0) {
+                dt->tau = INFINITY;
+                continue;
+            }
+            if (j->nq[t] == CK_MAX_Q)
+                return cl_error_set(err, CL_ERR_ARG, "dense pass: at most %d energy/top thresholds",
+                                    CK_MAX_Q);
+            bnd[t][j->nq[t]] = b;
+            j->bins[t][j->nq[t]++] = b.bin;
+        }
+        j->nq_max = j->nq[t] > j->nq_max ? j->nq[t] : j->nq_max;
+    }
+    return CL_OK;
+}
+
+/* Pass B and the exact tau, in rounds of tasks whose bins fit the budget. */
+static int resolve_bins(job *j, const cl_threshold *th, cl_dense_result *out,
+                        ck_boundary (*bnd)[CK_MAX_Q], cl_error *err)
+{
+    int n = j->n, threads = ck_pool_threads(j->c->pool);
+    int64_t per = (j->g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    size_t tmp_n = 0;
+    float *tmp = NULL;
+    int rc = CL_OK;
+    j->stage = malloc((size_t)threads * (size_t)j->nq_max * CK_TILE_MAX * sizeof(float));
+    if (!j->stage)
+        return cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
+    for (int t0 = 0; t0 < n && rc == CL_OK;) {
+        size_t total = 0;
+        int t1 = t0;
+        for (; t1 < n; t1++) {
+            size_t need = 0;
+            for (int q = 0; q < j->nq[t1]; q++)
+                need += j->hist[t1].count[j->bins[t1][q]];
+            if (t1 > t0 && total + need > COLLECT_BUDGET)
+                break;
+            total += need;
+            for (int q = 0; q < j->nq[t1]; q++) {
+                size_t m = j->hist[t1].count[j->bins[t1][q]];
+                j->vals[t1][q] = malloc((m ? m : 1) * sizeof(float));
+                j->got[t1][q] = 0;
+                if (!j->vals[t1][q])
+                    rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
+                tmp_n = m > tmp_n ? m : tmp_n;
+            }
+        }
+        if (rc)
+            break;
+        j->t0 = t0;
+        j->t1 = t1;
+        j->item0[0] = 0;
+        for (int t = t0; t < t1; t++)
+            j->item0[t + 1 - t0] = j->item0[t - t0] + (j->nq[t] ? per : 0);
+        j->items = j->item0[t1 - t0];
+        j->next = 0;
+        if (j->items)
+            ck_pool_run(j->c->pool, job_collect, j);
+        free(tmp);
+        tmp = malloc((tmp_n ? tmp_n : 1) * sizeof *tmp);
+        if (!tmp) {
+            rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
+            break;
+        }
+        for (int t = t0; t < t1 && rc == CL_OK; t++)
+            for (int q = 0, k = 0; q < j->n_th && rc == CL_OK; q++) {
+                if (!ck_needs_hist(&th[q]) || out->task[q * n + t].tau == INFINITY)
+                    continue;
+                size_t m = j->hist[t].count[j->bins[t][k]];
+                if (j->got[t][k] != m) {
+                    rc = cl_error_set(err, CL_ERR_NUMERIC,
+                                      "dense pass: bin %d holds %zu values in pass A, %zu in pass B",
+                                      j->bins[t][k], m, j->got[t][k]);
+                    break;
+                }
+                ck_sort_desc(j->vals[t][k], m, tmp);
+                out->task[q * n + t].tau = ck_resolve_tau(&th[q], &bnd[t][k], j->vals[t][k], m);
+                free(j->vals[t][k]);
+                j->vals[t][k] = NULL;
+                k++;
+            }
+        t0 = t1;
+    }
+    free(tmp);
+    return rc;
 }
 
 static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold *th, int n_th,
@@ -182,135 +384,91 @@ static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold
     memset(out, 0, sizeof *out);
     if (n < 1 || n_th < 1)
         return cl_error_set(err, CL_ERR_ARG, "dense pass: no updates or no thresholds");
+    if (n_th > CK_MAX_Q)
+        return cl_error_set(err, CL_ERR_ARG, "dense pass: at most %d thresholds", CK_MAX_Q);
     for (int t = 0; t < n; t++)
         if (u[t].d_out != u[0].d_out || u[t].d_in != u[0].d_in || u[t].k < 1)
             return cl_error_set(err, CL_ERR_ARG, "dense pass: update %d is %lld x %lld rank %d, "
                                 "update 0 is %lld x %lld", t, (long long)u[t].d_out,
                                 (long long)u[t].d_in, u[t].k, (long long)u[0].d_out,
                                 (long long)u[0].d_in);
-    geom g = make_geom(u[0].d_out, u[0].d_in);
-    int rc = alloc_result(out, n, n_th, g.d_out * g.d_in, err);
+    int threads = ck_pool_threads(c->pool);
+    job j = {.c = c, .g = make_geom(u[0].d_out, u[0].d_in), .u = u, .n = n, .n_th = n_th};
+    int rc = alloc_result(out, n, n_th, j.g.d_out * j.g.d_in, err);
     if (rc)
         return rc;
-    int want_hist = 0;
     for (int q = 0; q < n_th; q++)
-        want_hist |= ck_needs_hist(&th[q]);
-    ck_hist *hist = want_hist ? malloc(sizeof *hist) : NULL;
-    if (want_hist && !hist) {
-        cl_dense_result_free(out);
-        return cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
+        j.want_hist |= ck_needs_hist(&th[q]);
+    size_t tw = (size_t)CK_TILE_ROWS * CK_TILE_WORDS;
+    j.apk = calloc((size_t)n, sizeof *j.apk);
+    j.ts = malloc((size_t)n * (size_t)j.g.tiles * sizeof *j.ts);
+    j.bufs = malloc((size_t)threads * CK_TILE_MAX * sizeof *j.bufs);
+    j.tau = malloc((size_t)n_th * (size_t)n * sizeof *j.tau);
+    j.incl = malloc((size_t)n_th * (size_t)n * sizeof *j.incl);
+    j.masks = malloc((size_t)threads * (size_t)n_th * (size_t)n * tw * sizeof *j.masks);
+    j.cnt = calloc((size_t)threads * (size_t)n_th * (size_t)n * (size_t)n, sizeof *j.cnt);
+    int oom = !j.apk || !j.ts || !j.bufs || !j.tau || !j.incl || !j.masks || !j.cnt;
+    if (j.want_hist) {
+        j.hist = calloc((size_t)n, sizeof *j.hist);
+        j.lh = calloc((size_t)threads, sizeof *j.lh);
+        j.nq = calloc((size_t)n, sizeof *j.nq);
+        j.bins = calloc((size_t)n, sizeof *j.bins);
+        j.vals = calloc((size_t)n, sizeof *j.vals);
+        j.got = calloc((size_t)n, sizeof *j.got);
+        j.item0 = calloc((size_t)n + 1, sizeof *j.item0);
+        oom |= !j.hist || !j.lh || !j.nq || !j.bins || !j.vals || !j.got || !j.item0;
+    }
+    for (int t = 0; t < n && !oom; t++) {
+        j.apk[t] = calloc((size_t)j.g.ncb * (size_t)u[t].k * (size_t)j.g.tc, sizeof(float));
+        oom |= !j.apk[t];
+        if (!oom)
+            pack_a(&u[t], j.g.tc, j.g.ncb, j.apk[t]);
+    }
+    if (oom) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
+        goto out;
     }
 
-    /* A and B, task by task; tau resolved in between. */
-    for (int t = 0; t < n && rc == CL_OK; t++) {
-        if (pass_stats(c, &g, &u[t], want_hist, hist, &out->l1[t], &out->sumsq[t],
-                       &out->maxabs[t]) < 0) {
+    /* A: statistics (and histograms) of every task. */
+    j.items = (int64_t)n * ((j.g.tiles + CHUNK_TILES - 1) / CHUNK_TILES);
+    j.next = 0;
+    ck_pool_run(c->pool, job_stats, &j);
+    finish_stats(&j, out);
+
+    /* B: tau of every threshold. */
+    if (j.want_hist) {
+        ck_boundary(*bnd)[CK_MAX_Q] = malloc((size_t)n * sizeof *bnd);
+        if (!bnd) {
             rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-            break;
+            goto out;
         }
-        int bins[64], which[64], nq = 0;
-        ck_boundary bnd[64];
-        for (int q = 0; q < n_th; q++) {
-            cl_dense_task *dt = &out->task[q * n + t];
-            if (!ck_needs_hist(&th[q])) {
+        rc = find_bins(&j, th, out, bnd, err);
+        if (!rc && j.nq_max)
+            rc = resolve_bins(&j, th, out, bnd, err);
+        free(bnd);
+        if (rc)
+            goto out;
+    } else {
+        for (int t = 0; t < n; t++)
+            for (int q = 0; q < n_th; q++) {
+                cl_dense_task *dt = &out->task[q * n + t];
                 dt->tau = ck_simple_tau(&th[q], (float)out->maxabs[t], &dt->inclusive);
-                continue;
             }
-            dt->inclusive = 1;
-            ck_boundary b = ck_find_boundary(&th[q], hist, out->entries);
-            if (b.bin < 0 || nq == 64) {
-                dt->tau = INFINITY;
-                if (b.bin >= 0)
-                    rc = cl_error_set(err, CL_ERR_ARG, "dense pass: at most 64 energy/top thresholds");
-                continue;
-            }
-            bnd[nq] = b;
-            bins[nq] = b.bin;
-            which[nq++] = q;
-        }
-        if (nq == 0 || rc)
-            continue;
-        float *vals[64];
-        uint64_t bcount[64];
-        size_t got[64];
-        int oom = 0;
-        for (int i = 0; i < nq; i++) {
-            bcount[i] = hist->count[bins[i]];
-            vals[i] = malloc((size_t)bcount[i] * sizeof(float));
-            oom |= !vals[i];
-        }
-        if (oom || pass_collect(c, &g, &u[t], nq, bins, vals, bcount, got) < 0)
-            rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-        for (int i = 0; i < nq && rc == CL_OK; i++) {
-            if (got[i] != bcount[i]) {
-                rc = cl_error_set(err, CL_ERR_NUMERIC,
-                                  "dense pass: bin %d holds %llu values in pass A, %zu in pass B",
-                                  bins[i], (unsigned long long)bcount[i], got[i]);
-                break;
-            }
-            out->task[which[i] * n + t].tau = ck_resolve_tau(&th[which[i]], &bnd[i], vals[i], got[i]);
-        }
-        for (int i = 0; i < nq; i++)
-            free(vals[i]);
-    }
-    free(hist);
-    if (rc) {
-        cl_dense_result_free(out);
-        return rc;
     }
 
     /* C: masks, active counts and pair counts, tile by tile. */
-    int nt = c->threads;
-    int64_t tiles = g.nrb * g.ncb;
-    size_t words = (size_t)g.tr * (size_t)g.wpr;
-    size_t nbits = (size_t)n_th * (size_t)n * words;
-    size_t ncnt = (size_t)n_th * (size_t)n * (size_t)n;
-    float *bufs = malloc((size_t)nt * TILE_FLOATS * sizeof *bufs);
-    uint64_t *bits = calloc((size_t)nt * nbits, sizeof *bits);
-    int64_t *cnt = calloc((size_t)nt * ncnt, sizeof *cnt);
-    if (!bufs || !bits || !cnt) {
-        free(bufs);
-        free(bits);
-        free(cnt);
-        cl_dense_result_free(out);
-        return cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-    }
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
-    for (int64_t tile = 0; tile < tiles; tile++) {
-        int me = omp_get_thread_num();
-        float *buf = bufs + (size_t)me * TILE_FLOATS;
-        uint64_t *mb = bits + (size_t)me * nbits;
-        int64_t *mc = cnt + (size_t)me * ncnt;
-        int nr = 0, nc = 0;
+    for (int q = 0; q < n_th; q++)
         for (int t = 0; t < n; t++) {
-            form_tile(c->f, &g, &u[t], tile / g.ncb, tile % g.ncb, buf, &nr, &nc);
-            for (int q = 0; q < n_th; q++) {
-                const cl_dense_task *dt = &out->task[q * n + t];
-                uint64_t *w = mb + ((size_t)q * (size_t)n + (size_t)t) * words;
-                int used = (nc + 63) / 64;
-                for (int i = 0; i < nr; i++) {
-                    uint64_t *wr = w + (size_t)i * (size_t)g.wpr;
-                    c->f->bits(buf + (size_t)i * (size_t)g.tc, nc, dt->tau, dt->inclusive, wr);
-                    /* a narrower last column block leaves words of the
-                     * previous tile behind: clear them */
-                    if (used < g.wpr)
-                        memset(wr + used, 0, (size_t)(g.wpr - used) * sizeof *wr);
-                }
-            }
+            j.tau[q * n + t] = out->task[q * n + t].tau;
+            j.incl[q * n + t] = out->task[q * n + t].inclusive;
         }
-        size_t nw = (size_t)nr * (size_t)g.wpr;
-        for (int q = 0; q < n_th; q++) {
-            const uint64_t *base = mb + (size_t)q * (size_t)n * words;
-            int64_t *cq = mc + (size_t)q * (size_t)n * (size_t)n;
-            for (int t = 0; t < n; t++)
-                for (int v = t; v < n; v++)
-                    cq[t * n + v] += (int64_t)c->f->and_popcount(base + (size_t)t * words,
-                                                                 base + (size_t)v * words, nw);
-        }
-    }
-    for (int i = 0; i < nt; i++)
-        for (size_t j = 0; j < ncnt; j++)
-            out->both[j] += cnt[(size_t)i * ncnt + j];
+    j.items = (j.g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    j.next = 0;
+    ck_pool_run(c->pool, job_masks, &j);
+    size_t ncnt = (size_t)n_th * (size_t)n * (size_t)n;
+    for (int i = 0; i < threads; i++)
+        for (size_t x = 0; x < ncnt; x++)
+            out->both[x] += j.cnt[(size_t)i * ncnt + x];
     for (int q = 0; q < n_th; q++) {
         int64_t *cq = out->both + (size_t)q * (size_t)n * (size_t)n;
         for (int t = 0; t < n; t++) {
@@ -319,19 +477,29 @@ static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold
             out->task[q * n + t].active = cq[t * n + t];
         }
     }
-    free(bufs);
-    free(bits);
-    free(cnt);
-    return CL_OK;
+out:
+    free_job(&j);
+    if (rc)
+        cl_dense_result_free(out);
+    return rc;
 }
 
-static void cpu_close(void *ctx) { free(ctx); }
+static void cpu_close(void *vctx)
+{
+    cpu_ctx *c = vctx;
+    if (!c)
+        return;
+    ck_pool_destroy(c->pool);
+    free(c);
+}
 
 static const ck_backend_ops cpu_ops = {"cpu", dense_pass, cpu_close};
 
 int ck_cpu_open(int threads, const char *isa, const ck_backend_ops **ops, void **ctx,
                 const char **isa_used, cl_error *err)
 {
+    *ops = NULL;
+    *ctx = NULL;
     const ck_cpu_fns *f = ck_cpu_fns_pick(isa);
     if (!f)
         return cl_error_set(err, CL_ERR_UNSUPPORTED, "cpu back end: this CPU cannot run the %s kernels",
@@ -339,7 +507,12 @@ int ck_cpu_open(int threads, const char *isa, const ck_backend_ops **ops, void *
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    c->threads = threads > 0 ? threads : omp_get_max_threads();
+    /* OMP_NUM_THREADS and the CPU affinity mask, as OpenMP reads them */
+    c->pool = ck_pool_create(threads > 0 ? threads : omp_get_max_threads());
+    if (!c->pool) {
+        free(c);
+        return cl_error_set(err, CL_ERR_NOMEM, "cpu back end: cannot start worker threads");
+    }
     c->f = f;
     *ops = &cpu_ops;
     *ctx = c;

@@ -2,6 +2,12 @@
  * tile_avx2.c -- AVX2+FMA micro-kernels, compiled for that target whatever
  * the build's baseline and chosen at run time (tile_ref.c: ck_cpu_fns_pick).
  * Each computes exactly what its reference in tile_ref.c computes.
+ *
+ * dW is formed 4 rows x 16 columns at a time in 8 accumulators (each A
+ * vector loaded once serves four rows), in the canonical order: one
+ * multiply, k-1 fused multiply-adds, one multiply by the scale. Pass C
+ * thresholds the block while it is still in registers; pass A stores the
+ * tile to an L1 buffer and reads it once for statistics and histogram.
  */
 #include "tile.h"
 
@@ -11,191 +17,371 @@
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma,popcnt")))
+#define INLINE __attribute__((always_inline)) inline
 
-/* One row, columns [j, nc): the scalar tail in the reference's order. */
-AVX2 static inline void form_tail(const float *b, int k, const float *A, int64_t lda, int j,
-                                  int nc, float scale, float *o)
+/* 4 rows x 16 columns of dW: row r in c.v[2r] (columns 0-7), c.v[2r+1]. */
+typedef struct blk {
+    __m256 v[8];
+} blk;
+
+AVX2 static INLINE blk form_4x16(const float *B, int k, const float *A, int64_t lda, __m256 vs)
 {
-    for (; j < nc; j++) {
-        float acc = b[0] * A[j];
-        for (int q = 1; q < k; q++)
-            acc = fmaf(b[q], A[(size_t)q * (size_t)lda + (size_t)j], acc);
-        o[j] = acc * scale;
+    const float *b0 = B, *b1 = b0 + k, *b2 = b1 + k, *b3 = b2 + k;
+    blk c;
+    __m256 x0 = _mm256_loadu_ps(A), x1 = _mm256_loadu_ps(A + 8);
+    __m256 w = _mm256_broadcast_ss(b0);
+    c.v[0] = _mm256_mul_ps(w, x0), c.v[1] = _mm256_mul_ps(w, x1);
+    w = _mm256_broadcast_ss(b1);
+    c.v[2] = _mm256_mul_ps(w, x0), c.v[3] = _mm256_mul_ps(w, x1);
+    w = _mm256_broadcast_ss(b2);
+    c.v[4] = _mm256_mul_ps(w, x0), c.v[5] = _mm256_mul_ps(w, x1);
+    w = _mm256_broadcast_ss(b3);
+    c.v[6] = _mm256_mul_ps(w, x0), c.v[7] = _mm256_mul_ps(w, x1);
+#pragma GCC unroll 16
+    for (int q = 1; q < k; q++) {
+        const float *a = A + (size_t)q * (size_t)lda;
+        x0 = _mm256_loadu_ps(a);
+        x1 = _mm256_loadu_ps(a + 8);
+        w = _mm256_broadcast_ss(b0 + q);
+        c.v[0] = _mm256_fmadd_ps(w, x0, c.v[0]);
+        c.v[1] = _mm256_fmadd_ps(w, x1, c.v[1]);
+        w = _mm256_broadcast_ss(b1 + q);
+        c.v[2] = _mm256_fmadd_ps(w, x0, c.v[2]);
+        c.v[3] = _mm256_fmadd_ps(w, x1, c.v[3]);
+        w = _mm256_broadcast_ss(b2 + q);
+        c.v[4] = _mm256_fmadd_ps(w, x0, c.v[4]);
+        c.v[5] = _mm256_fmadd_ps(w, x1, c.v[5]);
+        w = _mm256_broadcast_ss(b3 + q);
+        c.v[6] = _mm256_fmadd_ps(w, x0, c.v[6]);
+        c.v[7] = _mm256_fmadd_ps(w, x1, c.v[7]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        c.v[r] = _mm256_mul_ps(c.v[r], vs);
+    return c;
+}
+
+/* One row, 8 columns. */
+AVX2 static INLINE __m256 form_1x8(const float *b, int k, const float *A, int64_t lda, __m256 vs)
+{
+    __m256 c = _mm256_mul_ps(_mm256_broadcast_ss(b), _mm256_loadu_ps(A));
+    for (int q = 1; q < k; q++)
+        c = _mm256_fmadd_ps(_mm256_broadcast_ss(b + q),
+                            _mm256_loadu_ps(A + (size_t)q * (size_t)lda), c);
+    return _mm256_mul_ps(c, vs);
+}
+
+/* One value, in the reference's order. */
+AVX2 static INLINE float form_1(const float *b, int k, const float *A, int64_t lda, float scale)
+{
+    float acc = b[0] * A[0];
+    for (int q = 1; q < k; q++)
+        acc = fmaf(b[q], A[(size_t)q * (size_t)lda], acc);
+    return acc * scale;
+}
+
+/* Rows [i0, i0+nrow) of the tile, columns [j0, nc), into out (leading
+ * dimension ldo, column 0 at out[0]). */
+AVX2 static void form_rows(const ck_tile *t, int i0, int nrow, int j0, float *out, int ldo)
+{
+    const __m256 vs = _mm256_set1_ps(t->scale);
+    for (int i = i0; i < i0 + nrow; i++) {
+        const float *b = t->B + (size_t)i * (size_t)t->k;
+        float *o = out + (size_t)i * (size_t)ldo;
+        int j = j0;
+        for (; j + 8 <= t->nc; j += 8)
+            _mm256_storeu_ps(o + j, form_1x8(b, t->k, t->A + j, t->lda, vs));
+        for (; j < t->nc; j++)
+            o[j] = form_1(b, t->k, t->A + j, t->lda, t->scale);
     }
 }
 
-/* Four rows by 16 columns per step: 8 accumulators, each A vector loaded
- * once serves four rows. */
-AVX2 static void form_avx2(const float *B, int k, const float *A, int64_t lda, int nr,
-                           int nc, float scale, float *out, int ldo)
+AVX2 static INLINE void form_avx2_k(const ck_tile *t, float *out, int ldo, int k)
 {
-    const __m256 vs = _mm256_set1_ps(scale);
+    const __m256 vs = _mm256_set1_ps(t->scale);
     int i = 0;
-    for (; i + 4 <= nr; i += 4) {
-        const float *b0 = B + (size_t)i * (size_t)k, *b1 = b0 + k, *b2 = b1 + k, *b3 = b2 + k;
-        float *o0 = out + (size_t)i * (size_t)ldo, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
-        int j = 0;
-        for (; j + 16 <= nc; j += 16) {
-            __m256 x0 = _mm256_loadu_ps(A + j), x1 = _mm256_loadu_ps(A + j + 8);
-            __m256 w = _mm256_set1_ps(b0[0]);
-            __m256 c00 = _mm256_mul_ps(w, x0), c01 = _mm256_mul_ps(w, x1);
-            w = _mm256_set1_ps(b1[0]);
-            __m256 c10 = _mm256_mul_ps(w, x0), c11 = _mm256_mul_ps(w, x1);
-            w = _mm256_set1_ps(b2[0]);
-            __m256 c20 = _mm256_mul_ps(w, x0), c21 = _mm256_mul_ps(w, x1);
-            w = _mm256_set1_ps(b3[0]);
-            __m256 c30 = _mm256_mul_ps(w, x0), c31 = _mm256_mul_ps(w, x1);
-            for (int q = 1; q < k; q++) {
-                const float *a = A + (size_t)q * (size_t)lda + j;
-                x0 = _mm256_loadu_ps(a);
-                x1 = _mm256_loadu_ps(a + 8);
-                w = _mm256_set1_ps(b0[q]);
-                c00 = _mm256_fmadd_ps(w, x0, c00);
-                c01 = _mm256_fmadd_ps(w, x1, c01);
-                w = _mm256_set1_ps(b1[q]);
-                c10 = _mm256_fmadd_ps(w, x0, c10);
-                c11 = _mm256_fmadd_ps(w, x1, c11);
-                w = _mm256_set1_ps(b2[q]);
-                c20 = _mm256_fmadd_ps(w, x0, c20);
-                c21 = _mm256_fmadd_ps(w, x1, c21);
-                w = _mm256_set1_ps(b3[q]);
-                c30 = _mm256_fmadd_ps(w, x0, c30);
-                c31 = _mm256_fmadd_ps(w, x1, c31);
-            }
-            _mm256_storeu_ps(o0 + j, _mm256_mul_ps(c00, vs));
-            _mm256_storeu_ps(o0 + j + 8, _mm256_mul_ps(c01, vs));
-            _mm256_storeu_ps(o1 + j, _mm256_mul_ps(c10, vs));
-            _mm256_storeu_ps(o1 + j + 8, _mm256_mul_ps(c11, vs));
-            _mm256_storeu_ps(o2 + j, _mm256_mul_ps(c20, vs));
-            _mm256_storeu_ps(o2 + j + 8, _mm256_mul_ps(c21, vs));
-            _mm256_storeu_ps(o3 + j, _mm256_mul_ps(c30, vs));
-            _mm256_storeu_ps(o3 + j + 8, _mm256_mul_ps(c31, vs));
-        }
-        form_tail(b0, k, A, lda, j, nc, scale, o0);
-        form_tail(b1, k, A, lda, j, nc, scale, o1);
-        form_tail(b2, k, A, lda, j, nc, scale, o2);
-        form_tail(b3, k, A, lda, j, nc, scale, o3);
-    }
-    for (; i < nr; i++) {
-        const float *b = B + (size_t)i * (size_t)k;
+    for (; i + 4 <= t->nr; i += 4) {
+        const float *b = t->B + (size_t)i * (size_t)k;
         float *o = out + (size_t)i * (size_t)ldo;
         int j = 0;
-        for (; j + 8 <= nc; j += 8) {
-            __m256 c = _mm256_mul_ps(_mm256_set1_ps(b[0]), _mm256_loadu_ps(A + j));
-            for (int q = 1; q < k; q++)
-                c = _mm256_fmadd_ps(_mm256_set1_ps(b[q]),
-                                    _mm256_loadu_ps(A + (size_t)q * (size_t)lda + j), c);
-            _mm256_storeu_ps(o + j, _mm256_mul_ps(c, vs));
+        for (; j + 16 <= t->nc; j += 16) {
+            blk c = form_4x16(b, k, t->A + j, t->lda, vs);
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                _mm256_storeu_ps(o + (size_t)r * (size_t)ldo + j, c.v[2 * r]);
+                _mm256_storeu_ps(o + (size_t)r * (size_t)ldo + j + 8, c.v[2 * r + 1]);
+            }
         }
-        form_tail(b, k, A, lda, j, nc, scale, o);
+        if (j < t->nc)
+            form_rows(t, i, 4, j, out, ldo);
+    }
+    form_rows(t, i, t->nr - i, 0, out, ldo);
+}
+
+
+/* Kernels are written once with k as a parameter and instantiated for the
+ * common ranks: with k known, the FMA chain is unrolled, which lifts the
+ * formation rate from about 60% to about 90% of sgemm's. */
+#define BY_RANK(call_k)                                                                            \
+    switch (t->k) {                                                                                \
+    case 4:                                                                                        \
+        call_k(4);                                                                                 \
+        break;                                                                                     \
+    case 8:                                                                                        \
+        call_k(8);                                                                                 \
+        break;                                                                                     \
+    case 16:                                                                                       \
+        call_k(16);                                                                                \
+        break;                                                                                     \
+    default:                                                                                       \
+        call_k(t->k);                                                                              \
+    }
+
+/* ---- pass A: statistics and histogram, from registers ---- */
+
+typedef struct stat_acc {
+    __m256d s1a, s1b, s2a, s2b;
+    __m256 mx;
+} stat_acc;
+
+/* Fold 8 values into the statistics and, when h is not NULL, the
+ * histogram. The histogram is a scatter, so scalar; keys (as byte offsets
+ * into h) and m^2 are computed eight at a time first, m^2 with the
+ * 32x32->64 multiply on even and odd lanes. */
+AVX2 static INLINE void fold8(stat_acc *a, __m256 v, ck_lhist *h)
+{
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
+    __m256i u = _mm256_and_si256(_mm256_castps_si256(v), absmask);
+    __m256 x = _mm256_castsi256_ps(u);
+    a->mx = _mm256_max_ps(a->mx, x);
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+    a->s1a = _mm256_add_pd(a->s1a, lo);
+    a->s1b = _mm256_add_pd(a->s1b, hi);
+    a->s2a = _mm256_fmadd_pd(lo, lo, a->s2a);
+    a->s2b = _mm256_fmadd_pd(hi, hi, a->s2b);
+    if (!h)
+        return;
+    const __m256i mant = _mm256_set1_epi32(0x7fffff), hidden = _mm256_set1_epi32(0x800000);
+    __m256i normal = _mm256_andnot_si256(
+        _mm256_cmpeq_epi32(_mm256_srli_epi32(u, 23), _mm256_setzero_si256()), hidden);
+    __m256i m = _mm256_or_si256(_mm256_and_si256(u, mant), normal);
+    __m256i mo = _mm256_srli_epi64(m, 32);
+    uint64_t off[4], ev[4], od[4];
+    /* byte offset of the bin: key * sizeof(ck_lbin) = key << 4 */
+    _mm256_storeu_si256((__m256i *)off, _mm256_slli_epi32(_mm256_srli_epi32(u, CK_HIST_SHIFT), 4));
+    _mm256_storeu_si256((__m256i *)ev, _mm256_mul_epu32(m, m));
+    _mm256_storeu_si256((__m256i *)od, _mm256_mul_epu32(mo, mo));
+    char *base = (char *)h->bin;
+    for (int q = 0; q < 4; q++) {
+        ck_lbin *b = (ck_lbin *)(base + (uint32_t)off[q]);
+        b->m2 += ev[q];
+        b->count++;
+        b = (ck_lbin *)(base + (off[q] >> 32));
+        b->m2 += od[q];
+        b->count++;
     }
 }
 
-AVX2 static void stats_avx2(const float *x, size_t n, double *l1, double *sumsq, float *maxabs)
+/* The same for one value (tails), into the same lanes' order-free sums. */
+static INLINE void fold1(double *s1, double *s2, float *mx, float v, ck_lhist *h)
 {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256d s1a = _mm256_setzero_pd(), s1b = _mm256_setzero_pd();
-    __m256d s2a = _mm256_setzero_pd(), s2b = _mm256_setzero_pd();
-    __m256 mx = _mm256_set1_ps(*maxabs);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
-        mx = _mm256_max_ps(mx, a);
-        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(a));
-        __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-        s1a = _mm256_add_pd(s1a, lo);
-        s1b = _mm256_add_pd(s1b, hi);
-        s2a = _mm256_fmadd_pd(lo, lo, s2a);
-        s2b = _mm256_fmadd_pd(hi, hi, s2b);
+    float a = fabsf(v);
+    *s1 += a;
+    *s2 += (double)a * (double)a;
+    *mx = a > *mx ? a : *mx;
+    if (h)
+        ck_lhist_add(h, ck_abs_bits(v));
+}
+
+AVX2 static INLINE void stats_k(const ck_tile *t, float *buf, ck_tstats *st, ck_lhist *h, int k)
+{
+    const __m256 vs = _mm256_set1_ps(t->scale);
+    stat_acc a = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+             _mm256_setzero_ps()};
+    int nc16 = t->nc & ~15, i = 0;
+    for (; i + 4 <= t->nr; i += 4) {
+        const float *b = t->B + (size_t)i * (size_t)k;
+        for (int j = 0; j < nc16; j += 16) {
+            blk c = form_4x16(b, k, t->A + j, t->lda, vs);
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                fold8(&a, c.v[r], h);
+        }
     }
     double t1[4], t2[4];
     float m[8];
-    _mm256_storeu_pd(t1, _mm256_add_pd(s1a, s1b));
-    _mm256_storeu_pd(t2, _mm256_add_pd(s2a, s2b));
-    _mm256_storeu_ps(m, mx);
-    double a1 = t1[0] + t1[1] + t1[2] + t1[3], a2 = t2[0] + t2[1] + t2[2] + t2[3];
-    float best = *maxabs;
+    _mm256_storeu_pd(t1, _mm256_add_pd(a.s1a, a.s1b));
+    _mm256_storeu_pd(t2, _mm256_add_pd(a.s2a, a.s2b));
+    _mm256_storeu_ps(m, a.mx);
+    double s1 = (t1[0] + t1[1]) + (t1[2] + t1[3]), s2 = (t2[0] + t2[1]) + (t2[2] + t2[3]);
+    float mx = 0;
     for (int q = 0; q < 8; q++)
-        best = m[q] > best ? m[q] : best;
-    for (; i < n; i++) {
-        float a = fabsf(x[i]);
-        a1 += a;
-        a2 += (double)a * (double)a;
-        best = a > best ? a : best;
-    }
-    *l1 += a1;
-    *sumsq += a2;
-    *maxabs = best;
+        mx = m[q] > mx ? m[q] : mx;
+    /* the columns and rows the blocks left */
+    if (nc16 < t->nc && i > 0)
+        form_rows(t, 0, i, nc16, buf, CK_TILE_COLS);
+    form_rows(t, i, t->nr - i, 0, buf, CK_TILE_COLS);
+    for (int r = 0; r < t->nr; r++)
+        for (int j = r < i ? nc16 : 0; j < t->nc; j++)
+            fold1(&s1, &s2, &mx, buf[(size_t)r * CK_TILE_COLS + (size_t)j], h);
+    st->l1 = s1;
+    st->sumsq = s2;
+    st->maxabs = mx;
 }
 
-/* The histogram is a scatter: scalar, but with the sign cleared eight at a
- * time. */
-AVX2 static void hist_avx2(const float *x, size_t n, ck_hist *h)
+AVX2 static void stats_plain(const ck_tile *t, float *buf, ck_tstats *st)
 {
-    const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
-    uint32_t u[8];
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        _mm256_storeu_si256((__m256i *)u, _mm256_and_si256(
-                                              _mm256_loadu_si256((const __m256i *)(x + i)), absmask));
-        for (int q = 0; q < 8; q++)
-            ck_hist_add(h, u[q]);
-    }
-    for (; i < n; i++) {
-        uint32_t v;
-        memcpy(&v, x + i, sizeof v);
-        ck_hist_add(h, v & 0x7fffffffu);
+#define CALL(K) stats_k(t, buf, st, NULL, K)
+    BY_RANK(CALL)
+#undef CALL
+}
+
+AVX2 static void stats_hist(const ck_tile *t, float *buf, ck_tstats *st, ck_lhist *h)
+{
+#define CALL(K) stats_k(t, buf, st, h, K)
+    BY_RANK(CALL)
+#undef CALL
+}
+
+AVX2 static void tile_stats_avx2(const ck_tile *t, float *buf, ck_tstats *st, ck_lhist *h,
+                                 ck_hist *hist)
+{
+    if (h) {
+        ck_lhist_reserve(h, hist, (size_t)t->nr * (size_t)t->nc);
+        stats_hist(t, buf, st, h);
+    } else {
+        stats_plain(t, buf, st);
     }
 }
 
-AVX2 static size_t collect_avx2(const float *x, size_t n, int bin, float *vals)
+/* ---- pass B: the values of the boundary bins ---- */
+
+AVX2 static INLINE void collect8(__m256 v, int nq, const __m256i *want, float *const *vals,
+                                 size_t *got)
 {
-    const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
-    const __m256i want = _mm256_set1_epi32(bin);
-    size_t m = 0, i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256i u = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), absmask);
-        __m256i eq = _mm256_cmpeq_epi32(_mm256_srli_epi32(u, CK_HIST_SHIFT), want);
-        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(eq));
-        while (mask) {
-            int q = __builtin_ctz(mask);
-            vals[m++] = fabsf(x[i + (size_t)q]);
+    __m256 x = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+    __m256i key = _mm256_srli_epi32(_mm256_castps_si256(x), CK_HIST_SHIFT);
+    for (int q = 0; q < nq; q++) {
+        unsigned mask =
+            (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(key, want[q])));
+        if (!mask)
+            continue;
+        float tmp[8];
+        _mm256_storeu_ps(tmp, x);
+        do {
+            vals[q][got[q]++] = tmp[__builtin_ctz(mask)];
             mask &= mask - 1;
+        } while (mask);
+    }
+}
+
+AVX2 static INLINE void collect_k(const ck_tile *t, float *buf, int nq, const int *bins,
+                                  float *const *vals, size_t *got, int k)
+{
+    const __m256 vs = _mm256_set1_ps(t->scale);
+    __m256i want[CK_MAX_Q];
+    for (int q = 0; q < nq; q++)
+        want[q] = _mm256_set1_epi32(bins[q]);
+    int nc16 = t->nc & ~15, i = 0;
+    for (; i + 4 <= t->nr; i += 4) {
+        const float *b = t->B + (size_t)i * (size_t)k;
+        for (int j = 0; j < nc16; j += 16) {
+            blk c = form_4x16(b, k, t->A + j, t->lda, vs);
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                collect8(c.v[r], nq, want, vals, got);
         }
     }
-    for (; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        if ((int)((u & 0x7fffffffu) >> CK_HIST_SHIFT) == bin)
-            vals[m++] = fabsf(x[i]);
-    }
-    return m;
+    if (nc16 < t->nc && i > 0)
+        form_rows(t, 0, i, nc16, buf, CK_TILE_COLS);
+    form_rows(t, i, t->nr - i, 0, buf, CK_TILE_COLS);
+    for (int r = 0; r < t->nr; r++)
+        for (int j = r < i ? nc16 : 0; j < t->nc; j++) {
+            float x = buf[(size_t)r * CK_TILE_COLS + (size_t)j];
+            int bin = (int)(ck_abs_bits(x) >> CK_HIST_SHIFT);
+            for (int q = 0; q < nq; q++)
+                if (bin == bins[q])
+                    vals[q][got[q]++] = fabsf(x);
+        }
 }
 
-AVX2 static void bits_avx2(const float *x, int nc, float tau, int inclusive, uint64_t *w)
+AVX2 static void tile_collect_avx2(const ck_tile *t, float *buf, int nq, const int *bins,
+                                   float *const *vals, size_t *got)
+{
+#define CALL(K) collect_k(t, buf, nq, bins, vals, got, K)
+    BY_RANK(CALL)
+#undef CALL
+}
+
+/* ---- pass C: bit masks straight from registers ---- */
+
+AVX2 static INLINE unsigned bits16(__m256 lo, __m256 hi, __m256 tau, int inclusive)
 {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 t = _mm256_set1_ps(tau);
-    int nw = (nc + 63) / 64;
-    int j = 0, word = 0;
-    for (; j + 64 <= nc; j += 64, word++) {
-        uint64_t v = 0;
-        for (int g = 0; g < 8; g++) {
-            __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + j + 8 * g), absmask);
-            __m256 c = inclusive ? _mm256_cmp_ps(a, t, _CMP_GE_OQ) : _mm256_cmp_ps(a, t, _CMP_GT_OQ);
-            v |= (uint64_t)(unsigned)_mm256_movemask_ps(c) << (8 * g);
-        }
-        w[word] = v;
+    lo = _mm256_and_ps(lo, absmask);
+    hi = _mm256_and_ps(hi, absmask);
+    __m256 a = inclusive ? _mm256_cmp_ps(lo, tau, _CMP_GE_OQ) : _mm256_cmp_ps(lo, tau, _CMP_GT_OQ);
+    __m256 b = inclusive ? _mm256_cmp_ps(hi, tau, _CMP_GE_OQ) : _mm256_cmp_ps(hi, tau, _CMP_GT_OQ);
+    return (unsigned)_mm256_movemask_ps(a) | (unsigned)_mm256_movemask_ps(b) << 8;
+}
+
+/* Store 16 mask bits for columns [j, j+16) of a row; j is a multiple of
+ * 16, and x86 is little-endian, so they are one 16-bit piece of the word. */
+static INLINE void put16(uint64_t *row, int j, unsigned bits)
+{
+    uint16_t v = (uint16_t)bits;
+    memcpy((char *)row + 2 * (j >> 4), &v, sizeof v);
+}
+
+AVX2 static INLINE void bits_k(const ck_tile *t, float *buf, int nq, const float *tau,
+                               const int *inclusive, uint64_t *w, size_t wq, int k)
+{
+    const __m256 vs = _mm256_set1_ps(t->scale);
+    __m256 vt[CK_MAX_Q];
+    for (int q = 0; q < nq; q++) {
+        vt[q] = _mm256_set1_ps(tau[q]);
+        memset(w + (size_t)q * wq, 0, (size_t)t->nr * CK_TILE_WORDS * sizeof *w);
     }
-    if (word < nw) {
-        uint64_t v = 0;
-        for (int q = 0; j < nc; j++, q++) {
-            float a = fabsf(x[j]);
-            int on = inclusive ? a >= tau : a > tau;
-            v |= (uint64_t)on << q;
+    int nc16 = t->nc & ~15, i = 0;
+    for (; i + 4 <= t->nr; i += 4) {
+        const float *b = t->B + (size_t)i * (size_t)k;
+        for (int j = 0; j < nc16; j += 16) {
+            blk c = form_4x16(b, k, t->A + j, t->lda, vs);
+            for (int q = 0; q < nq; q++) {
+                uint64_t *wr = w + (size_t)q * wq + (size_t)i * CK_TILE_WORDS;
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++)
+                    put16(wr + r * CK_TILE_WORDS, j,
+                          bits16(c.v[2 * r], c.v[2 * r + 1], vt[q], inclusive[q]));
+            }
         }
-        w[word] = v;
     }
+    /* Rows past the last block of four and columns past the last block of
+     * sixteen: formed into buf, thresholded one by one. */
+    if (nc16 < t->nc && i > 0)
+        form_rows(t, 0, i, nc16, buf, CK_TILE_COLS);
+    form_rows(t, i, t->nr - i, 0, buf, CK_TILE_COLS);
+    for (int r = 0; r < t->nr; r++) {
+        int j0 = r < i ? nc16 : 0;
+        const float *x = buf + (size_t)r * CK_TILE_COLS;
+        for (int q = 0; q < nq; q++) {
+            uint64_t *wr = w + (size_t)q * wq + (size_t)r * CK_TILE_WORDS;
+            for (int j = j0; j < t->nc; j++) {
+                float a = fabsf(x[j]);
+                int on = inclusive[q] ? a >= tau[q] : a > tau[q];
+                wr[j >> 6] |= (uint64_t)on << (j & 63);
+            }
+        }
+    }
+}
+
+AVX2 static void tile_bits_avx2(const ck_tile *t, float *buf, int nq, const float *tau,
+                                const int *inclusive, uint64_t *w, size_t wq)
+{
+#define CALL(K) bits_k(t, buf, nq, tau, inclusive, w, wq, K)
+    BY_RANK(CALL)
+#undef CALL
 }
 
 /* Mula's nibble-lookup popcount: AND and count 256 bits per step. */
@@ -222,6 +408,13 @@ AVX2 static uint64_t and_popcount_avx2(const uint64_t *a, const uint64_t *b, siz
     return c;
 }
 
-const ck_cpu_fns ck_cpu_avx2 = {"avx2", form_avx2, stats_avx2, hist_avx2, collect_avx2,
-                                bits_avx2, and_popcount_avx2};
+AVX2 static void form_avx2(const ck_tile *t, float *out, int ldo)
+{
+#define CALL(K) form_avx2_k(t, out, ldo, K)
+    BY_RANK(CALL)
+#undef CALL
+}
+
+const ck_cpu_fns ck_cpu_avx2 = {"avx2", form_avx2, tile_stats_avx2, tile_collect_avx2,
+                                tile_bits_avx2, and_popcount_avx2};
 #endif

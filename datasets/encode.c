@@ -1,0 +1,108 @@
+/* encode.c -- see encode.h. */
+#include "encode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cl_encoded_task_free(cl_encoded_task *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->n_train; i++)
+        free(e->train[i].ids);
+    for (int i = 0; i < e->n_test; i++)
+        free(e->test[i].ids);
+    free(e->train);
+    free(e->test);
+    memset(e, 0, sizeof *e);
+}
+
+typedef struct ids {
+    int32_t *v;
+    int n, cap;
+} ids;
+
+static int enc(cl_tokenizer *tok, const char *s, ids *out, cl_error *err)
+{
+    out->n = 0;
+    return cl_tok_encode(tok, s, strlen(s), &out->v, &out->n, &out->cap, err);
+}
+
+static int one(cl_tokenizer *tok, const ids *prefix, const ids *suffix, const char *text,
+               const char *label, int max_len, const char *task, cl_encoded *e, int *cut,
+               cl_error *err)
+{
+    ids body = {0}, tgt = {0};
+    char lab[512];
+    snprintf(lab, sizeof lab, " %s", label);
+    int rc = enc(tok, text, &body, err);
+    if (!rc)
+        rc = enc(tok, lab, &tgt, err);
+    if (rc)
+        goto out;
+    int room = max_len - prefix->n - suffix->n - tgt.n - 1; /* 1: end-of-text */
+    if (room < 1) {
+        rc = cl_error_set(err, CL_ERR_ARG,
+                          "task %s: --max-len %d leaves no room for the text (instruction %d, "
+                          "answer %d tokens)",
+                          task, max_len, prefix->n + suffix->n, tgt.n + 1);
+        goto out;
+    }
+    int nb = body.n;
+    if (nb > room) {
+        nb = room;
+        (*cut)++;
+    }
+    e->n_prompt = prefix->n + nb + suffix->n;
+    e->n_target = tgt.n + 1;
+    e->ids = malloc((size_t)(e->n_prompt + e->n_target) * sizeof *e->ids);
+    if (!e->ids) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int32_t *p = e->ids;
+    memcpy(p, prefix->v, (size_t)prefix->n * sizeof *p);
+    p += prefix->n;
+    memcpy(p, body.v, (size_t)nb * sizeof *p);
+    p += nb;
+    memcpy(p, suffix->v, (size_t)suffix->n * sizeof *p);
+    p += suffix->n;
+    memcpy(p, tgt.v, (size_t)tgt.n * sizeof *p);
+    p[tgt.n] = cl_tok_eos(tok);
+out:
+    free(body.v);
+    free(tgt.v);
+    return rc;
+}
+
+int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_encoded_task *out,
+                   cl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char pre[4096];
+    cl_prompt_prefix(t, pre, sizeof pre);
+    ids prefix = {0}, suffix = {0};
+    int rc = enc(tok, pre, &prefix, err);
+    if (!rc)
+        rc = enc(tok, CL_PROMPT_SUFFIX, &suffix, err);
+    out->train = calloc((size_t)(t->n_train ? t->n_train : 1), sizeof *out->train);
+    out->test = calloc((size_t)(t->n_test ? t->n_test : 1), sizeof *out->test);
+    if (!rc && (!out->train || !out->test))
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_train && !rc; i++, out->n_train++) {
+        out->train[i].label = t->train[i].label;
+        rc = one(tok, &prefix, &suffix, t->train[i].text, t->labels[t->train[i].label], max_len,
+                 t->name, &out->train[i], &out->truncated, err);
+    }
+    for (int i = 0; i < t->n_test && !rc; i++, out->n_test++) {
+        out->test[i].label = t->test[i].label;
+        rc = one(tok, &prefix, &suffix, t->test[i].text, t->labels[t->test[i].label], max_len,
+                 t->name, &out->test[i], &out->truncated, err);
+    }
+    free(prefix.v);
+    free(suffix.v);
+    if (rc)
+        cl_encoded_task_free(out);
+    return rc;
+}

@@ -1,0 +1,536 @@
+/*
+ * llama.c -- the LLaMA model, top to bottom: sizes and allocation, loading
+ * and saving in the Hugging Face layout, the forward pass, the backward
+ * pass, greedy generation with a key/value cache. LoRA lives in lora.c,
+ * AdamW in adamw.c, the layer kernels in kernels/layers.
+ */
+#include "llama.h"
+#include "llama_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------ sizes */
+
+static void weight_sizes(const cl_llama_config *c, size_t sz[NW])
+{
+    size_t V = c->vocab_size, C = c->hidden_size, F = c->intermediate_size, L = c->num_layers;
+    size_t QD = (size_t)c->num_heads * c->head_dim, KD = (size_t)c->num_kv_heads * c->head_dim;
+    sz[W_EMBED] = V * C;
+    sz[W_LN1] = L * C;
+    sz[W_Q] = L * QD * C;
+    sz[W_K] = L * KD * C;
+    sz[W_V] = L * KD * C;
+    sz[W_O] = L * C * QD;
+    sz[W_LN2] = L * C;
+    sz[W_G] = L * F * C;
+    sz[W_U] = L * F * C;
+    sz[W_D] = L * C * F;
+    sz[W_LNF] = C;
+    sz[W_HEAD] = c->tie_embeddings ? 0 : V * C;
+}
+
+/* Point w's fields into mem, laid out in the order above. */
+static void point_weights(const cl_llama_config *c, float *mem, cl_llama_weights *w)
+{
+    size_t sz[NW];
+    weight_sizes(c, sz);
+    float **p[NW] = {&w->embed, &w->ln1, &w->wq, &w->wk, &w->wv, &w->wo,
+                     &w->ln2,   &w->wg,  &w->wu, &w->wd, &w->lnf, &w->head};
+    for (int i = 0; i < NW; i++) {
+        *p[i] = mem;
+        mem += sz[i];
+    }
+    if (c->tie_embeddings)
+        w->head = w->embed;
+}
+
+static size_t total_params(const cl_llama_config *c)
+{
+    size_t sz[NW], n = 0;
+    weight_sizes(c, sz);
+    for (int i = 0; i < NW; i++)
+        n += sz[i];
+    return n;
+}
+
+const cl_llama_config *cl_llama_cfg(const cl_llama *m) { return &m->c; }
+cl_llama_weights *cl_llama_params(cl_llama *m) { return &m->w; }
+cl_llama_weights *cl_llama_grads(cl_llama *m) { return m->grads ? &m->g : NULL; }
+size_t cl_llama_num_params(const cl_llama *m) { return m->n_params; }
+float *cl_llama_param_mem(cl_llama *m) { return m->params; }
+float *cl_llama_grad_mem(cl_llama *m) { return m->grads; }
+int cl_llama_loss_count(const cl_llama *m) { return m->loss_count; }
+const float *cl_llama_logits(const cl_llama *m) { return m->a.logits; }
+
+/* ------------------------------------------------------------ creation */
+
+static cl_llama *alloc_model(const cl_llama_config *c, cl_error *err)
+{
+    cl_llama *m = calloc(1, sizeof *m);
+    if (!m) {
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->c = *c;
+    m->n_params = total_params(c);
+    m->params = calloc(m->n_params, sizeof(float));
+    if (!m->params) {
+        free(m);
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory for %zu parameters", total_params(c));
+        return NULL;
+    }
+    point_weights(c, m->params, &m->w);
+    return m;
+}
+
+int cl_llama_create(const cl_llama_config *c, uint64_t seed, float init_std, cl_llama **out,
+                    cl_error *err)
+{
+    *out = NULL;
+    int rc = cl_llama_config_check(c, "config", err);
+    if (rc)
+        return rc;
+    cl_llama *m = alloc_model(c, err);
+    if (!m)
+        return err->code;
+    cl_rng g;
+    cl_rng_seed(&g, seed);
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i] = (float)(init_std * cl_rng_normal(&g));
+    /* norms start at one */
+    size_t C = c->hidden_size;
+    for (size_t i = 0; i < (size_t)c->num_layers * C; i++)
+        m->w.ln1[i] = m->w.ln2[i] = 1.0f;
+    for (size_t i = 0; i < C; i++)
+        m->w.lnf[i] = 1.0f;
+    /* GPT-2-style: the projections into the residual stream start smaller */
+    float shrink = 1.0f / sqrtf(2.0f * (float)c->num_layers);
+    size_t so = (size_t)c->num_layers * C * c->num_heads * c->head_dim;
+    size_t sd = (size_t)c->num_layers * C * c->intermediate_size;
+    for (size_t i = 0; i < so; i++)
+        m->w.wo[i] *= shrink;
+    for (size_t i = 0; i < sd; i++)
+        m->w.wd[i] *= shrink;
+    *out = m;
+    return CL_OK;
+}
+
+void cl_llama_free(cl_llama *m)
+{
+    if (!m)
+        return;
+    cl_llama_lora_free_all(m);
+    free(m->params);
+    free(m->grads);
+    free(m->act_mem);
+    free(m->scratch);
+    free(m->kv);
+    free(m);
+}
+
+/* ------------------------------------------------------------ HF layout */
+
+/* The HF tensor name and destination of weight kind k in layer l. */
+static void hf_name(int k, int l, char *buf, size_t n)
+{
+    static const char *fmt[NW] = {"model.embed_tokens.weight",
+                                  "model.layers.%d.input_layernorm.weight",
+                                  "model.layers.%d.self_attn.q_proj.weight",
+                                  "model.layers.%d.self_attn.k_proj.weight",
+                                  "model.layers.%d.self_attn.v_proj.weight",
+                                  "model.layers.%d.self_attn.o_proj.weight",
+                                  "model.layers.%d.post_attention_layernorm.weight",
+                                  "model.layers.%d.mlp.gate_proj.weight",
+                                  "model.layers.%d.mlp.up_proj.weight",
+                                  "model.layers.%d.mlp.down_proj.weight",
+                                  "model.norm.weight",
+                                  "lm_head.weight"};
+    snprintf(buf, n, fmt[k], l);
+}
+
+static int per_layer(int k) { return k != W_EMBED && k != W_LNF && k != W_HEAD; }
+
+/* Expected shape of kind k (one layer's slice). */
+static int hf_shape(const cl_llama_config *c, int k, int64_t *shape)
+{
+    int64_t V = c->vocab_size, C = c->hidden_size, F = c->intermediate_size;
+    int64_t QD = (int64_t)c->num_heads * c->head_dim, KD = (int64_t)c->num_kv_heads * c->head_dim;
+    switch (k) {
+    case W_EMBED: case W_HEAD: shape[0] = V; shape[1] = C; return 2;
+    case W_LN1: case W_LN2: case W_LNF: shape[0] = C; return 1;
+    case W_Q: shape[0] = QD; shape[1] = C; return 2;
+    case W_K: case W_V: shape[0] = KD; shape[1] = C; return 2;
+    case W_O: shape[0] = C; shape[1] = QD; return 2;
+    case W_G: case W_U: shape[0] = F; shape[1] = C; return 2;
+    default: shape[0] = C; shape[1] = F; return 2; /* W_D */
+    }
+}
+
+static float *slot_ptr(cl_llama_weights *w, int k, int l, size_t per)
+{
+    float *base[NW] = {w->embed, w->ln1, w->wq, w->wk, w->wv, w->wo,
+                       w->ln2,   w->wg,  w->wu, w->wd, w->lnf, w->head};
+    return base[k] + (per_layer(k) ? (size_t)l * per : 0);
+}
+
+/* The shards: model.safetensors, or the files an index names. */
+typedef struct shards {
+    int n;
+    cl_safetensors *st[64];
+} shards;
+
+static void shards_close(shards *s)
+{
+    for (int i = 0; i < s->n; i++)
+        cl_st_close(s->st[i]);
+    s->n = 0;
+}
+
+static int shards_open(const char *dir, shards *s, cl_error *err)
+{
+    char p[4096];
+    struct stat sb;
+    s->n = 0;
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    if (stat(p, &sb) == 0)
+        return (s->n = 1, cl_st_open(p, &s->st[0], err) ? (s->n = 0, err->code) : CL_OK);
+    /* sharded: model-0000k-of-0000n.safetensors, found by name pattern */
+    for (int k = 1; k <= 64; k++) {
+        int found = 0;
+        for (int total = k; total <= 64 && !found; total++) {
+            snprintf(p, sizeof p, "%s/model-%05d-of-%05d.safetensors", dir, k, total);
+            if (stat(p, &sb) == 0) {
+                if (cl_st_open(p, &s->st[s->n], err)) {
+                    shards_close(s);
+                    return err->code;
+                }
+                s->n++;
+                found = 1;
+            }
+        }
+        if (!found)
+            break;
+    }
+    if (s->n == 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: no model.safetensors (or shards) found", dir);
+    return CL_OK;
+}
+
+static const cl_st_tensor *shards_find(shards *s, const char *name, cl_safetensors **in)
+{
+    for (int i = 0; i < s->n; i++) {
+        const cl_st_tensor *t = cl_st_find(s->st[i], name);
+        if (t) {
+            *in = s->st[i];
+            return t;
+        }
+    }
+    return NULL;
+}
+
+int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
+{
+    *out = NULL;
+    char p[4096];
+    cl_llama_config c;
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    int rc = cl_llama_config_load(p, &c, err);
+    if (rc)
+        return rc;
+    shards sh;
+    if ((rc = shards_open(dir, &sh, err)))
+        return rc;
+    /* Some tied checkpoints store lm_head anyway; some untied ones omit it. */
+    cl_safetensors *where;
+    if (c.tie_embeddings == 0 && !shards_find(&sh, "lm_head.weight", &where)) {
+        shards_close(&sh);
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: lm_head.weight: missing, and tie_word_embeddings is false", dir);
+    }
+    cl_llama *m = alloc_model(&c, err);
+    if (!m) {
+        shards_close(&sh);
+        return err->code;
+    }
+    size_t sz[NW];
+    weight_sizes(&c, sz);
+    for (int k = 0; k < NW && !rc; k++) {
+        if (k == W_HEAD && c.tie_embeddings)
+            continue;
+        int layers = per_layer(k) ? c.num_layers : 1;
+        size_t per = per_layer(k) ? sz[k] / (size_t)c.num_layers : sz[k];
+        for (int l = 0; l < layers && !rc; l++) {
+            char name[128];
+            hf_name(k, l, name, sizeof name);
+            const cl_st_tensor *t = shards_find(&sh, name, &where);
+            if (!t) {
+                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: tensor missing", dir, name);
+                break;
+            }
+            int64_t shape[2];
+            int nd = hf_shape(&c, k, shape);
+            if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
+                rc = cl_error_set(err, CL_ERR_FORMAT,
+                                  "%s: %s: shape [%lld%s%lld] does not match config.json "
+                                  "([%lld%s%lld])",
+                                  cl_st_path(where), name, (long long)t->shape[0],
+                                  t->ndim > 1 ? ", " : "", t->ndim > 1 ? (long long)t->shape[1] : 0LL,
+                                  (long long)shape[0], nd > 1 ? ", " : "",
+                                  nd > 1 ? (long long)shape[1] : 0LL);
+                break;
+            }
+            float *dst = slot_ptr(&m->w, k, l, per);
+            if ((rc = cl_st_read_f32(where, t, dst, err)))
+                break;
+            for (size_t i = 0; i < per; i++)
+                if (!isfinite(dst[i])) {
+                    rc = cl_error_set(err, CL_ERR_VALUE, "%s: %s: element %zu is not finite",
+                                      cl_st_path(where), name, i);
+                    break;
+                }
+        }
+    }
+    shards_close(&sh);
+    if (rc) {
+        cl_llama_free(m);
+        return rc;
+    }
+    *out = m;
+    return CL_OK;
+}
+
+int cl_llama_save(const cl_llama *m, const char *dir, cl_error *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+    const cl_llama_config *c = &m->c;
+    size_t sz[NW];
+    weight_sizes(c, sz);
+    int n = 0, cap = NW * (c->num_layers + 1);
+    cl_st_write_tensor *t = calloc((size_t)cap, sizeof *t);
+    char (*names)[128] = calloc((size_t)cap, sizeof *names);
+    if (!t || !names) {
+        free(t);
+        free(names);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    cl_llama_weights w = m->w;
+    for (int k = 0; k < NW; k++) {
+        if (k == W_HEAD && c->tie_embeddings)
+            continue;
+        int layers = per_layer(k) ? c->num_layers : 1;
+        size_t per = per_layer(k) ? sz[k] / (size_t)c->num_layers : sz[k];
+        for (int l = 0; l < layers; l++) {
+            hf_name(k, l, names[n], sizeof names[n]);
+            t[n].name = names[n];
+            t[n].dtype = CL_ST_F32;
+            t[n].ndim = hf_shape(c, k, t[n].shape);
+            t[n].data = slot_ptr(&w, k, l, per);
+            n++;
+        }
+    }
+    char p[4096];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    static const char *meta[] = {"format", "pt"};
+    int rc = cl_st_write(p, t, n, meta, 1, err);
+    free(t);
+    free(names);
+    if (rc)
+        return rc;
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    return cl_llama_config_save(p, c, err);
+}
+
+/* ------------------------------------------------------------ activations */
+
+int cl_llama_prepare(cl_llama *m, int B, int T, int train_base, cl_error *err)
+{
+    const cl_llama_config *c = &m->c;
+    if (B < 1 || T < 1 || T > c->max_position)
+        return cl_error_set(err, CL_ERR_ARG, "batch %d x %d: T must be in [1, %d]", B, T,
+                            c->max_position);
+    size_t N = (size_t)B * T, C = c->hidden_size, F = c->intermediate_size, L = c->num_layers;
+    size_t QD = (size_t)c->num_heads * c->head_dim, KD = (size_t)c->num_kv_heads * c->head_dim;
+    size_t V = c->vocab_size;
+    size_t sizes[] = {(L + 1) * N * C, L * N * C, L * N, L * N * QD, L * N * KD, L * N * KD,
+                      L * (size_t)B * c->num_heads * T * T, L * N * QD, L * N * C, L * N * C,
+                      L * N, L * N * F, L * N * F, L * N * F, N * C, N, N * V};
+    float **ptr[] = {&m->a.resid, &m->a.ln1, &m->a.rstd1, &m->a.q, &m->a.k, &m->a.v, &m->a.att,
+                     &m->a.atty, &m->a.mid, &m->a.ln2, &m->a.rstd2, &m->a.gate, &m->a.up,
+                     &m->a.act, &m->a.lnf, &m->a.rstdf, &m->a.logits};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        total += sizes[i];
+    free(m->act_mem);
+    m->act_mem = calloc(total, sizeof(float));
+    /* backward scratch: dresid, dx, dq, dk, dv, datt-out, dgate, dup, dact, lora u */
+    size_t R = cl_llama_lora_max_rank(m);
+    size_t scratch = 2 * N * C + N * QD + 2 * N * KD + N * QD + 3 * N * F + N * (R + 1) +
+                     N * (F > C ? F : C) + N * (QD > C ? QD : C);
+    free(m->scratch);
+    m->scratch = calloc(scratch, sizeof(float));
+    if (!m->act_mem || !m->scratch)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory for activations of %d x %d", B, T);
+    float *p = m->act_mem;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        *ptr[i] = p;
+        p += sizes[i];
+    }
+    m->B = B;
+    m->T = T;
+    m->train_base = train_base;
+    if (train_base && !m->grads) {
+        m->grads = calloc(m->n_params, sizeof(float));
+        if (!m->grads)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory for gradients");
+        point_weights(c, m->grads, &m->g);
+    }
+    return cl_llama_lora_prepare(m, (int)N, err);
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* A linear layer of layer l, kind k, with its LoRA adapters:
+ * out = inp W^T + LoRA(inp). */
+static void linear_forward(cl_llama *m, float *out, const float *inp, int k, int l, int N, int In,
+                           int Out, int training, uint64_t seed)
+{
+    size_t per = (size_t)In * Out;
+    ck_matmul_forward(out, inp, slot_ptr(&m->w, k, l, per), N, In, Out, 0);
+    cl_lora_slot *s = m->slot_of[l * CL_PROJ_COUNT + proj_of_kind(k)];
+    if (s)
+        cl_llama_lora_forward(m, s, out, inp, N, training, seed);
+}
+
+static void linear_backward(cl_llama *m, float *dinp, const float *dout, const float *inp, int k,
+                            int l, int N, int In, int Out)
+{
+    size_t per = (size_t)In * Out;
+    ck_matmul_backward(dinp, m->train_base ? slot_ptr(&m->g, k, l, per) : NULL, dout, inp,
+                       slot_ptr(&m->w, k, l, per), N, In, Out);
+    cl_lora_slot *s = m->slot_of[l * CL_PROJ_COUNT + proj_of_kind(k)];
+    if (s)
+        cl_llama_lora_backward(m, s, dinp, dout, inp, N);
+}
+
+double cl_llama_forward(cl_llama *m, const int32_t *tokens, const int32_t *targets,
+                        const uint8_t *mask, int training, uint64_t seed)
+{
+    return cl_llama_forward_bt(m, m->B, m->T, tokens, targets, mask, training, seed);
+}
+
+double cl_llama_forward_bt(cl_llama *m, int B, int T, const int32_t *tokens,
+                           const int32_t *targets, const uint8_t *mask, int training,
+                           uint64_t seed)
+{
+    const cl_llama_config *c = &m->c;
+    int N = B * T, C = c->hidden_size, F = c->intermediate_size, L = c->num_layers;
+    int H = c->num_heads, Hkv = c->num_kv_heads, D = c->head_dim, V = c->vocab_size;
+    int QD = H * D, KD = Hkv * D;
+    acts *a = &m->a;
+    m->fB = B;
+    m->fT = T;
+    m->tokens = tokens;
+    ck_embedding_forward(a->resid, tokens, m->w.embed, N, C);
+    for (int l = 0; l < L; l++) {
+        float *x = a->resid + (size_t)l * N * C, *y = x + (size_t)N * C;
+        float *ln1 = a->ln1 + (size_t)l * N * C, *ln2 = a->ln2 + (size_t)l * N * C;
+        float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KD;
+        float *v = a->v + (size_t)l * N * KD, *atty = a->atty + (size_t)l * N * QD;
+        float *att = a->att + (size_t)l * B * H * T * T, *mid = a->mid + (size_t)l * N * C;
+        float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F;
+        float *act = a->act + (size_t)l * N * F;
+        uint64_t ls = seed + (uint64_t)l * 0x100000001b3ull;
+        /* attention block */
+        ck_rmsnorm_forward(ln1, a->rstd1 + (size_t)l * N, x, m->w.ln1 + (size_t)l * C, N, C,
+                           c->rms_norm_eps);
+        linear_forward(m, q, ln1, W_Q, l, N, C, QD, training, ls + 1);
+        linear_forward(m, k, ln1, W_K, l, N, C, KD, training, ls + 2);
+        linear_forward(m, v, ln1, W_V, l, N, C, KD, training, ls + 3);
+        ck_rope_forward(q, N, T, 0, H, D, c->rope_theta);
+        ck_rope_forward(k, N, T, 0, Hkv, D, c->rope_theta);
+        ck_attention_forward(atty, att, q, k, v, B, T, H, Hkv, D);
+        linear_forward(m, mid, atty, W_O, l, N, QD, C, training, ls + 4);
+        for (size_t i = 0; i < (size_t)N * C; i++)
+            mid[i] += x[i];
+        /* MLP block */
+        ck_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, mid, m->w.ln2 + (size_t)l * C, N, C,
+                           c->rms_norm_eps);
+        linear_forward(m, gate, ln2, W_G, l, N, C, F, training, ls + 5);
+        linear_forward(m, up, ln2, W_U, l, N, C, F, training, ls + 6);
+        ck_swiglu_forward(act, gate, up, N * F);
+        linear_forward(m, y, act, W_D, l, N, F, C, training, ls + 7);
+        for (size_t i = 0; i < (size_t)N * C; i++)
+            y[i] += mid[i];
+    }
+    ck_rmsnorm_forward(a->lnf, a->rstdf, a->resid + (size_t)L * N * C, m->w.lnf, N, C,
+                       c->rms_norm_eps);
+    ck_matmul_forward(a->logits, a->lnf, m->w.head, N, C, V, 0);
+    m->loss_count = 0;
+    if (!targets)
+        return 0.0;
+    /* the logits become dloss/dlogits, ready for backward */
+    return ck_crossentropy_fused(a->logits, targets, mask, N, V, &m->loss_count);
+}
+
+/* ------------------------------------------------------------ backward */
+
+void cl_llama_backward(cl_llama *m)
+{
+    const cl_llama_config *c = &m->c;
+    int B = m->fB, T = m->fT, N = B * T, C = c->hidden_size, F = c->intermediate_size;
+    int L = c->num_layers, H = c->num_heads, Hkv = c->num_kv_heads, D = c->head_dim;
+    int V = c->vocab_size, QD = H * D, KD = Hkv * D;
+    acts *a = &m->a;
+    if (m->train_base)
+        memset(m->grads, 0, m->n_params * sizeof(float));
+    cl_llama_lora_zero_grad(m);
+    float *dres = m->scratch, *dx = dres + (size_t)N * C, *dq = dx + (size_t)N * C;
+    float *dk = dq + (size_t)N * QD, *dv = dk + (size_t)N * KD, *datty = dv + (size_t)N * KD;
+    float *dgate = datty + (size_t)N * QD, *dup = dgate + (size_t)N * F, *dact = dup + (size_t)N * F;
+    /* head and final norm */
+    memset(dx, 0, (size_t)N * C * sizeof *dx);
+    ck_matmul_backward(dx, m->train_base ? m->g.head : NULL, a->logits, a->lnf, m->w.head, N, C,
+                       V);
+    memset(dres, 0, (size_t)N * C * sizeof *dres);
+    ck_rmsnorm_backward(dres, m->train_base ? m->g.lnf : NULL, dx, a->resid + (size_t)L * N * C,
+                        m->w.lnf, a->rstdf, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        float *x = a->resid + (size_t)l * N * C;
+        float *ln1 = a->ln1 + (size_t)l * N * C, *ln2 = a->ln2 + (size_t)l * N * C;
+        float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KD;
+        float *v = a->v + (size_t)l * N * KD, *atty = a->atty + (size_t)l * N * QD;
+        float *att = a->att + (size_t)l * B * H * T * T, *mid = a->mid + (size_t)l * N * C;
+        float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F;
+        float *act = a->act + (size_t)l * N * F;
+        float *gln1 = m->train_base ? m->g.ln1 + (size_t)l * C : NULL;
+        float *gln2 = m->train_base ? m->g.ln2 + (size_t)l * C : NULL;
+        /* MLP block: y = mid + down(act); dres is dy and flows to dmid */
+        memset(dact, 0, (size_t)N * F * sizeof *dact);
+        linear_backward(m, dact, dres, act, W_D, l, N, F, C);
+        ck_swiglu_backward(dgate, dup, dact, gate, up, N * F);
+        memset(dx, 0, (size_t)N * C * sizeof *dx);
+        linear_backward(m, dx, dgate, ln2, W_G, l, N, C, F);
+        linear_backward(m, dx, dup, ln2, W_U, l, N, C, F);
+        ck_rmsnorm_backward(dres, gln2, dx, mid, m->w.ln2 + (size_t)l * C,
+                            a->rstd2 + (size_t)l * N, N, C);
+        /* attention block: mid = x + o(atty); dres is dmid and flows to dx */
+        memset(datty, 0, (size_t)N * QD * sizeof *datty);
+        linear_backward(m, datty, dres, atty, W_O, l, N, QD, C);
+        ck_attention_backward(dq, dk, dv, datty, att, q, k, v, B, T, H, Hkv, D);
+        ck_rope_backward(dq, N, T, H, D, c->rope_theta);
+        ck_rope_backward(dk, N, T, Hkv, D, c->rope_theta);
+        memset(dx, 0, (size_t)N * C * sizeof *dx);
+        linear_backward(m, dx, dq, ln1, W_Q, l, N, C, QD);
+        linear_backward(m, dx, dk, ln1, W_K, l, N, C, KD);
+        linear_backward(m, dx, dv, ln1, W_V, l, N, C, KD);
+        ck_rmsnorm_backward(dres, gln1, dx, x, m->w.ln1 + (size_t)l * C, a->rstd1 + (size_t)l * N,
+                            N, C);
+    }
+    if (m->train_base)
+        ck_embedding_backward(m->g.embed, dres, m->tokens, N, C);
+}

@@ -1,0 +1,72 @@
+/*
+ * llama_internal.h -- the model's private state, shared by llama.c, lora.c
+ * and generate.c.
+ */
+#ifndef CL_LLAMA_INTERNAL_H
+#define CL_LLAMA_INTERNAL_H
+
+#include "llama.h"
+#include "layers.h"
+
+#include <stdlib.h>
+
+/* Weight kinds, in the order they sit in the parameter buffer. */
+enum { W_EMBED, W_LN1, W_Q, W_K, W_V, W_O, W_LN2, W_G, W_U, W_D, W_LNF, W_HEAD, NW };
+
+static inline cl_proj proj_of_kind(int k)
+{
+    static const cl_proj p[NW] = {CL_PROJ_COUNT, CL_PROJ_COUNT, CL_PROJ_Q, CL_PROJ_K, CL_PROJ_V,
+                                  CL_PROJ_O, CL_PROJ_COUNT, CL_PROJ_GATE, CL_PROJ_UP,
+                                  CL_PROJ_DOWN, CL_PROJ_COUNT, CL_PROJ_COUNT};
+    return p[k];
+}
+
+/* Activations kept for backward, each [L]-major where per layer. */
+typedef struct acts {
+    float *resid;   /* (L+1) x N x C: input of each layer, then the output */
+    float *ln1, *rstd1, *q, *k, *v, *att, *atty, *mid, *ln2, *rstd2, *gate, *up, *act;
+    float *lnf, *rstdf, *logits;
+} acts;
+
+/* Per-slot LoRA activations. */
+typedef struct lora_act {
+    float *xd;          /* dropped-out input, N x d_in (training with dropout) */
+    uint8_t *mask;      /* its dropout mask                                   */
+    float *hs;          /* scale * (x A^T), N x r                             */
+    const float *xin;   /* what the branch saw: xd or the layer input         */
+} lora_act;
+
+struct cl_llama {
+    cl_llama_config c;
+    size_t n_params;
+    float *params, *grads;
+    cl_llama_weights w, g;
+    /* activations */
+    int B, T, train_base, fB, fT, loss_count;
+    const int32_t *tokens;
+    float *act_mem, *scratch;
+    acts a;
+    /* LoRA */
+    int n_lora;
+    cl_lora_slot *lora;
+    lora_act *lact;
+    cl_lora_slot *slot_of[1024 * CL_PROJ_COUNT]; /* [layer][proj] -> slot or NULL */
+    float lora_dropout;
+    int lora_N;             /* tokens the LoRA buffers hold */
+    float *lora_tmp, *lora_dx;
+    /* generation */
+    float *kv;
+    int kv_T;
+};
+
+/* lora.c */
+int cl_llama_lora_prepare(cl_llama *m, int N, cl_error *err);
+int cl_llama_lora_max_rank(const cl_llama *m);
+void cl_llama_lora_forward(cl_llama *m, cl_lora_slot *s, float *out, const float *inp, int N,
+                           int training, uint64_t seed);
+void cl_llama_lora_backward(cl_llama *m, cl_lora_slot *s, float *dinp, const float *dout,
+                            const float *inp, int N);
+void cl_llama_lora_zero_grad(cl_llama *m);
+void cl_llama_lora_free_all(cl_llama *m);
+
+#endif

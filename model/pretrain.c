@@ -1,0 +1,354 @@
+/*
+ * pretrain.c -- train the embedded base (pretrain.h): tokenizer, then the
+ * model as a plain language model on random windows of the token stream,
+ * AdamW with warm-up and cosine decay, for a time budget.
+ */
+#include "pretrain.h"
+#include "benchmark.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cl_pretrain_defaults(cl_pretrain_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->vocab_size = 4096;
+    o->model = (cl_llama_config){.hidden_size = 192, .intermediate_size = 512, .num_layers = 4,
+                                 .num_heads = 6, .num_kv_heads = 2, .head_dim = 32,
+                                 .max_position = 256, .rms_norm_eps = 1e-5f,
+                                 .rope_theta = 10000.0f, .tie_embeddings = 1,
+                                 .bos_token_id = -1, .pad_token_id = -1};
+    o->batch = 16;
+    o->seq = 128;
+    o->seconds = 150;
+    o->lr = 3e-3f;
+    o->weight_decay = 0.01f;
+    o->seed = 1;
+    o->max_text_bytes = 8u << 20;
+}
+
+int cl_pretrain_is_done(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/pretrain.json", dir);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    int ok = j && json_is_true(json_object_get(j, "complete"));
+    json_decref(j);
+    return ok;
+}
+
+static double lr_at(const cl_pretrain_opts *o, double frac)
+{
+    /* 5% linear warm-up, then cosine to a tenth */
+    if (frac < 0.05)
+        return o->lr * frac / 0.05;
+    double x = (frac - 0.05) / 0.95;
+    return o->lr * (0.1 + 0.45 * (1 + cos(M_PI * (x > 1 ? 1 : x))));
+}
+
+/* Remove a directory we created (files one level deep). */
+static void remove_tree(const char *dir)
+{
+    const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "pretrain.json"};
+    char p[4200];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (snprintf(p, sizeof p, "%s/%s", dir, files[i]) < (int)sizeof p)
+            unlink(p);
+    rmdir(dir);
+}
+
+int cl_pretrain(const char *const *texts, const size_t *lens, size_t n, const char *dir,
+                const char *corpus_desc, const cl_pretrain_opts *o, cl_pretrain_result *r,
+                cl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = now();
+    /* 1. the tokenizer, on at most max_text_bytes of text */
+    size_t total = 0, use = 0;
+    for (size_t i = 0; i < n && total + lens[i] <= o->max_text_bytes; i++, use++)
+        total += lens[i];
+    if (use == 0)
+        return cl_error_set(err, CL_ERR_ARG, "pretrain: no training text");
+    cl_tokenizer *tok;
+    int rc = cl_tok_train(texts, lens, use, o->vocab_size, &tok, err);
+    if (rc)
+        return rc;
+    if (o->progress)
+        fprintf(stderr, "collide-pretrain: tokenizer: %d tokens from %.1f MB of text (%.1f s)\n",
+                cl_tok_vocab_size(tok), (double)total / 1e6, now() - t0);
+    /* 2. the token stream, documents separated by end-of-text */
+    int32_t *ids = NULL;
+    int nid = 0, cap = 0, eos = cl_tok_eos(tok);
+    for (size_t i = 0; i < use && !rc; i++) {
+        rc = cl_tok_encode(tok, texts[i], lens[i], &ids, &nid, &cap, err);
+        if (!rc)
+            rc = cl_tok_encode(tok, CL_TOK_EOS_TEXT, strlen(CL_TOK_EOS_TEXT), &ids, &nid, &cap, err);
+    }
+    if (rc)
+        goto out_tok;
+    r->corpus_tokens = nid;
+    int V = cl_tok_vocab_size(tok);
+    {
+        double *cnt = calloc((size_t)V, sizeof *cnt), h = 0;
+        if (!cnt) {
+            rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            goto out_tok;
+        }
+        for (int i = 0; i < nid; i++)
+            cnt[ids[i]]++;
+        for (int v = 0; v < V; v++)
+            if (cnt[v] > 0)
+                h -= cnt[v] / nid * log(cnt[v] / nid);
+        free(cnt);
+        r->unigram_entropy = h;
+    }
+    /* the last 2% of the stream is held out for the final loss */
+    int held = nid / 50, train_n = nid - held;
+    int B = o->batch, T = o->seq;
+    if (train_n < T + 2 || held < T + 2) {
+        rc = cl_error_set(err, CL_ERR_ARG, "pretrain: %d tokens are too few for windows of %d", nid, T);
+        goto out_tok;
+    }
+    /* 3. the model */
+    cl_llama_config c = o->model;
+    c.vocab_size = V;
+    c.eos_token_id = eos;
+    cl_llama *m;
+    if ((rc = cl_llama_create(&c, o->seed, 0.02f, &m, err)))
+        goto out_tok;
+    if ((rc = cl_llama_prepare(m, B, T, 1, err)))
+        goto out_model;
+    cl_adamw opt;
+    if ((rc = cl_adamw_init(&opt, cl_llama_num_params(m), o->lr, o->weight_decay, err)))
+        goto out_model;
+    int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
+    uint8_t *mask = malloc((size_t)B * T);
+    if (!x || !y || !mask) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto out_opt;
+    }
+    memset(mask, 1, (size_t)B * T);
+    cl_rng g;
+    cl_rng_seed(&g, o->seed + 1);
+    double start = now(), loss_avg = 0;
+    for (int step = 0;; step++) {
+        double el = now() - start;
+        double frac = o->max_steps ? (double)step / o->max_steps : el / o->seconds;
+        if (frac >= 1)
+            break;
+        for (int b = 0; b < B; b++) {
+            int at = (int)cl_rng_below(&g, (uint64_t)(train_n - T - 1));
+            memcpy(x + b * T, ids + at, (size_t)T * sizeof *x);
+            memcpy(y + b * T, ids + at + 1, (size_t)T * sizeof *y);
+        }
+        double loss = cl_llama_forward(m, x, y, mask, 1, 0);
+        cl_llama_backward(m);
+        opt.lr = (float)lr_at(o, frac);
+        cl_adamw_tick(&opt);
+        cl_adamw_step_block(&opt, 0, cl_llama_param_mem(m), cl_llama_grad_mem(m),
+                            cl_llama_num_params(m), o->weight_decay);
+        if (step == 0)
+            r->first_loss = loss;
+        loss_avg = step == 0 ? loss : 0.95 * loss_avg + 0.05 * loss;
+        r->steps = step + 1;
+        r->tokens_seen += (int64_t)B * T;
+        if (o->progress && (step % 10 == 0)) {
+            double e = now() - start, tps = r->tokens_seen / (e > 0 ? e : 1);
+            double eta = o->max_steps ? e / (step + 1) * (o->max_steps - step - 1) : o->seconds - e;
+            fprintf(stderr, "\r\033[Kcollide-pretrain: step %d loss %.3f (unigram %.3f) %.0f tok/s ETA %.0f s",
+                    step, loss_avg, r->unigram_entropy, tps, eta > 0 ? eta : 0);
+        }
+    }
+    r->seconds = now() - start;
+    r->tokens_per_s = r->tokens_seen / (r->seconds > 0 ? r->seconds : 1);
+    r->final_loss = loss_avg;
+    if (o->progress)
+        fputs("\r\033[K", stderr);
+    /* held-out loss on consecutive windows of the held-out tail */
+    {
+        double s = 0;
+        int k = 0;
+        for (int at = train_n; at + T + 1 <= nid && k < 8 * B; k += B) {
+            for (int b = 0; b < B; b++) {
+                int a2 = train_n + (int)cl_rng_below(&g, (uint64_t)(held - T - 1));
+                memcpy(x + b * T, ids + a2, (size_t)T * sizeof *x);
+                memcpy(y + b * T, ids + a2 + 1, (size_t)T * sizeof *y);
+            }
+            s += cl_llama_forward(m, x, y, mask, 0, 0);
+            at += T;
+        }
+        r->heldout_loss = s / (k / B);
+    }
+    /* 4. write beside dir, then rename into place */
+    {
+        char tmp[4096], p[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dir);
+        if (!mkdtemp(tmp)) {
+            rc = cl_error_set(err, CL_ERR_IO, "%s: cannot create a folder beside it: %s", dir,
+                              strerror(errno));
+            goto out_buf;
+        }
+        snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
+        if ((rc = cl_llama_save(m, tmp, err)) || (rc = cl_tok_save(tok, p, err))) {
+            remove_tree(tmp);
+            goto out_buf;
+        }
+        json_t *j = json_pack(
+            "{s:b, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "complete", 1,
+            "collide_version", cl_version(), "corpus", corpus_desc ? corpus_desc : "", "steps",
+            r->steps, "tokens_seen", (json_int_t)r->tokens_seen, "corpus_tokens",
+            (json_int_t)r->corpus_tokens, "seconds", r->seconds, "tokens_per_s", r->tokens_per_s,
+            "unigram_entropy", r->unigram_entropy, "first_loss", r->first_loss, "final_loss",
+            r->final_loss, "heldout_loss", r->heldout_loss, "seed", (json_int_t)o->seed);
+        snprintf(p, sizeof p, "%s/pretrain.json", tmp);
+        /* the completion marker goes last */
+        if (json_dump_file(j, p, JSON_INDENT(1)) != 0) {
+            json_decref(j);
+            remove_tree(tmp);
+            rc = cl_error_set(err, CL_ERR_IO, "%s: cannot write", p);
+            goto out_buf;
+        }
+        json_decref(j);
+        struct stat sb;
+        char old[4200] = "";
+        if (stat(dir, &sb) == 0) { /* replace an earlier (unfinished) base */
+            snprintf(old, sizeof old, "%s.old.%d", dir, (int)getpid());
+            if (rename(dir, old) != 0) {
+                remove_tree(tmp);
+                rc = cl_error_set(err, CL_ERR_IO, "%s: cannot move aside: %s", dir, strerror(errno));
+                goto out_buf;
+            }
+        }
+        if (rename(tmp, dir) != 0) {
+            rc = cl_error_set(err, CL_ERR_IO, "%s: cannot rename %s into place: %s", dir, tmp,
+                              strerror(errno));
+            remove_tree(tmp);
+            if (old[0])
+                rename(old, dir);
+            goto out_buf;
+        }
+        if (old[0])
+            remove_tree(old);
+    }
+out_buf:
+    free(x);
+    free(y);
+    free(mask);
+out_opt:
+    cl_adamw_free(&opt);
+out_model:
+    cl_llama_free(m);
+out_tok:
+    free(ids);
+    cl_tok_free(tok);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the corpus */
+
+void cl_pretrain_corpus_free(cl_pretrain_corpus *c)
+{
+    cl_task_data *t = c->tasks;
+    for (int i = 0; i < c->n_tasks; i++)
+        cl_task_data_free(&t[i]);
+    free(c->tasks);
+    free(c->text);
+    free(c->len);
+    memset(c, 0, sizeof *c);
+}
+
+int cl_pretrain_gather(const char *data, int synthetic, int verbose, cl_pretrain_corpus *c,
+                       cl_error *err)
+{
+    memset(c, 0, sizeof *c);
+    cl_task_data *tasks = calloc(16, sizeof *tasks);
+    if (!tasks)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    c->tasks = tasks;
+    /* hold out the widest test split the trainer may draw (a fifth of a
+     * train file, or half of a test file that is carved), with the
+     * trainer's data seed, so no test example is ever pretrained on */
+    cl_load_opts lo = {.train_per_class = 1000, .test_per_task = 1 << 30, .seed = 42};
+    int rc = CL_OK;
+    if (synthetic) {
+        cl_synth_bench sb = {.tasks = 4, .overlap = 0.3, .seed = 42};
+        lo.test_per_task = 100;
+        for (int k = 0; k < 4 && !rc; k++)
+            rc = cl_synth_bench_load(&sb, k, &lo, &tasks[c->n_tasks++], err);
+        snprintf(c->desc, sizeof c->desc, "synthetic benchmark, 4 tasks, training splits");
+    } else {
+        char root[4096];
+        if ((rc = cl_bench_find_root(data, root, sizeof root, err)))
+            return rc;
+        size_t w = (size_t)snprintf(c->desc, sizeof c->desc, "%s: training splits of", root);
+        for (int i = 0; i < cl_task_count(); i++) {
+            cl_error e2;
+            const cl_task_def *d = cl_task_at(i);
+            if (cl_bench_load(root, d->name, d->name, &lo, &tasks[c->n_tasks], &e2)) {
+                if (verbose)
+                    fprintf(stderr, "collide-pretrain: skipping %s: %s\n", d->name, e2.msg);
+                continue;
+            }
+            c->n_tasks++;
+            if (w < sizeof c->desc)
+                w += (size_t)snprintf(c->desc + w, sizeof c->desc - w, " %s", d->name);
+        }
+        if (!c->n_tasks)
+            return cl_error_set(err, CL_ERR_IO, "%s: no task has data", root);
+    }
+    if (rc)
+        return rc;
+    size_t total = 0;
+    for (int t = 0; t < c->n_tasks; t++)
+        total += (size_t)tasks[t].n_train;
+    c->text = calloc(total ? total : 1, sizeof *c->text);
+    c->len = calloc(total ? total : 1, sizeof *c->len);
+    if (!c->text || !c->len)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int i = 0; c->n < total; i++)
+        for (int t = 0; t < c->n_tasks; t++)
+            if (i < tasks[t].n_train) {
+                c->text[c->n] = tasks[t].train[i].text;
+                c->len[c->n++] = strlen(tasks[t].train[i].text);
+            }
+    return CL_OK;
+}
+
+int cl_pretrain_default_base(const char *data, int synthetic, int progress, char *dir, size_t n,
+                             cl_error *err)
+{
+    snprintf(dir, n, "%s", synthetic ? "out/base-synthetic" : "out/base");
+    if (cl_pretrain_is_done(dir))
+        return CL_OK;
+    if (mkdir("out", 0777) != 0 && errno != EEXIST)
+        return cl_error_set(err, CL_ERR_IO, "out: cannot create: %s", strerror(errno));
+    if (progress)
+        fprintf(stderr, "collide: no base in %s yet; training it (collide-pretrain)\n", dir);
+    cl_pretrain_opts o;
+    cl_pretrain_defaults(&o);
+    o.progress = progress;
+    cl_pretrain_corpus c;
+    int rc = cl_pretrain_gather(data, synthetic, progress, &c, err);
+    cl_pretrain_result r;
+    if (!rc)
+        rc = cl_pretrain(c.text, c.len, c.n, dir, c.desc, &o, &r, err);
+    cl_pretrain_corpus_free(&c);
+    if (!rc && progress)
+        fprintf(stderr, "collide: base %s: held-out loss %.3f nats/token (unigram %.3f)\n", dir,
+                r.heldout_loss, r.unigram_entropy);
+    return rc;
+}

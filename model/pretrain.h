@@ -1,0 +1,65 @@
+/*
+ * pretrain.h -- training the embedded base from scratch: a byte-level BPE
+ * tokenizer and a small LLaMA language model on unlabeled text, written in
+ * the Hugging Face layout (config.json, model.safetensors, tokenizer.json)
+ * with a completion marker (pretrain.json) written last.
+ */
+#ifndef CL_PRETRAIN_H
+#define CL_PRETRAIN_H
+
+#include "llama.h"
+#include "tokenizer.h"
+
+typedef struct cl_pretrain_opts {
+    int vocab_size;
+    cl_llama_config model;     /* vocab_size is filled in from the tokenizer */
+    int batch, seq;
+    double seconds;            /* time budget for the optimiser steps        */
+    int max_steps;             /* 0: until the time budget                    */
+    float lr, weight_decay;
+    uint64_t seed;
+    int progress;              /* print progress to stderr                    */
+    size_t max_text_bytes;     /* corpus cap                                  */
+} cl_pretrain_opts;
+
+void cl_pretrain_defaults(cl_pretrain_opts *o);
+
+typedef struct cl_pretrain_result {
+    int steps;
+    int64_t tokens_seen, corpus_tokens;
+    double seconds, tokens_per_s;
+    double unigram_entropy;    /* nats per token of the corpus              */
+    double first_loss, final_loss, heldout_loss;
+} cl_pretrain_result;
+
+/* Train on texts and write the base into dir (built beside it and renamed
+ * into place, so dir is never left half-written). */
+int cl_pretrain(const char *const *texts, const size_t *lens, size_t n, const char *dir,
+                const char *corpus_desc, const cl_pretrain_opts *o, cl_pretrain_result *r,
+                cl_error *err);
+
+/* The corpus: each task's training split (never an example a test split
+ * may use), interleaved record by record so that a cap keeps every task. */
+typedef struct cl_pretrain_corpus {
+    const char **text;
+    size_t *len, n;
+    void *tasks;      /* cl_task_data[], owned */
+    int n_tasks;
+    char desc[1024];
+} cl_pretrain_corpus;
+
+/* data: the benchmark folder (NULL: the usual places); synthetic: the
+ * built-in benchmark instead. */
+int cl_pretrain_gather(const char *data, int synthetic, int verbose, cl_pretrain_corpus *c,
+                       cl_error *err);
+void cl_pretrain_corpus_free(cl_pretrain_corpus *c);
+
+/* The base the trainer uses when none is given, trained on first use:
+ * out/base (real data) or out/base-synthetic. */
+int cl_pretrain_default_base(const char *data, int synthetic, int progress, char *dir, size_t n,
+                             cl_error *err);
+
+/* Is dir a finished base (its completion marker present and readable)? */
+int cl_pretrain_is_done(const char *dir);
+
+#endif

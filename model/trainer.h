@@ -1,0 +1,68 @@
+/*
+ * trainer.h -- the continual-learning protocol: learn a sequence of tasks
+ * with LoRA on a base model (seqlora, inclora, olora, nlora, olora+nlora),
+ * append every adapter snapshot to a store, evaluate every task after each
+ * one, and resume an interrupted run exactly.
+ */
+#ifndef CL_TRAINER_H
+#define CL_TRAINER_H
+
+#include "collide.h"
+
+#include <stdint.h>
+
+#define CL_TRAIN_MAX_TASKS 64
+
+typedef enum { CL_M_SEQLORA, CL_M_INCLORA, CL_M_OLORA, CL_M_NLORA, CL_M_BOTH } cl_method;
+
+typedef struct cl_train_opts {
+    /* data */
+    char data_dir[1024];     /* "" when synthetic */
+    int synthetic;
+    double synth_overlap;
+    int n_tasks;
+    char task[CL_TRAIN_MAX_TASKS][32];
+    char source[CL_TRAIN_MAX_TASKS][32]; /* == task unless substituted */
+    int order;               /* 1..6, or 0 for --tasks */
+    int train_per_class, test_per_task, max_len;
+    uint64_t data_seed;
+    /* model */
+    char base_dir[1024];
+    /* method */
+    cl_method method;
+    int penalty_code;        /* 0: paper form, 1: the released code's form */
+    double lambda[CL_TRAIN_MAX_TASKS]; /* N-LoRA lambda per task */
+    double lambda_default;
+    double lambda_orth, lambda_l2;
+    int rank;
+    double alpha, dropout;
+    unsigned targets;        /* 1 << cl_proj */
+    int epochs, batch;
+    double lr;
+    uint64_t seed;
+    int snapshot_every;      /* steps; 0: only at task ends */
+    int max_new;             /* generated tokens at evaluation */
+    int progress;
+} cl_train_opts;
+
+void cl_train_defaults(cl_train_opts *o);
+const char *cl_method_name(cl_method m);
+int cl_method_parse(const char *s, cl_method *m);
+
+/* The settings as JSON (stored in the store) and back. */
+char *cl_train_opts_json(const cl_train_opts *o);
+int cl_train_opts_parse(const char *json, const char *name, cl_train_opts *o, cl_error *err);
+
+typedef struct cl_train_summary {
+    int tasks_done;
+    int64_t steps, tokens;
+    double seconds, tokens_per_s;
+    double aa;
+} cl_train_summary;
+
+/* A new run into store (which must not exist). */
+int cl_train_run(const cl_train_opts *o, const char *store, cl_train_summary *sum, cl_error *err);
+/* Continue the run in store from its last complete snapshot. */
+int cl_train_resume(const char *store, int progress, cl_train_summary *sum, cl_error *err);
+
+#endif

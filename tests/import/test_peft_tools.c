@@ -1,0 +1,297 @@
+/*
+ * test_peft_tools.c -- collide-import and collide-export as a user runs
+ * them: exit status and messages, --format json, the metric tools on
+ * imported stores against the numpy values of metrics.json, export ->
+ * import through the tools, and a failed run leaving the output alone.
+ *
+ * usage: test_peft_tools BINDIR
+ */
+#include "peft_test.h"
+
+#include <sys/wait.h>
+
+static char bindir[512];
+
+/* Run BINDIR/args; stdout into *out, stderr into *errout (both may be
+ * NULL). Returns the exit status. */
+static int run(const char *args, char **out, char **errout)
+{
+    char cmd[4096], ef[600];
+    path_join(ef, sizeof ef, scratch, "stderr.txt");
+    snprintf(cmd, sizeof cmd, "%s/%s 2>%s", bindir, args, ef);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 >= cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = 0;
+    int st = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    if (errout) {
+        FILE *f = fopen(ef, "r");
+        char *e = calloc(1, 1 << 16);
+        if (f) {
+            size_t r = fread(e, 1, (1 << 16) - 1, f);
+            e[r] = 0;
+            fclose(f);
+        }
+        *errout = e;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static json_t *run_json(const char *args)
+{
+    char *out, *err;
+    int st = run(args, &out, &err);
+    CHECK(st == 0, "%s: exit %d: %s", args, st, err);
+    CHECK(err[0] == 0, "%s: stderr not empty without a terminal: %s", args, err);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    CHECK(j != NULL, "%s: JSON does not parse: %s", args, je.text);
+    free(out);
+    free(err);
+    return j;
+}
+
+/* Exit status and a phrase of stderr. */
+static void expect(const char *args, int status, const char *phrase)
+{
+    char *err;
+    int st = run(args, NULL, &err);
+    CHECK(st == status, "%s: exit %d, expected %d (%s)", args, st, status, err);
+    CHECK_CONTAINS(err, phrase);
+    free(err);
+}
+
+static void test_usage(void)
+{
+    char *out, args[2048], f1[600], f2[600], p[600];
+    CHECK(run("collide-import --help", &out, NULL) == 0, "import --help");
+    CHECK_CONTAINS(out, "usage: collide-import -o STORE");
+    free(out);
+    CHECK(run("collide-export --help", &out, NULL) == 0, "export --help");
+    CHECK_CONTAINS(out, "usage: collide-export STORE -o DIR");
+    free(out);
+    fixture(f1, sizeof f1, "llama/task1");
+    fixture(f2, sizeof f2, "llama/task2");
+    expect("collide-import", 2, "-o STORE is required");
+    snprintf(args, sizeof args, "collide-import -o %s", in_scratch(p, sizeof p, "u.h5"));
+    expect(args, 2, "no ADAPTER given");
+    snprintf(args, sizeof args, "collide-import -o %s --format xml %s", p, f1);
+    expect(args, 2, "--format \"xml\": expected text or json");
+    snprintf(args, sizeof args, "collide-import -o %s --bogus %s", p, f1);
+    expect(args, 2, "unknown or incomplete option '--bogus'");
+    snprintf(args, sizeof args, "collide-import -o %s --tasks only %s %s", p, f1, f2);
+    expect(args, 2, "--tasks gives 1 name, but the adapters hold 2 tasks");
+    snprintf(args, sizeof args, "collide-import -o %s --tasks a,a %s %s", p, f1, f2);
+    expect(args, 2, "task name 'a' given twice");
+    CHECK(access(p, F_OK) != 0, "a usage error wrote a store");
+    expect("collide-export", 2, "no STORE given");
+    snprintf(args, sizeof args, "collide-export %s", p);
+    expect(args, 2, "-o DIR is required");
+    snprintf(args, sizeof args, "collide-export %s %s -o x", p, p);
+    expect(args, 2, "unexpected argument");
+    snprintf(args, sizeof args, "collide-export %s -o x --fan-in-fan-out maybe", p);
+    expect(args, 2, "--fan-in-fan-out \"maybe\": expected auto, true or false");
+}
+
+static void test_bad_input(void)
+{
+    char args[2048], p[600], f1[600], f2[600], d[600], store[600];
+    in_scratch(store, sizeof store, "bad.h5");
+    snprintf(args, sizeof args, "collide-import -o %s /nonexistent/adapter", store);
+    expect(args, 1, "collide-import: /nonexistent/adapter: No such file");
+    in_scratch(d, sizeof d, "pickle");
+    make_adapter(d, "{\"r\": 2}", NULL, 0);
+    path_join(p, sizeof p, d, "adapter_model.bin");
+    write_text(p, "pickle");
+    snprintf(args, sizeof args, "collide-import -o %s %s", store, d);
+    expect(args, 1, "pickle/adapter_model.bin: a pickle (torch.save) checkpoint");
+    expect(args, 1, "save_file(");
+    fixture(f1, sizeof f1, "llama/task1");
+    fixture(f2, sizeof f2, "gpt2/task1");
+    snprintf(args, sizeof args, "collide-import -o %s %s %s", store, f1, f2);
+    /* natural order puts llama's model.layers.* first: gpt2 lacks it */
+    expect(args, 1, "gpt2/task1: module 'model.layers.0.self_attn.q_proj': missing, though");
+    CHECK(access(store, F_OK) != 0, "a failed import wrote a store");
+    /* a failed run leaves an existing output as it was */
+    write_text(store, "precious");
+    expect(args, 1, "missing, though");
+    FILE *f = fopen(store, "r");
+    char buf[32] = {0};
+    CHECK(f && fgets(buf, sizeof buf, f) && !strcmp(buf, "precious"), "output clobbered");
+    if (f)
+        fclose(f);
+    snprintf(args, sizeof args, "collide-export %s -o %s", store, in_scratch(p, sizeof p, "x"));
+    expect(args, 1, "bad.h5");
+    unlink(store);
+}
+
+/* One store per family through the tool, checked against expected.json
+ * shapes and metrics.json values through the metric tools. */
+static void test_family(const char *family, const char *const *tasks, int T)
+{
+    char args[4096], store[600], p[600], rel[128];
+    snprintf(rel, sizeof rel, "%s-tool.h5", family);
+    in_scratch(store, sizeof store, rel);
+    int k = snprintf(args, sizeof args, "collide-import --format json -o %s", store);
+    for (int t = 0; t < T; t++) {
+        snprintf(rel, sizeof rel, "%s/%s", family, tasks[t]);
+        k += snprintf(args + k, sizeof args - (size_t)k, " %s", fixture(p, sizeof p, rel));
+    }
+    json_t *j = run_json(args);
+    json_t *jt = json_object_get(j, "tasks"), *jm = json_object_get(j, "modules");
+    CHECK(json_array_size(jt) == (size_t)T && json_array_size(json_object_get(j, "notes")) == 0,
+          "%s: %zu tasks", family, json_array_size(jt));
+    for (int t = 0; t < T && t < (int)json_array_size(jt); t++)
+        CHECK(!strcmp(json_string_value(json_object_get(json_array_get(jt, t), "name")), tasks[t]),
+              "%s: task %d name", family, t);
+    snprintf(rel, sizeof rel, "%s/metrics.json", family);
+    json_t *mj = load_json(fixture(p, sizeof p, rel));
+    CHECK(json_array_size(jm) == json_array_size(json_object_get(mj, "modules")), "%s: modules", family);
+    if (!strcmp(family, "llama")) { /* GQA: v_proj is 16 x 32 */
+        json_t *v = json_array_get(jm, 1);
+        CHECK(!strcmp(json_string_value(json_object_get(v, "name")), "model.layers.0.self_attn.v_proj") &&
+                  json_integer_value(json_object_get(v, "d_out")) == 16 &&
+                  json_integer_value(json_object_get(v, "d_in")) == 32,
+              "llama v_proj shape");
+        CHECK(json_is_true(json_object_get(json_array_get(jt, 1), "use_rslora")), "llama task2 rsLoRA");
+    }
+    json_decref(j);
+    /* collisions per module and threshold: exact counts */
+    const char *modes[2] = {"energy:0.99", "rel:0.1"};
+    for (int q = 0; q < 2; q++) {
+        snprintf(args, sizeof args, "collide-collision --format json --per-module --threshold %s %s",
+                 modes[q], store);
+        j = run_json(args);
+        json_t *rows = json_object_get(json_object_get(j, "tables"), "module_pairs"), *row;
+        size_t i;
+        int seen = 0;
+        json_array_foreach(rows, i, row) {
+            const char *ni = json_string_value(json_object_get(row, "name_i"));
+            const char *nj = json_string_value(json_object_get(row, "name_j"));
+            const char *mod = json_string_value(json_object_get(row, "module"));
+            char key[128];
+            snprintf(key, sizeof key, "%s|%s", ni, nj);
+            json_t *e = json_object_get(json_object_get(json_object_get(json_object_get(
+                                            json_object_get(mj, "pairs"), key), "modules"), mod),
+                                        modes[q]);
+            CHECK(e && json_integer_value(json_object_get(row, "both")) ==
+                           json_integer_value(json_object_get(e, "and")),
+                  "%s %s %s: both", family, key, mod);
+            CHECK_NEAR(json_number_value(json_object_get(row, "collision_rate")),
+                       json_number_value(json_object_get(e, "collision_rate")), 1e-15, 0, "CR");
+            seen++;
+        }
+        CHECK(seen == (int)json_array_size(json_object_get(mj, "modules")) * T * (T - 1) / 2,
+              "%s: %d module pairs", family, seen);
+        json_decref(j);
+    }
+    /* O-LoRA overlap summed over modules */
+    snprintf(args, sizeof args, "collide-ortho --format json %s", store);
+    j = run_json(args);
+    json_t *pr = json_array_get(json_object_get(json_object_get(j, "tables"), "pairs"), 0);
+    snprintf(rel, sizeof rel, "%s|%s", tasks[0], tasks[1]);
+    CHECK_NEAR(json_number_value(json_object_get(pr, "oo_sum")),
+               json_number_value(json_object_get(
+                   json_object_get(json_object_get(json_object_get(mj, "pairs"), rel), "aggregate"),
+                   "sum_oo")),
+               1e-9, 0, "oo sum");
+    json_decref(j);
+    /* nuclear norm, mean over modules */
+    snprintf(args, sizeof args, "collide-subspace --format json %s", store);
+    j = run_json(args);
+    json_t *rows = json_object_get(json_object_get(j, "tables"), "tasks"), *row;
+    size_t i;
+    int tasks_seen = 0;
+    json_array_foreach(rows, i, row) {
+        const char *name = json_string_value(json_object_get(row, "name"));
+        if (json_integer_value(json_object_get(row, "task")) < 0)
+            continue; /* the accumulated update: not in metrics.json */
+        tasks_seen++;
+        CHECK_NEAR(json_number_value(json_object_get(row, "nuclear_mean")),
+                   json_number_value(json_object_get(
+                       json_object_get(json_object_get(mj, "aggregate"), "mean_nuclear"), name)),
+                   1e-5, 0, "mean nuclear");
+    }
+    CHECK(tasks_seen == T, "%s: nuclear norms of %d tasks", family, tasks_seen);
+    json_decref(j);
+    json_decref(mj);
+    /* export, import again under the same names: the same store */
+    char out[600], again[600];
+    snprintf(rel, sizeof rel, "%s-tool-export", family);
+    in_scratch(out, sizeof out, rel);
+    snprintf(rel, sizeof rel, "%s-tool-again.h5", family);
+    in_scratch(again, sizeof again, rel);
+    snprintf(args, sizeof args, "collide-export --format json %s -o %s", store, out);
+    j = run_json(args);
+    json_t *ad = json_object_get(j, "adapters");
+    CHECK(json_array_size(ad) == (size_t)T, "%s: %zu exported", family, json_array_size(ad));
+    k = snprintf(args, sizeof args, "collide-import --quiet -o %s", again);
+    for (size_t a = 0; a < json_array_size(ad); a++)
+        k += snprintf(args + k, sizeof args - (size_t)k, " %s",
+                      json_string_value(json_object_get(json_array_get(ad, a), "dir")));
+    json_decref(j);
+    char *txt;
+    CHECK(run(args, &txt, NULL) == 0, "%s", args);
+    CHECK_CONTAINS(txt, "wrote ");
+    free(txt);
+    same_stores(store, again, family);
+}
+
+/* Skipped tensors: a note on stderr each, listed in the JSON. */
+static void test_notes(void)
+{
+    char d[600], store[600], args[2048];
+    in_scratch(d, sizeof d, "classifier");
+    mk_tensor t[] = {{"base_model.model.enc.0.query.lora_A.weight", CL_ST_F32, 2, {2, 6}},
+                     {"base_model.model.enc.0.query.lora_B.weight", CL_ST_F32, 2, {6, 2}},
+                     {"base_model.model.classifier.weight", CL_ST_F32, 2, {2, 6}},
+                     {"base_model.model.classifier.bias", CL_ST_F32, 1, {2}}};
+    make_adapter(d, "{\"r\": 2, \"modules_to_save\": [\"classifier\"], \"task_type\": \"SEQ_CLS\"}", t, 4);
+    in_scratch(store, sizeof store, "classifier.h5");
+    char *out, *err;
+    snprintf(args, sizeof args, "collide-import -o %s --format json %s", store, d);
+    CHECK(run(args, &out, &err) == 0, "%s", err);
+    CHECK_CONTAINS(err, "collide-import: note: ");
+    CHECK_CONTAINS(err, "classifier/adapter_model.safetensors: base_model.model.classifier.bias: full "
+                        "tensor of modules_to_save entry 'classifier'");
+    json_t *j = json_loads(out, 0, NULL);
+    CHECK(json_array_size(json_object_get(j, "notes")) == 2 &&
+              json_integer_value(json_object_get(json_array_get(json_object_get(j, "tasks"), 0), "skipped")) == 2 &&
+              json_array_size(json_object_get(j, "modules")) == 1,
+          "notes in JSON");
+    json_decref(j);
+    free(out), free(err);
+    snprintf(args, sizeof args, "collide-import -o %s %s", store, d);
+    CHECK(run(args, &out, NULL) == 0, "text");
+    CHECK_CONTAINS(out, "skipped 2 tensors that are not LoRA factors");
+    free(out);
+}
+
+int main(int argc, char **argv)
+{
+    check_begin("test_peft_tools");
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_peft_tools BINDIR\n");
+        return 2;
+    }
+    snprintf(bindir, sizeof bindir, "%s", argv[1]);
+    scratch_begin("peft-tools");
+    test_usage();
+    test_bad_input();
+    test_family("llama", (const char *const[]){"task1", "task2"}, 2);
+    test_family("gpt2", (const char *const[]){"task1", "task2"}, 2);
+    test_family("t5", (const char *const[]){"task1", "task2"}, 2);
+    test_family("t5_olora", (const char *const[]){"task1", "task2", "task3"}, 3);
+    test_notes();
+    scratch_end();
+    return check_done();
+}
