@@ -210,12 +210,16 @@ out:
     return rc;
 }
 
-/* A split file: records with string sentence and a label from the set. */
+/* A split file: records with string sentence and a label from the set.
+ * "-" is MNLI's mark for "the annotators did not agree" (131 of its 7600
+ * test records): no answer can match it, so those records are left out and
+ * counted in *dropped. Any other label outside the set is an error. */
 static int load_split(const char *path, const cl_task_data *t, cl_example **out, int *n,
-                      cl_error *err)
+                      int *dropped, cl_error *err)
 {
     *out = NULL;
     *n = 0;
+    *dropped = 0;
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
     if (!j)
@@ -250,18 +254,22 @@ static int load_split(const char *path, const cl_task_data *t, cl_example **out,
         for (int k = 0; k < t->n_labels; k++)
             if (!strcmp(t->labels[k], l))
                 label = k;
+        if (label < 0 && !strcmp(l, "-")) {
+            (*dropped)++;
+            continue;
+        }
         if (label < 0) {
             rc = cl_error_set(err, CL_ERR_FORMAT,
                               "%s: record %zu: label \"%.60s\" is not in labels.json", path, i, l);
             break;
         }
-        e[i].text = strdup(s);
-        e[i].label = label;
-        if (!e[i].text) {
+        e[*n].text = strdup(s);
+        e[*n].label = label;
+        if (!e[*n].text) {
             rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             break;
         }
-        *n = (int)i + 1;
+        (*n)++;
     }
     *out = e;
 out:
@@ -354,10 +362,10 @@ int cl_bench_load(const char *root, const char *name, const char *source, const 
     cl_rng g;
     cl_rng_seed(&g, task_seed(o->seed, source));
     cl_example *a = NULL, *b = NULL;
-    int na = 0, nb = 0;
-    if (have_train && (rc = load_split(ptrain, t, &a, &na, err)))
+    int na = 0, nb = 0, da = 0, db = 0;
+    if (have_train && (rc = load_split(ptrain, t, &a, &na, &da, err)))
         goto fail_ab;
-    if (have_test && (rc = load_split(ptest, t, &b, &nb, err)))
+    if (have_test && (rc = load_split(ptest, t, &b, &nb, &db, err)))
         goto fail_ab;
     int want_test = o->test_per_task > 0 ? o->test_per_task : 1 << 30;
     if (have_train && have_test) {
@@ -415,6 +423,11 @@ int cl_bench_load(const char *root, const char *name, const char *source, const 
         rc = cl_error_set(err, CL_ERR_FORMAT, "task %s: %d training and %d test examples", source,
                           t->n_train, t->n_test);
         goto fail;
+    }
+    if (da + db) {
+        size_t l = strlen(t->note);
+        snprintf(t->note + l, sizeof t->note - l, "; %d records labelled \"-\" (no consensus) "
+                 "left out", da + db);
     }
     if (strcmp(name, source)) {
         size_t l = strlen(t->note);

@@ -7,10 +7,12 @@
 #include "tokenizer.h"
 #include "tokenizer_internal.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves,
  * the other 68 map to U+0100 onwards in byte order. */
@@ -345,7 +347,15 @@ int cl_tok_load(const char *path, cl_tokenizer **out, cl_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return cl_error_set(err, CL_ERR_IO, "%s: cannot open", path);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* fopen opens a directory too; its "size" is no file's */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int dir = S_ISDIR(sb.st_mode);
+        fclose(f);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot read: %s", path,
+                            dir ? strerror(EISDIR) : "not a regular file");
+    }
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

@@ -6,6 +6,7 @@
 #include "cl_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,9 +29,28 @@ int cl_atomic_open(const char *path, int by_name, cl_atomic_file **out,
     f->tmp = cl_alloc(n, 1, err);
     if (!f->path || !f->tmp)
         goto fail;
-    snprintf(f->tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(f->tmp);
-    if (fd < 0) {
+    int fd = -1, made = 0;
+    for (int tries = 0; !made && tries < 16; tries++) {
+        snprintf(f->tmp, n, "%s.tmp.XXXXXX", path);
+        int t = mkstemp(f->tmp);
+        if (t < 0)
+            break;
+        /* mkstemp makes the file 0600 whatever the umask, so the output
+         * would be readable by its owner only: the unique name is kept and
+         * the file made again with 0666, which the umask trims as for any
+         * file (by_name: the caller's library makes it so). */
+        close(t);
+        unlink(f->tmp);
+        if (by_name) {
+            made = 1;
+        } else {
+            fd = open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            made = fd >= 0;
+            if (!made && errno != EEXIST)
+                break;
+        }
+    }
+    if (!made) {
         cl_error_set(err, CL_ERR_IO, "%s: cannot create a temporary file beside it: %s",
                      path, strerror(errno));
         goto fail;
@@ -38,8 +58,6 @@ int cl_atomic_open(const char *path, int by_name, cl_atomic_file **out,
     if (by_name) {
         /* The caller's library creates the file itself (HDF5 refuses to
          * adopt an existing empty file in exclusive mode). */
-        close(fd);
-        unlink(f->tmp);
     } else {
         f->fp = fdopen(fd, "w");
         if (!f->fp) {

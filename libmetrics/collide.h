@@ -350,6 +350,26 @@ int cl_forgetting_compute(const double *R, const double *baseline, int T,
 /* Per-task forgetting of task j (max definition); NaN when undefined. */
 double cl_forgetting_task(const double *R, int T, int tasks, int j);
 
+/* ------------------------------------------------------------ summary */
+
+/* A store's headline numbers at one view (the last of `snapshot`, default
+ * task-ends): what the paper's tables and figures report. */
+typedef struct cl_summary {
+    int tasks, modules, pairs;
+    cl_threshold threshold;
+    double acr_mean;      /* mean over pairs i<j of the mean over modules of CR */
+    double acr_pooled;    /* the same counted over all modules' entries          */
+    double density_mean;  /* mean over tasks and modules                          */
+    double oo_total;      /* sum over pairs i<j and modules of ||A_i A_j^T||_F^2  */
+    double oo_pair_mean;  /* oo_total / pairs                                     */
+    double nuclear_mean;  /* mean over tasks and modules (the paper's Figure 3)   */
+    double hoyer_mean;
+    cl_forgetting forgetting;
+} cl_summary;
+
+int cl_store_summary(cl_store *s, const char *snapshot, const cl_threshold *th, cl_backend *be,
+                     cl_summary *out, cl_error *err);
+
 /* ------------------------------------------------------------ synthetic */
 
 typedef struct cl_synth_spec {

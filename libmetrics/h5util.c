@@ -1,6 +1,7 @@
 /* h5util.c -- see h5util.h. */
 #include "h5util.h"
 
+#include <stddef.h>
 #include <string.h>
 
 void h5_quiet_begin(h5_quiet *q)
@@ -21,7 +22,18 @@ static herr_t reason_walk(unsigned n, const H5E_error2_t *e, void *data)
     (void)n;
     reason_ctx *c = data;
     if (!c->found && e->desc && e->desc[0]) {
-        snprintf(c->buf, c->n, "%s", e->desc);
+        /* The file drivers' messages run to several lines ("file write
+         * failed: time = <date>\n, filename = ..., errno = 27, error message
+         * = 'File too large', buf = ..."): keep what failed and why. */
+        const char *why = strstr(e->desc, "error message = '"), *colon = strchr(e->desc, ':');
+        if (why && colon) {
+            why += strlen("error message = '");
+            const char *end = strchr(why, '\'');
+            snprintf(c->buf, c->n, "%.*s: %.*s", (int)(colon - e->desc), e->desc,
+                     (int)(end ? end - why : (ptrdiff_t)strlen(why)), why);
+        } else {
+            snprintf(c->buf, c->n, "%s", e->desc);
+        }
         c->found = 1;
     }
     return 0;
@@ -95,6 +107,31 @@ const char *h5_class_name(H5T_class_t c, size_t size)
     case H5T_VLEN: return "vlen";
     default: return "unknown type";
     }
+}
+
+/* Strings are UTF-8 (docs/FORMAT.md): a damaged or foreign byte sequence
+ * is refused where it is read, not passed on to JSON and CSV output (jansson
+ * drops a string that is not UTF-8 without a word). */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+            return 0;
+        unsigned cp = n ? *p & (0x3f >> n) : *p;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
 }
 
 /* Open attribute name on obj and check it is a scalar of class cls. */
@@ -174,6 +211,11 @@ int h5_attr_read_str(hid_t obj, const char *path, const char *name,
     }
     H5Tclose(ft);
     H5Aclose(a);
+    if (rc == CL_OK && !utf8_ok(*value)) {
+        free(*value);
+        *value = NULL;
+        rc = cl_error_set(err, CL_ERR_FORMAT, "%s: /@%s: not valid UTF-8", path, name);
+    }
     return rc;
 }
 
@@ -299,6 +341,9 @@ int h5_read_strings(hid_t loc, const char *path, const char *name, int n,
             s[i] = cl_strdup(raw[i] ? raw[i] : "", err);
             if (!s[i])
                 rc = err->code;
+            else if (!utf8_ok(s[i]))
+                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: entry %d is not valid UTF-8", path,
+                                  name, i);
         }
         hid_t sp = H5Dget_space(d);
         H5Dvlen_reclaim(t, sp, H5P_DEFAULT, raw);

@@ -1,6 +1,8 @@
 /* store_common.c -- what the store's reader and writer share. */
 #include "store_internal.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +67,34 @@ static void free_strings(char **s, int n)
     free(s);
 }
 
+/*
+ * A write failed (a full disk, an I/O error). HDF5 would go on flushing its
+ * metadata cache -- on close at the latest -- and write metadata pointing at
+ * data the failed write never put there: the store would no longer open
+ * ("truncated file"), and closing such a file leaves libhdf5 1.10 to crash
+ * at exit. So the library's descriptor is pointed at /dev/null: its later
+ * writes go nowhere and succeed, and the file stays exactly as it was when
+ * the write failed -- what a writer killed at that moment leaves, which the
+ * commit protocol (docs/FORMAT.md) keeps readable, every committed snapshot
+ * intact.
+ */
+void cl_store_poison(cl_store *s)
+{
+    if (!s || s->poisoned || s->file < 0)
+        return;
+    s->poisoned = 1;
+    void *h = NULL;
+    if (H5Fget_vfd_handle(s->file, H5P_DEFAULT, &h) < 0 || !h) {
+        H5Eclear2(H5E_DEFAULT);
+        return;
+    }
+    int fd = *(int *)h, dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (dn >= 0) {
+        dup2(dn, fd);
+        close(dn);
+    }
+}
+
 void cl_store_free(cl_store *s)
 {
     if (!s)
@@ -83,6 +113,13 @@ void cl_store_free(cl_store *s)
             H5Dclose(ds[i]);
     if (s->file > 0)
         H5Fclose(s->file);
+    /* Space reserved ahead of writing (store_write.c) and never used. */
+    struct stat sb;
+    if (s->trim_to > 0 && s->lock_fd >= 0 && fstat(s->lock_fd, &sb) == 0 &&
+        sb.st_size > s->trim_to) {
+        int trimmed = ftruncate(s->lock_fd, (off_t)s->trim_to);
+        (void)trimmed; /* if not, the zeros stay: the store reads the same */
+    }
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     free(s->path);
@@ -179,10 +216,19 @@ int cl_store_close(cl_store *s, cl_error *err)
     int rc = CL_OK;
     h5_quiet q;
     h5_quiet_begin(&q);
-    if (s->writable && s->file > 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
+    if (s->writable && s->poisoned) {
+        rc = cl_error_set(err, CL_ERR_IO, "%s: closed after a failed write; it holds the "
+                          "snapshots committed before it", s->path);
+    } else if (s->writable && s->file > 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
         char r[256];
         h5_reason(r, sizeof r);
         rc = cl_error_set(err, CL_ERR_IO, "%s: flush on close failed: %s", s->path, r);
+        cl_store_poison(s);
+    } else if (s->writable && s->file > 0) {
+        haddr_t eoa;
+        if (H5Fget_eoa(s->file, &eoa) >= 0)
+            s->trim_to = (int64_t)eoa;
+        H5Eclear2(H5E_DEFAULT);
     }
     cl_store_free(s);
     h5_quiet_end(&q);

@@ -8,6 +8,10 @@
 
 #include "h5util.h"
 
+/* Metadata read attempts in SWMR mode (HDF5's default, 100, sleeps 2^k ns
+ * before attempt k: a damaged checksum would stall a reader for ever). */
+#define CL_SWMR_READ_ATTEMPTS 24
+
 #define P_TASK_NAME "tasks/name"
 #define P_TASK_LAMBDA "tasks/lambda"
 #define P_TASK_DATA "tasks/data"
@@ -28,6 +32,8 @@ struct cl_store {
     char *path;
     hid_t file;
     int writable;
+    int poisoned;           /* writer: a write failed; nothing more reaches the file */
+    int64_t trim_to;        /* writer, closing: the end of the file once closed */
     int lock_fd;            /* writer: OFD lock against a second writer */
     int version;
 
@@ -63,6 +69,8 @@ hid_t cl_table_mem_type(void);
 hid_t cl_table_file_type(void);
 
 void cl_store_free(cl_store *s);
+/* After a failed write: stop every further write to the file (store_common.c). */
+void cl_store_poison(cl_store *s);
 /* Grow rows/snap_rank/snap_scale to hold at least n rows. */
 int cl_store_reserve(cl_store *s, int64_t n, cl_error *err);
 /* Recompute task_end[] from the rows. */

@@ -19,12 +19,63 @@
 #include <unistd.h>
 
 #define TABLE_CHUNK 256
+#define CL_STORE_PAGE 4096
 
 static int h5fail(cl_error *err, int code, const char *path, const char *what)
 {
     char r[256];
     h5_reason(r, sizeof r);
     return cl_error_set(err, code, "%s: %s%s%s", path, what, r[0] ? ": " : "", r);
+}
+
+/*
+ * Disk space is reserved (posix_fallocate) before HDF5 is asked to write:
+ * a full disk or a file-size limit is then met by the reservation, with
+ * nothing written, instead of in the middle of HDF5's writes -- after which
+ * libhdf5 1.10 can neither flush nor close the file cleanly. What a
+ * reservation covers is a generous bound (HDF5 releases the unused tail
+ * when the store is closed). Filesystems that cannot reserve go on
+ * unprotected, with cl_store_poison as the backstop.
+ */
+#define RESERVE_SLACK ((int64_t)64 << 10)
+
+static int reserve(const char *path, int fd, hid_t file, int64_t extra, const char *what,
+                   cl_error *err)
+{
+    haddr_t eoa = 0;
+    if (fd < 0 || H5Fget_eoa(file, &eoa) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return CL_OK;
+    }
+    off_t end = ((off_t)eoa + (off_t)extra + CL_STORE_PAGE - 1) / CL_STORE_PAGE * CL_STORE_PAGE;
+    int e = posix_fallocate(fd, 0, end);
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT)
+        return cl_error_set(err, CL_ERR_IO, "%s: %s: %s (reserving %lld bytes failed)", path,
+                            what, strerror(e), (long long)extra);
+    return CL_OK;
+}
+
+/* Bytes the objects written at creation may take. */
+static int64_t layout_bytes(const cl_store_spec *sp)
+{
+    int64_t n = (int64_t)128 << 10, T = sp->n_tasks;
+    n += 2 * sp->resume_bytes + 2 * T * T * 8 + T * 1024;
+    n += (int64_t)sp->n_modules * (4 << 10); /* measured: about 1.7 KiB a module */
+    for (int i = 0; i < sp->n_modules; i++)
+        n += 2 * (int64_t)strlen(sp->module_names[i]);
+    for (int t = 0; t < sp->n_tasks; t++)
+        n += 2 * (int64_t)strlen(sp->task_names[t]);
+    if (sp->meta.train_config)
+        n += 2 * (int64_t)strlen(sp->meta.train_config);
+    return n;
+}
+
+/* A write to s failed: report it, and let nothing more reach the file. */
+static int write_fail(cl_store *s, cl_error *err, const char *what)
+{
+    int rc = h5fail(err, CL_ERR_IO, s->path, what);
+    cl_store_poison(s);
+    return rc;
 }
 
 /* An open-file-description lock keeps a second writer (a resume started
@@ -128,7 +179,7 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     if (m->train_config && m->train_config[0])
         bad |= h5_attr_write_str(f, "train_config", m->train_config);
     if (bad)
-        return h5fail(err, CL_ERR_IO, s->path, "cannot write run attributes");
+        return write_fail(s, err, "cannot write run attributes");
 
     hid_t g1 = H5Gcreate2(f, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t g2 = H5Gcreate2(f, "modules", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -140,7 +191,7 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     H5Gclose(g3);
     if (bad) {
         H5Gclose(g4);
-        return h5fail(err, CL_ERR_IO, s->path, "cannot create groups");
+        return write_fail(s, err, "cannot create groups");
     }
 
     /* Tasks. */
@@ -185,7 +236,7 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     H5Dclose(d);
     if (bad) {
         H5Gclose(g4);
-        return h5fail(err, CL_ERR_IO, s->path, "cannot write tasks and modules");
+        return write_fail(s, err, "cannot write tasks and modules");
     }
 
     /* Snapshots: extendible along the snapshot axis. */
@@ -202,7 +253,7 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
           write_all(s->d_committed, H5T_NATIVE_INT64, &n0);
     if (bad) {
         H5Gclose(g4);
-        return h5fail(err, CL_ERR_IO, s->path, "cannot create the snapshot table");
+        return write_fail(s, err, "cannot create the snapshot table");
     }
 
     /* Adapters: /adapters/NNNNNN/{A,B}, one chunk per snapshot. */
@@ -221,7 +272,7 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     }
     H5Gclose(g4);
     if (bad)
-        return h5fail(err, CL_ERR_IO, s->path, "cannot create adapter datasets");
+        return write_fail(s, err, "cannot create adapter datasets");
 
     if (sp->resume_bytes > 0) {
         hid_t g = H5Gcreate2(f, "resume", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -232,7 +283,7 @@ static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
         int64_t none[2] = {-1, -1};
         if (g < 0 || s->d_res_state < 0 || s->d_res_snap < 0 ||
             write_all(s->d_res_snap, H5T_NATIVE_INT64, none))
-            return h5fail(err, CL_ERR_IO, s->path, "cannot create the resume slots");
+            return write_fail(s, err, "cannot create the resume slots");
     }
     return CL_OK;
 }
@@ -356,19 +407,34 @@ int cl_store_create(const char *path, const cl_store_spec *sp, cl_store **out,
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* SWMR needs the latest file format (HDF5 >= 1.10 reads it). */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-    s->file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    /* Paged aggregation: no metadata block straddles a 4 KiB page. A write
+     * that a kill interrupts stops at a page boundary (the kernel copies a
+     * write page by page and checks for a fatal signal in between), so a
+     * metadata block is written whole or not at all -- never half new, half
+     * old with a checksum that fails (crash_test.py tears writes so). */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_PAGE, 0, 1);
+    H5Pset_file_space_page_size(fcpl, CL_STORE_PAGE);
+    s->file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (s->file < 0) {
         rc = h5fail(err, CL_ERR_IO, path, "cannot create");
         goto fail;
     }
     s->writable = 1;
+    fd = open(tmp, O_RDWR | O_CLOEXEC);
+    rc = reserve(path, fd, s->file, layout_bytes(sp), "cannot create the store", err);
+    if (fd >= 0)
+        close(fd);
+    if (rc) /* nothing written yet: the close below writes the empty file's few bytes */
+        goto fail_unlink;
     rc = create_layout(s, sp, err);
     if (rc)
         goto fail_unlink;
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 || H5Fstart_swmr_write(s->file) < 0 ||
         H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        rc = h5fail(err, CL_ERR_IO, path, "cannot start SWMR writing");
+        rc = write_fail(s, err, "cannot start SWMR writing");
         goto fail_unlink;
     }
     /* link() refuses to replace an existing file, unlike rename(). */
@@ -436,7 +502,20 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
     hbool_t clear = 1;
     if (H5Pexist(fapl, "clear_status_flags") > 0)
         H5Pset(fapl, "clear_status_flags", &clear);
-    s->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    /* A writer killed (or stopped by a full disk) after flushing a
+     * superblock whose end-of-allocation covers data it never wrote leaves
+     * a file shorter than the superblock says; HDF5 then refuses to open it
+     * for writing ("truncated file"), as h5clear --increment would not. Skip
+     * that check, as h5clear does: the EOA is moved past the end below, and
+     * the reader above has already found every committed snapshot intact. */
+    if (H5Pexist(fapl, "skip_eof_check") > 0)
+        H5Pset(fapl, "skip_eof_check", &clear);
+    /* In SWMR mode a metadata read whose checksum fails is retried with
+     * doubling sleeps (store_read.c); bound it so that damage fails
+     * promptly. H5Fstart_swmr_write would reset the bound to HDF5's 100
+     * attempts (effectively for ever); opening in SWMR-write mode keeps it. */
+    H5Pset_metadata_read_attempts(fapl, CL_SWMR_READ_ATTEMPTS);
+    s->file = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
     H5Pclose(fapl);
     if (s->file < 0) {
         rc = h5fail(err, CL_ERR_IO, path, "cannot reopen for writing");
@@ -455,7 +534,7 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
         margin = b > margin ? b : margin;
     }
     if (H5Fincrement_filesize(s->file, 2 * margin) < 0) {
-        rc = h5fail(err, CL_ERR_IO, path, "cannot repair the end-of-allocation address");
+        rc = write_fail(s, err, "cannot repair the end-of-allocation address");
         goto fail;
     }
     s->writable = 1;
@@ -481,8 +560,8 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
     }
     bad |= s->d_table < 0 || s->d_rank < 0 || s->d_scale < 0 || s->d_committed < 0 ||
            s->d_acc < 0 || s->d_base < 0;
-    if (bad || H5Fstart_swmr_write(s->file) < 0) {
-        rc = h5fail(err, CL_ERR_IO, path, "cannot reopen for writing");
+    if (bad) {
+        rc = write_fail(s, err, "cannot reopen for writing");
         goto fail;
     }
     h5_quiet_end(&q);
@@ -571,10 +650,22 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
         return rc;
     h5_quiet q;
     h5_quiet_begin(&q);
+    /* The snapshot's chunks, a table chunk, a chunk of ranks and scales,
+     * and room for the metadata that index them. */
+    int64_t bytes = RESERVE_SLACK + TABLE_CHUNK * (int64_t)sizeof(cl_snapshot_row) +
+                    16 * (int64_t)M * (int64_t)(sizeof(int32_t) + sizeof(double));
+    for (int m = 0; m < M; m++)
+        bytes += (int64_t)s->mrank[m] * (s->d_in[m] + s->d_out[m]) * 4;
+    char what[96];
+    snprintf(what, sizeof what, "no room for snapshot %lld (the %lld committed before it are kept)",
+             (long long)s->N, (long long)s->N);
+    rc = reserve(s->path, s->lock_fd, s->file, bytes, what, err);
+    if (rc)
+        goto out;
     hsize_t n = (hsize_t)s->N;
     row->id = s->N;
     if (extend_to(s, n + 1) < 0) {
-        rc = h5fail(err, CL_ERR_IO, s->path, "cannot extend the snapshot datasets");
+        rc = write_fail(s, err, "cannot extend the snapshot datasets");
         goto out;
     }
     float *pad = NULL;
@@ -599,7 +690,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
             a = pad;
         }
         if (write_row(s->dA[m], H5T_NATIVE_FLOAT, 3, da, n, a) < 0) {
-            rc = h5fail(err, CL_ERR_IO, s->path, "cannot write adapter A");
+            rc = write_fail(s, err, "cannot write adapter A");
             goto out_pad;
         }
         if (k < r) {
@@ -609,7 +700,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
             b = pad;
         }
         if (write_row(s->dB[m], H5T_NATIVE_FLOAT, 3, db, n, b) < 0) {
-            rc = h5fail(err, CL_ERR_IO, s->path, "cannot write adapter B");
+            rc = write_fail(s, err, "cannot write adapter B");
             goto out_pad;
         }
     }
@@ -639,14 +730,14 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
         }
     }
     if (bad || H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        rc = h5fail(err, CL_ERR_IO, s->path, "cannot write the snapshot");
+        rc = write_fail(s, err, "cannot write the snapshot");
         goto out_pad;
     }
     /* The commit: only now do readers see the snapshot. */
     int64_t committed = s->N + 1;
     if (write_all(s->d_committed, H5T_NATIVE_INT64, &committed) < 0 ||
         H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        rc = h5fail(err, CL_ERR_IO, s->path, "cannot commit the snapshot");
+        rc = write_fail(s, err, "cannot commit the snapshot");
         goto out_pad;
     }
     s->rows[s->N] = *row;
@@ -686,10 +777,11 @@ int cl_store_write_accuracy_row(cl_store *s, int after_task, const double *acc,
     h5_quiet q;
     h5_quiet_begin(&q);
     hsize_t dT = (hsize_t)s->T;
-    if (write_row(s->d_acc, H5T_NATIVE_DOUBLE, 2, &dT, (hsize_t)after_task, acc) < 0 ||
-        H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
-        rc = h5fail(err, CL_ERR_IO, s->path, "cannot write /accuracy");
-    else
+    rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /" P_ACCURACY, err);
+    if (!rc && (write_row(s->d_acc, H5T_NATIVE_DOUBLE, 2, &dT, (hsize_t)after_task, acc) < 0 ||
+                H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
+        rc = write_fail(s, err, "cannot write /accuracy");
+    if (!rc)
         memcpy(s->R + (size_t)after_task * (size_t)s->T, acc, (size_t)s->T * sizeof *acc);
     h5_quiet_end(&q);
     return rc;
@@ -704,10 +796,11 @@ int cl_store_write_baseline(cl_store *s, const double *acc, cl_error *err)
         return rc;
     h5_quiet q;
     h5_quiet_begin(&q);
-    if (write_all(s->d_base, H5T_NATIVE_DOUBLE, acc) < 0 ||
-        H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
-        rc = h5fail(err, CL_ERR_IO, s->path, "cannot write /" P_TASK_BASE);
-    else
+    rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /" P_TASK_BASE, err);
+    if (!rc && (write_all(s->d_base, H5T_NATIVE_DOUBLE, acc) < 0 ||
+                H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
+        rc = write_fail(s, err, "cannot write /" P_TASK_BASE);
+    if (!rc)
         memcpy(s->baseline, acc, (size_t)s->T * sizeof *acc);
     h5_quiet_end(&q);
     return rc;

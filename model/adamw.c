@@ -38,6 +38,9 @@ void cl_adamw_step_block(cl_adamw *o, size_t offset, float *params, const float 
     /* call cl_adamw_tick once per step, before the blocks */
     float b1c = 1.0f - powf(o->beta1, (float)o->t), b2c = 1.0f - powf(o->beta2, (float)o->t);
     float *m = o->m + offset, *v = o->v + offset;
+    /* element-wise, so threads change nothing in the result; below some
+     * 64 Ki parameters (LoRA blocks) the fork costs more than it saves */
+#pragma omp parallel for schedule(static) if (n >= (1u << 16))
     for (size_t i = 0; i < n; i++) {
         float g = grads[i];
         m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * g;

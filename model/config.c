@@ -6,6 +6,7 @@
  */
 #include "llama.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -63,6 +64,12 @@ int cl_llama_config_check(const cl_llama_config *c, const char *name, cl_error *
         return cl_error_set(err, CL_ERR_VALUE,
                             "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
                             name, c->num_heads, c->num_kv_heads);
+    /* head_dim defaults to hidden_size / num_attention_heads: 0 when there
+     * are more heads than dimensions (found by tests/fuzz/fuzz_config.c) */
+    if (c->head_dim < 2)
+        return cl_error_set(err, CL_ERR_VALUE,
+                            "%s: head_dim %d (hidden_size %d / num_attention_heads %d): at least 2",
+                            name, c->head_dim, c->hidden_size, c->num_heads);
     if (c->head_dim % 2)
         return cl_error_set(err, CL_ERR_VALUE, "%s: head_dim %d must be even (rotary pairs)", name,
                             c->head_dim);
@@ -181,12 +188,16 @@ int cl_llama_config_load(const char *path, cl_llama_config *c, cl_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return cl_error_set(err, CL_ERR_IO, "%s: cannot open", path);
-    char buf[1 << 16];
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* one byte more than the cap tells a full 64 KiB file from a larger one;
+     * a read error (a directory: EISDIR) is not "too large" */
+    char buf[(1 << 16) + 1];
     size_t n = fread(buf, 1, sizeof buf, f);
-    int big = !feof(f);
+    int bad = ferror(f), e = errno;
     fclose(f);
-    if (big)
+    if (bad)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot read: %s", path, strerror(e));
+    if (n > 1 << 16)
         return cl_error_set(err, CL_ERR_FORMAT, "%s: larger than 64 KiB, not a config", path);
     return cl_llama_config_parse(buf, n, path, c, err);
 }

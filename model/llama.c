@@ -524,12 +524,17 @@ void cl_llama_backward(cl_llama *m)
         ck_attention_backward(dq, dk, dv, datty, att, q, k, v, B, T, H, Hkv, D);
         ck_rope_backward(dq, N, T, H, D, c->rope_theta);
         ck_rope_backward(dk, N, T, Hkv, D, c->rope_theta);
-        memset(dx, 0, (size_t)N * C * sizeof *dx);
-        linear_backward(m, dx, dq, ln1, W_Q, l, N, C, QD);
-        linear_backward(m, dx, dk, ln1, W_K, l, N, C, KD);
-        linear_backward(m, dx, dv, ln1, W_V, l, N, C, KD);
-        ck_rmsnorm_backward(dres, gln1, dx, x, m->w.ln1 + (size_t)l * C, a->rstd1 + (size_t)l * N,
-                            N, C);
+        /* with the base frozen nothing below layer 0's q, k, v needs a
+         * gradient, so their input gradient is not computed */
+        float *dln1 = m->train_base || l > 0 ? dx : NULL;
+        if (dln1)
+            memset(dln1, 0, (size_t)N * C * sizeof *dln1);
+        linear_backward(m, dln1, dq, ln1, W_Q, l, N, C, QD);
+        linear_backward(m, dln1, dk, ln1, W_K, l, N, C, KD);
+        linear_backward(m, dln1, dv, ln1, W_V, l, N, C, KD);
+        if (dln1)
+            ck_rmsnorm_backward(dres, gln1, dln1, x, m->w.ln1 + (size_t)l * C,
+                                a->rstd1 + (size_t)l * N, N, C);
     }
     if (m->train_base)
         ck_embedding_backward(m->g.embed, dres, m->tokens, N, C);

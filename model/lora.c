@@ -251,11 +251,12 @@ void cl_llama_lora_backward(cl_llama *m, cl_lora_slot *s, float *dinp, const flo
     (void)inp;
     lora_act *a = &m->lact[s - m->lora];
     int dropped = a->xin != inp;
-    /* gradient w.r.t. the branch input x~, then through dropout */
-    float *dx = dropped ? m->lora_dx : dinp;
-    if (dropped)
+    /* gradient w.r.t. the branch input x~, then through dropout; dinp NULL:
+     * only dA and dB are wanted */
+    float *dx = dropped && dinp ? m->lora_dx : dinp;
+    if (dropped && dx)
         memset(dx, 0, (size_t)N * (size_t)s->d_in * sizeof *dx);
-    if (s->r_frozen) {
+    if (s->r_frozen && dx) {
         ck_gemm(0, 0, N, s->r_frozen, s->d_out, 1.0f, dout, s->d_out, s->B_frozen, s->r_frozen,
                 0.0f, m->lora_tmp, s->r_frozen);
         ck_gemm(0, 0, N, s->d_in, s->r_frozen, 1.0f, m->lora_tmp, s->r_frozen, s->A_frozen,
@@ -268,9 +269,11 @@ void cl_llama_lora_backward(cl_llama *m, cl_lora_slot *s, float *dinp, const flo
                 s->r);
         ck_gemm(1, 0, s->r, s->d_in, N, 1.0f, m->lora_tmp, s->r, a->xin, s->d_in, 1.0f, s->dA,
                 s->d_in);
-        ck_gemm(0, 0, N, s->d_in, s->r, 1.0f, m->lora_tmp, s->r, s->A, s->d_in, 1.0f, dx, s->d_in);
+        if (dx)
+            ck_gemm(0, 0, N, s->d_in, s->r, 1.0f, m->lora_tmp, s->r, s->A, s->d_in, 1.0f, dx,
+                    s->d_in);
     }
-    if (dropped)
+    if (dropped && dx)
         ck_dropout_backward(dinp, dx, a->mask, N * s->d_in, m->lora_dropout);
 }
 

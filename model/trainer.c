@@ -471,6 +471,11 @@ static int continue_run(run *r, int in_task, int need_eval, cl_train_summary *su
     double *acc = malloc((size_t)r->o.n_tasks * sizeof *acc);
     if (!acc)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    /* a run killed after its last evaluation has nothing left to do: its
+     * last row is already in the store */
+    const double *R = cl_store_accuracy(r->st);
+    for (int j = 0; j < r->o.n_tasks; j++)
+        acc[j] = R && r->task > 0 ? R[(size_t)(r->task - 1) * r->o.n_tasks + j] : 0;
     int rc = CL_OK;
     for (int t = r->task; t < r->o.n_tasks && !rc; t++) {
         if (!in_task && !need_eval)
@@ -538,7 +543,7 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
         for (int t = 0; t < o->n_tasks; t++) {
             tn[t] = o->task[t];
             td[t] = strcmp(o->task[t], o->source[t]) ? o->source[t] : "";
-            lam[t] = lam_task(r, t);
+            lam[t] = uses_sparse(o->method) ? lam_task(r, t) : 0; /* what the loss used */
         }
         char created[64];
         snprintf(created, sizeof created, "collide-train %s", cl_version());

@@ -124,6 +124,19 @@ static int sweep_defaults(cl_threshold base, cl_threshold *out)
     return 6;
 }
 
+void cli_init_defaults(cli *c, const char *prog, FILE *out)
+{
+    memset(c, 0, sizeof *c);
+    c->prog = prog;
+    c->snapshot = "task-ends";
+    c->device = "auto";
+    c->rank_tol = CL_RANK_TOL_DEFAULT;
+    c->out = out;
+    cl_error err;
+    cl_threshold_parse(CL_THRESHOLD_DEFAULT, &c->th[0], &err);
+    c->n_th = 1;
+}
+
 void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
 {
     memset(c, 0, sizeof *c);
@@ -153,11 +166,12 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
                                      [O_RTOL - 256] = CLI_OPT_RANK_TOL,
                                      [O_SWEEP - 256] = CLI_OPT_SWEEP};
     opterr = 0;
-    int o;
-    while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    int o, li = 0;
+    while ((o = getopt_long(argc, argv, "h", lo, &li)) != -1) {
+        /* lo[li], not argv[optind - 1]: for "--device tpu" that is "tpu" */
         if (o >= 256 && o - 256 < (int)(sizeof needs / sizeof needs[0]) && needs[o - 256] &&
             !(t->opts & needs[o - 256]))
-            usage_error(t, "option '%s' does not apply to this tool", argv[optind - 1]);
+            usage_error(t, "option '--%s' does not apply to this tool", lo[li].name);
         cl_error err;
         char *end;
         switch (o) {
@@ -167,7 +181,15 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
         case O_VER:
             printf("%s %s\n", t->name, cl_version());
             exit(CLI_EXIT_OK);
-        case O_SNAP: c->snapshot = optarg; break;
+        case O_SNAP:
+            /* the form is checked here (bad usage, 2); whether the store
+             * holds that snapshot, when it is read (bad input, 1) */
+            if (strcmp(optarg, "task-ends") && strcmp(optarg, "last") && strcmp(optarg, "all") &&
+                (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg)))
+                usage_error(t, "--snapshot \"%s\": expected task-ends, last, all or a snapshot id",
+                            optarg);
+            c->snapshot = optarg;
+            break;
         case O_MOD: c->module = optarg; break;
         case O_TH:
             if (th_given && !(t->opts & CLI_OPT_MULTI_THRESHOLD))
@@ -589,3 +611,50 @@ void cli_cell_threshold(cli_table *t, const cl_threshold *th)
     cl_threshold_format(th, buf, sizeof buf);
     cli_cell_s(t, buf);
 }
+
+/* ------------------------------------------------------------ reading back */
+
+const cli_table *cli_table_find(const cli *c, const char *name)
+{
+    for (int i = 0; i < c->n_tables; i++)
+        if (!strcmp(c->tables[i]->name, name))
+            return c->tables[i];
+    return NULL;
+}
+
+int cli_table_nrows(const cli_table *t) { return t ? t->nrows : 0; }
+
+int cli_table_col(const cli_table *t, const char *name)
+{
+    for (int j = 0; t && j < t->ncols; j++)
+        if (!strcmp(t->cols[j], name))
+            return j;
+    return -1;
+}
+
+static const cell *cell_at(const cli_table *t, int row, int col)
+{
+    if (!t || col < 0 || col >= t->ncols || row < 0 || row >= t->nrows)
+        return NULL;
+    return &t->cells[(size_t)row * (size_t)t->ncols + (size_t)col];
+}
+
+double cli_table_num(const cli_table *t, int row, int col)
+{
+    const cell *x = cell_at(t, row, col);
+    return !x || x->type == T_STR ? NAN : x->type == T_INT ? (double)x->i : x->f;
+}
+
+const char *cli_table_str(const cli_table *t, int row, int col)
+{
+    const cell *x = cell_at(t, row, col);
+    return x && x->type == T_STR && x->s ? x->s : "";
+}
+
+void cli_tables_free(cli *c) { free_tables(c); }
+
+int cli_sweep_defaults(cl_threshold base, cl_threshold *out) { return sweep_defaults(base, out); }
+
+void cli_fprint_csv_field(FILE *f, const char *s) { csv_str(f, s ? s : ""); }
+
+void cli_fprint_real(FILE *f, double v) { print_real(f, v); }

@@ -72,6 +72,8 @@ typedef struct cli_tool {
 /* Parses argv; on --help prints and exits 0, on a usage error prints and
  * exits 2. Positional arguments are stores (at least one). */
 void cli_init(cli *c, const cli_tool *tool, int argc, char **argv);
+/* Defaults for a program that calls the families itself (text to out). */
+void cli_init_defaults(cli *c, const char *prog, FILE *out);
 /* The back end (opened on first use). Exits 1 on failure. */
 cl_backend *cli_backend(cli *c);
 /* Print the tables (CSV/JSON) and release everything; returns exit status. */
@@ -119,5 +121,24 @@ void cli_cell_threshold(cli_table *t, const cl_threshold *th);
 
 /* Task names of a view (pointers into the store). Caller frees the array. */
 const char **cli_view_names(const cl_store *s, const cl_view *v);
+
+/* ---- reading tables back: collide-plot draws the very rows the tools print ---- */
+/* The table of that name (prefix included), or NULL. */
+const cli_table *cli_table_find(const cli *c, const char *name);
+int cli_table_nrows(const cli_table *t);
+/* Column index by name, or -1. */
+int cli_table_col(const cli_table *t, const char *name);
+/* An integer or float cell as a double (NaN for a text cell or col < 0). */
+double cli_table_num(const cli_table *t, int row, int col);
+/* A text cell ("" for a number cell or col < 0). */
+const char *cli_table_str(const cli_table *t, int row, int col);
+/* Release every table, keeping the rest of c (back end, options). */
+void cli_tables_free(cli *c);
+/* The default --sweep values for base's mode (at most 8); returns the count. */
+int cli_sweep_defaults(cl_threshold base, cl_threshold *out);
+/* CSV as the tools print it: a field quoted when needed; the shortest decimal
+ * that reads back as the same double. */
+void cli_fprint_csv_field(FILE *f, const char *s);
+void cli_fprint_real(FILE *f, double v);
 
 #endif

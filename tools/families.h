@@ -14,5 +14,7 @@ int fam_ortho(cli *c, cl_store *s, cl_error *err);
 int fam_subspace(cli *c, cl_store *s, cl_error *err);
 int fam_sparsity(cli *c, cl_store *s, cl_error *err);
 int fam_forget(cli *c, cl_store *s, cl_error *err);
+/* All of the above, each family's tables named "family.table". */
+int fam_report(cli *c, cl_store *s, cl_error *err);
 
 #endif

@@ -7,43 +7,23 @@
  *   A. per task: l1, sum of squares, max |x|, and the |x| histogram when a
  *      threshold is energy:F or top:Q;
  *   B. per task: the values of the histogram bin holding the threshold,
- *      sorted to resolve tau exactly (energy and top only);
+ *      sorted to resolve tau exactly (resolve_cpu.c);
  *   C. per tile: every task's bit masks, and the AND + popcount of every
  *      task pair while the masks are in L1.
  * Work goes out in chunks of tiles through an atomic counter. Nothing depends
  * on which thread did what: counts and histograms are integers, and l1 and
  * the sum of squares are summed per tile, then over tiles in tile order.
  */
-#include "pool.h"
-#include "tile.h"
+#include "dense_cpu.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Tiles per work item: enough work to hide the hand-out, small enough to
- * balance two threads on a 1024 x 1024 module. */
-#define CHUNK_TILES 8
-/* Boundary values collected at once (floats): more tasks' bins than this
- * are collected in several rounds. */
-#define COLLECT_BUDGET ((size_t)1 << 25)
-
-typedef struct cpu_ctx {
-    const ck_cpu_fns *f;
-    ck_pool *pool;
-} cpu_ctx;
-
-typedef struct geom {
-    int64_t d_out, d_in;
-    int tr, tc;           /* tile rows, columns                     */
-    int64_t nrb, ncb;     /* row blocks, column blocks              */
-    int64_t tiles;
-} geom;
-
-static geom make_geom(int64_t d_out, int64_t d_in)
+static ck_geom make_geom(int64_t d_out, int64_t d_in)
 {
-    geom g;
+    ck_geom g;
     g.d_out = d_out;
     g.d_in = d_in;
     g.tc = d_in < CK_TILE_COLS ? (int)d_in : CK_TILE_COLS;
@@ -52,55 +32,6 @@ static geom make_geom(int64_t d_out, int64_t d_in)
     g.nrb = (d_out + g.tr - 1) / g.tr;
     g.tiles = g.nrb * g.ncb;
     return g;
-}
-
-/* Everything one dense pass shares between its jobs. */
-typedef struct job {
-    const cpu_ctx *c;
-    geom g;
-    const cl_lowrank *u;
-    int n, n_th;
-    float **apk;          /* [n] A packed in column panels (k x tc each)  */
-    int64_t next;         /* the work counter                             */
-    int64_t items;
-    /* pass A */
-    int want_hist;
-    ck_hist *hist;        /* [n]                                          */
-    ck_tstats *ts;        /* [n * tiles]                                  */
-    ck_lhist *lh;         /* [threads]                                    */
-    /* pass B */
-    int *nq;              /* [n] boundary bins per task                   */
-    int (*bins)[CK_MAX_Q];
-    float *(*vals)[CK_MAX_Q];
-    size_t (*got)[CK_MAX_Q];
-    int t0, t1;           /* tasks of this round                          */
-    int64_t *item0;       /* [n + 1] first item of each task this round   */
-    float *stage;         /* [threads * nq_max * CK_TILE_MAX]             */
-    int nq_max;
-    /* pass C */
-    float *tau;           /* [n_th * n]                                   */
-    int *incl;            /* [n_th * n]                                   */
-    uint64_t *masks;      /* [threads * n_th * n * tile words]            */
-    int64_t *cnt;         /* [threads * n_th * n * n]                     */
-    float *bufs;          /* [threads * CK_TILE_MAX]                      */
-} job;
-
-static int64_t grab(job *j) { return __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED); }
-
-static ck_tile tile_of(const job *j, int t, int64_t tile)
-{
-    const cl_lowrank *u = &j->u[t];
-    int64_t rb = tile / j->g.ncb, cb = tile % j->g.ncb;
-    int64_t r0 = rb * j->g.tr, c0 = cb * j->g.tc;
-    ck_tile x;
-    x.B = u->B + (size_t)r0 * (size_t)u->k;
-    x.A = j->apk[t] + (size_t)cb * (size_t)u->k * (size_t)j->g.tc;
-    x.lda = j->g.tc;
-    x.k = u->k;
-    x.nr = (int)(j->g.d_out - r0 < j->g.tr ? j->g.d_out - r0 : j->g.tr);
-    x.nc = (int)(j->g.d_in - c0 < j->g.tc ? j->g.d_in - c0 : j->g.tc);
-    x.scale = (float)u->scale;
-    return x;
 }
 
 /* A (k x d_in) as column panels of tc columns, each k x tc contiguous: the
@@ -121,15 +52,15 @@ static void pack_a(const cl_lowrank *u, int tc, int64_t ncb, float *out)
 
 static void job_stats(void *vj, int tid)
 {
-    job *j = vj;
+    ck_job *j = vj;
     const ck_cpu_fns *f = j->c->f;
     float *buf = j->bufs + (size_t)tid * CK_TILE_MAX;
     ck_lhist *lh = j->want_hist ? &j->lh[tid] : NULL;
-    int64_t per = (j->g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    int64_t per = (j->g.tiles + CK_CHUNK_TILES - 1) / CK_CHUNK_TILES;
     int cur = -1; /* the task lh holds values of */
-    for (int64_t it; (it = grab(j)) < j->items;) {
+    for (int64_t it; (it = ck_grab(j)) < j->items;) {
         int t = (int)(it / per);
-        int64_t lo = (it % per) * CHUNK_TILES, hi = lo + CHUNK_TILES;
+        int64_t lo = (it % per) * CK_CHUNK_TILES, hi = lo + CK_CHUNK_TILES;
         hi = hi < j->g.tiles ? hi : j->g.tiles;
         if (lh && cur != t) {
             if (cur >= 0)
@@ -137,7 +68,7 @@ static void job_stats(void *vj, int tid)
             cur = t;
         }
         for (int64_t x = lo; x < hi; x++) {
-            ck_tile tl = tile_of(j, t, x);
+            ck_tile tl = ck_tile_of(j, t, x);
             f->tile_stats(&tl, buf, &j->ts[(size_t)t * (size_t)j->g.tiles + (size_t)x], lh,
                           lh ? &j->hist[t] : NULL);
         }
@@ -146,48 +77,11 @@ static void job_stats(void *vj, int tid)
         ck_lhist_flush(lh, &j->hist[cur]);
 }
 
-/* ---- pass B ---- */
-
-static void job_collect(void *vj, int tid)
-{
-    job *j = vj;
-    const ck_cpu_fns *f = j->c->f;
-    float *buf = j->bufs + (size_t)tid * CK_TILE_MAX;
-    float *stage[CK_MAX_Q];
-    for (int q = 0; q < j->nq_max; q++)
-        stage[q] = j->stage + ((size_t)tid * (size_t)j->nq_max + (size_t)q) * CK_TILE_MAX;
-    int64_t per = (j->g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
-    for (int64_t it; (it = grab(j)) < j->items;) {
-        int t = j->t0;
-        while (j->item0[t + 1 - j->t0] <= it)
-            t++;
-        int64_t k = it - j->item0[t - j->t0];
-        int64_t lo = (k % per) * CHUNK_TILES, hi = lo + CHUNK_TILES;
-        hi = hi < j->g.tiles ? hi : j->g.tiles;
-        int nq = j->nq[t];
-        for (int64_t x = lo; x < hi; x++) {
-            ck_tile tl = tile_of(j, t, x);
-            size_t got[CK_MAX_Q] = {0};
-            f->tile_collect(&tl, buf, nq, j->bins[t], stage, got);
-            for (int q = 0; q < nq; q++) {
-                if (!got[q])
-                    continue;
-                /* order is irrelevant: the values are sorted later; a
-                 * count past the bin's size is caught there */
-                size_t at = __atomic_fetch_add(&j->got[t][q], got[q], __ATOMIC_RELAXED);
-                uint64_t size = j->hist[t].count[j->bins[t][q]];
-                if (at + got[q] <= size)
-                    memcpy(j->vals[t][q] + at, stage[q], got[q] * sizeof(float));
-            }
-        }
-    }
-}
-
 /* ---- pass C ---- */
 
 static void job_masks(void *vj, int tid)
 {
-    job *j = vj;
+    ck_job *j = vj;
     const ck_cpu_fns *f = j->c->f;
     int n = j->n, n_th = j->n_th;
     size_t tw = (size_t)CK_TILE_ROWS * CK_TILE_WORDS; /* words of one tile mask */
@@ -197,13 +91,13 @@ static void job_masks(void *vj, int tid)
     int64_t *cnt = j->cnt + (size_t)tid * (size_t)n_th * (size_t)n * (size_t)n;
     float tau[CK_MAX_Q];
     int incl[CK_MAX_Q];
-    for (int64_t it; (it = grab(j)) < j->items;) {
-        int64_t lo = it * CHUNK_TILES, hi = lo + CHUNK_TILES;
+    for (int64_t it; (it = ck_grab(j)) < j->items;) {
+        int64_t lo = it * CK_CHUNK_TILES, hi = lo + CK_CHUNK_TILES;
         hi = hi < j->g.tiles ? hi : j->g.tiles;
         for (int64_t x = lo; x < hi; x++) {
             int nr = 0;
             for (int t = 0; t < n; t++) {
-                ck_tile tl = tile_of(j, t, x);
+                ck_tile tl = ck_tile_of(j, t, x);
                 nr = tl.nr;
                 for (int q = 0; q < n_th; q++) {
                     tau[q] = j->tau[q * n + t];
@@ -244,22 +138,18 @@ static int alloc_result(cl_dense_result *r, int n, int n_th, int64_t entries, cl
     return CL_OK;
 }
 
-static void free_job(job *j)
+static void free_job(ck_job *j)
 {
     if (j->apk)
         for (int t = 0; t < j->n; t++)
             free(j->apk[t]);
-    if (j->vals)
-        for (int t = 0; t < j->n; t++)
-            for (int q = 0; q < CK_MAX_Q; q++)
-                free(j->vals[t][q]);
-    free(j->apk), free(j->hist), free(j->ts), free(j->lh), free(j->nq), free(j->bins);
-    free(j->vals), free(j->got), free(j->item0), free(j->stage), free(j->tau), free(j->incl);
+    ck_cpu_resolve_free(j);
+    free(j->apk), free(j->hist), free(j->ts), free(j->lh), free(j->tau), free(j->incl);
     free(j->masks), free(j->cnt), free(j->bufs);
 }
 
 /* Sum each task's tile statistics in tile order. */
-static void finish_stats(const job *j, cl_dense_result *out)
+static void finish_stats(const ck_job *j, cl_dense_result *out)
 {
     for (int t = 0; t < j->n; t++) {
         const ck_tstats *s = j->ts + (size_t)t * (size_t)j->g.tiles;
@@ -276,111 +166,10 @@ static void finish_stats(const job *j, cl_dense_result *out)
     }
 }
 
-/* After pass A: tau of abs and rel thresholds, boundary bins of the rest. */
-static int find_bins(job *j, const cl_threshold *th, cl_dense_result *out, ck_boundary (*bnd)[CK_MAX_Q],
-                     cl_error *err)
-{
-    int n = j->n;
-    for (int t = 0; t < n; t++) {
-        j->nq[t] = 0;
-        for (int q = 0; q < j->n_th; q++) {
-            cl_dense_task *dt = &out->task[q * n + t];
-            if (!ck_needs_hist(&th[q])) {
-                dt->tau = ck_simple_tau(&th[q], (float)out->maxabs[t], &dt->inclusive);
-                continue;
-            }
-            dt->inclusive = 1;
-            ck_boundary b = ck_find_boundary(&th[q], &j->hist[t], out->entries);
-            if (b.bin < 0) {
-                dt->tau = INFINITY;
-                continue;
-            }
-            if (j->nq[t] == CK_MAX_Q)
-                return cl_error_set(err, CL_ERR_ARG, "dense pass: at most %d energy/top thresholds",
-                                    CK_MAX_Q);
-            bnd[t][j->nq[t]] = b;
-            j->bins[t][j->nq[t]++] = b.bin;
-        }
-        j->nq_max = j->nq[t] > j->nq_max ? j->nq[t] : j->nq_max;
-    }
-    return CL_OK;
-}
-
-/* Pass B and the exact tau, in rounds of tasks whose bins fit the budget. */
-static int resolve_bins(job *j, const cl_threshold *th, cl_dense_result *out,
-                        ck_boundary (*bnd)[CK_MAX_Q], cl_error *err)
-{
-    int n = j->n, threads = ck_pool_threads(j->c->pool);
-    int64_t per = (j->g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
-    size_t tmp_n = 0;
-    float *tmp = NULL;
-    int rc = CL_OK;
-    j->stage = malloc((size_t)threads * (size_t)j->nq_max * CK_TILE_MAX * sizeof(float));
-    if (!j->stage)
-        return cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-    for (int t0 = 0; t0 < n && rc == CL_OK;) {
-        size_t total = 0;
-        int t1 = t0;
-        for (; t1 < n; t1++) {
-            size_t need = 0;
-            for (int q = 0; q < j->nq[t1]; q++)
-                need += j->hist[t1].count[j->bins[t1][q]];
-            if (t1 > t0 && total + need > COLLECT_BUDGET)
-                break;
-            total += need;
-            for (int q = 0; q < j->nq[t1]; q++) {
-                size_t m = j->hist[t1].count[j->bins[t1][q]];
-                j->vals[t1][q] = malloc((m ? m : 1) * sizeof(float));
-                j->got[t1][q] = 0;
-                if (!j->vals[t1][q])
-                    rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-                tmp_n = m > tmp_n ? m : tmp_n;
-            }
-        }
-        if (rc)
-            break;
-        j->t0 = t0;
-        j->t1 = t1;
-        j->item0[0] = 0;
-        for (int t = t0; t < t1; t++)
-            j->item0[t + 1 - t0] = j->item0[t - t0] + (j->nq[t] ? per : 0);
-        j->items = j->item0[t1 - t0];
-        j->next = 0;
-        if (j->items)
-            ck_pool_run(j->c->pool, job_collect, j);
-        free(tmp);
-        tmp = malloc((tmp_n ? tmp_n : 1) * sizeof *tmp);
-        if (!tmp) {
-            rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-            break;
-        }
-        for (int t = t0; t < t1 && rc == CL_OK; t++)
-            for (int q = 0, k = 0; q < j->n_th && rc == CL_OK; q++) {
-                if (!ck_needs_hist(&th[q]) || out->task[q * n + t].tau == INFINITY)
-                    continue;
-                size_t m = j->hist[t].count[j->bins[t][k]];
-                if (j->got[t][k] != m) {
-                    rc = cl_error_set(err, CL_ERR_NUMERIC,
-                                      "dense pass: bin %d holds %zu values in pass A, %zu in pass B",
-                                      j->bins[t][k], m, j->got[t][k]);
-                    break;
-                }
-                ck_sort_desc(j->vals[t][k], m, tmp);
-                out->task[q * n + t].tau = ck_resolve_tau(&th[q], &bnd[t][k], j->vals[t][k], m);
-                free(j->vals[t][k]);
-                j->vals[t][k] = NULL;
-                k++;
-            }
-        t0 = t1;
-    }
-    free(tmp);
-    return rc;
-}
-
 static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold *th, int n_th,
                       cl_dense_result *out, cl_error *err)
 {
-    const cpu_ctx *c = vctx;
+    const ck_cpu_ctx *c = vctx;
     memset(out, 0, sizeof *out);
     if (n < 1 || n_th < 1)
         return cl_error_set(err, CL_ERR_ARG, "dense pass: no updates or no thresholds");
@@ -393,7 +182,8 @@ static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold
                                 (long long)u[t].d_in, u[t].k, (long long)u[0].d_out,
                                 (long long)u[0].d_in);
     int threads = ck_pool_threads(c->pool);
-    job j = {.c = c, .g = make_geom(u[0].d_out, u[0].d_in), .u = u, .n = n, .n_th = n_th};
+    ck_job j = {.c = c, .g = make_geom(u[0].d_out, u[0].d_in), .u = u, .n = n, .n_th = n_th,
+                .threads = threads, .th = th, .out = out};
     int rc = alloc_result(out, n, n_th, j.g.d_out * j.g.d_in, err);
     if (rc)
         return rc;
@@ -411,12 +201,7 @@ static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold
     if (j.want_hist) {
         j.hist = calloc((size_t)n, sizeof *j.hist);
         j.lh = calloc((size_t)threads, sizeof *j.lh);
-        j.nq = calloc((size_t)n, sizeof *j.nq);
-        j.bins = calloc((size_t)n, sizeof *j.bins);
-        j.vals = calloc((size_t)n, sizeof *j.vals);
-        j.got = calloc((size_t)n, sizeof *j.got);
-        j.item0 = calloc((size_t)n + 1, sizeof *j.item0);
-        oom |= !j.hist || !j.lh || !j.nq || !j.bins || !j.vals || !j.got || !j.item0;
+        oom |= !j.hist || !j.lh;
     }
     for (int t = 0; t < n && !oom; t++) {
         j.apk[t] = calloc((size_t)j.g.ncb * (size_t)u[t].k * (size_t)j.g.tc, sizeof(float));
@@ -429,32 +214,14 @@ static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold
         goto out;
     }
 
-    /* A: statistics (and histograms) of every task. */
-    j.items = (int64_t)n * ((j.g.tiles + CHUNK_TILES - 1) / CHUNK_TILES);
+    /* A: statistics (and histograms) of every task; then tau of every
+     * threshold, with pass B for energy and top. */
+    j.items = (int64_t)n * ((j.g.tiles + CK_CHUNK_TILES - 1) / CK_CHUNK_TILES);
     j.next = 0;
     ck_pool_run(c->pool, job_stats, &j);
     finish_stats(&j, out);
-
-    /* B: tau of every threshold. */
-    if (j.want_hist) {
-        ck_boundary(*bnd)[CK_MAX_Q] = malloc((size_t)n * sizeof *bnd);
-        if (!bnd) {
-            rc = cl_error_set(err, CL_ERR_NOMEM, "dense pass: out of memory");
-            goto out;
-        }
-        rc = find_bins(&j, th, out, bnd, err);
-        if (!rc && j.nq_max)
-            rc = resolve_bins(&j, th, out, bnd, err);
-        free(bnd);
-        if (rc)
-            goto out;
-    } else {
-        for (int t = 0; t < n; t++)
-            for (int q = 0; q < n_th; q++) {
-                cl_dense_task *dt = &out->task[q * n + t];
-                dt->tau = ck_simple_tau(&th[q], (float)out->maxabs[t], &dt->inclusive);
-            }
-    }
+    if ((rc = ck_cpu_resolve(&j, err)))
+        goto out;
 
     /* C: masks, active counts and pair counts, tile by tile. */
     for (int q = 0; q < n_th; q++)
@@ -462,7 +229,7 @@ static int dense_pass(void *vctx, const cl_lowrank *u, int n, const cl_threshold
             j.tau[q * n + t] = out->task[q * n + t].tau;
             j.incl[q * n + t] = out->task[q * n + t].inclusive;
         }
-    j.items = (j.g.tiles + CHUNK_TILES - 1) / CHUNK_TILES;
+    j.items = (j.g.tiles + CK_CHUNK_TILES - 1) / CK_CHUNK_TILES;
     j.next = 0;
     ck_pool_run(c->pool, job_masks, &j);
     size_t ncnt = (size_t)n_th * (size_t)n * (size_t)n;
@@ -486,7 +253,7 @@ out:
 
 static void cpu_close(void *vctx)
 {
-    cpu_ctx *c = vctx;
+    ck_cpu_ctx *c = vctx;
     if (!c)
         return;
     ck_pool_destroy(c->pool);
@@ -504,7 +271,7 @@ int ck_cpu_open(int threads, const char *isa, const ck_backend_ops **ops, void *
     if (!f)
         return cl_error_set(err, CL_ERR_UNSUPPORTED, "cpu back end: this CPU cannot run the %s kernels",
                             isa);
-    cpu_ctx *c = calloc(1, sizeof *c);
+    ck_cpu_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     /* OMP_NUM_THREADS and the CPU affinity mask, as OpenMP reads them */

@@ -27,7 +27,7 @@
 
 /* One tile of one update: rows [r0, r0+nr) of B (row-major, k per row) and
  * columns [c0, c0+nc) of A (k rows with stride lda, A pointing at column
- * c0 of row 0). */
+ * c0 of row 0). nr <= CK_TILE_ROWS, nc <= CK_TILE_COLS. */
 typedef struct ck_tile {
     const float *B;
     const float *A;

@@ -5,9 +5,10 @@
  *
  * dW is formed 4 rows x 16 columns at a time in 8 accumulators (each A
  * vector loaded once serves four rows), in the canonical order: one
- * multiply, k-1 fused multiply-adds, one multiply by the scale. Pass C
- * thresholds the block while it is still in registers; pass A stores the
- * tile to an L1 buffer and reads it once for statistics and histogram.
+ * multiply, k-1 fused multiply-adds, one multiply by the scale. Every pass
+ * folds the block into what it needs while it is still in registers
+ * (statistics and histogram, boundary values, mask bits); only the last
+ * rows and columns that do not fill a block go through buf.
  */
 #include "tile.h"
 
@@ -183,7 +184,7 @@ AVX2 static INLINE void fold8(stat_acc *a, __m256 v, ck_lhist *h)
     }
 }
 
-/* The same for one value (tails), into the same lanes' order-free sums. */
+/* The same for one value (tails). */
 static INLINE void fold1(double *s1, double *s2, float *mx, float v, ck_lhist *h)
 {
     float a = fabsf(v);

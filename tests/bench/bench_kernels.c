@@ -5,7 +5,7 @@
  * ("name value unit"), which tests/bench/run.sh collects.
  *
  *   bench_kernels [--threads N] [--shape DOUTxDIN] [--rank K] [--tasks T]
- *                 [--sgemm N] [--reps R] [--isa ref|avx2]
+ *                 [--sgemm N] [--reps R] [--isa ref|avx2] [--cpu-time]
  *
  * Rates count one FMA per d_out * d_in * k (the multiply that starts each
  * chain counts as one). Every figure is the best of R repetitions: on a
@@ -21,10 +21,14 @@
 #include <string.h>
 #include <time.h>
 
+/* --cpu-time: process CPU time instead of wall time, for comparing kernels
+ * with one thread on a machine others are using. */
+static clockid_t clock_used = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_used, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -42,6 +46,8 @@ typedef struct kjob {
     const cl_lowrank *u;
     const float *apk; /* A in column panels, as the dense pass packs it */
     int64_t tiles, ncb, next;
+    int64_t passes; /* sweeps over the update per timing: enough work (about
+                       2 GFMA) that waking the threads does not count */
     int tr, tc, which;
     float *bufs;
     uint64_t *words;
@@ -56,8 +62,10 @@ static void kjob_run(void *vj, int tid)
     float *buf = j->bufs + (size_t)tid * CK_TILE_MAX;
     uint64_t *w = j->words + (size_t)tid * CK_TILE_ROWS * CK_TILE_WORDS;
     ck_lhist *lh = j->which == 2 ? &j->lh[tid] : NULL;
-    for (int64_t x; (x = __atomic_fetch_add(&j->next, 8, __ATOMIC_RELAXED)) < j->tiles;) {
-        for (int64_t y = x; y < x + 8 && y < j->tiles; y++) {
+    int64_t all = j->tiles * j->passes;
+    for (int64_t x; (x = __atomic_fetch_add(&j->next, 8, __ATOMIC_RELAXED)) < all;) {
+        for (int64_t z = x; z < x + 8 && z < all; z++) {
+            int64_t y = z % j->tiles;
             int64_t rb = y / j->ncb, cb = y % j->ncb;
             ck_tile t = {j->u->B + (size_t)(rb * j->tr) * (size_t)j->u->k,
                          j->apk + (size_t)cb * (size_t)j->u->k * (size_t)j->tc, j->tc, j->u->k,
@@ -125,9 +133,11 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc)
             isa = argv[++i];
+        else if (!strcmp(argv[i], "--cpu-time"))
+            clock_used = CLOCK_PROCESS_CPUTIME_ID;
         else {
             fprintf(stderr, "usage: bench_kernels [--threads N] [--shape DOUTxDIN] [--rank K] "
-                            "[--tasks T] [--sgemm N] [--reps R] [--isa ref|avx2]\n");
+                            "[--tasks T] [--sgemm N] [--reps R] [--isa ref|avx2] [--cpu-time]\n");
             return 2;
         }
     }
@@ -138,23 +148,12 @@ int main(int argc, char **argv)
     }
     cl_rng g;
     cl_rng_seed(&g, 7);
-    /* the sgemm reference, on the threads OpenBLAS uses by default */
+    /* the sgemm reference: OpenBLAS's default thread count (all cores) */
     if (threads > 0)
         openblas_set_num_threads(threads);
     int nb = openblas_get_num_threads();
     float *X = randn((size_t)sg * (size_t)sg, &g, 1), *Y = randn((size_t)sg * (size_t)sg, &g, 1);
     float *Z = malloc((size_t)sg * (size_t)sg * sizeof *Z);
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sg, sg, sg, 1.0f, X, sg, Y, sg, 0.0f,
-                    Z, sg);
-        t = now() - t;
-        best = t < best ? t : best;
-    }
-    double sgemm = (double)sg * sg * sg / best / 1e9;
-    printf("sgemm_threads %d\nsgemm_n %d\nsgemm_gfma %.2f\n", nb, sg, sgemm);
-    free(X), free(Y), free(Z);
 
     /* micro-kernels over one update, as the dense pass tiles it */
     ck_pool *p = ck_pool_create(threads > 0 ? threads : nb);
@@ -172,22 +171,47 @@ int main(int argc, char **argv)
         for (int q = 0; q < k; q++)
             memcpy(apk + ((size_t)cb * (size_t)k + (size_t)q) * (size_t)tc,
                    u.A + (size_t)q * (size_t)din + (size_t)(cb * tc), (size_t)tc * sizeof(float));
-    kjob j = {f, &u, apk, (dout / tr) * ncb, ncb, 0, tr, tc, 0,
-              malloc((size_t)nt * CK_TILE_MAX * sizeof(float)),
-              malloc((size_t)nt * CK_TILE_ROWS * CK_TILE_WORDS * sizeof(uint64_t)),
-              calloc((size_t)nt, sizeof(ck_lhist)), calloc(1, sizeof(ck_hist)), 0.01f};
-    double fma = (double)dout * (double)din * k, ent = (double)dout * (double)din;
+    double fma1 = (double)dout * (double)din * k;
+    int64_t passes = (int64_t)(2e9 / fma1) + 1;
+    kjob j = {.f = f, .u = &u, .apk = apk, .tiles = (dout / tr) * ncb, .ncb = ncb,
+              .passes = passes, .tr = tr, .tc = tc,
+              .bufs = malloc((size_t)nt * CK_TILE_MAX * sizeof(float)),
+              .words = malloc((size_t)nt * CK_TILE_ROWS * CK_TILE_WORDS * sizeof(uint64_t)),
+              .lh = calloc((size_t)nt, sizeof(ck_lhist)), .hist = calloc(1, sizeof(ck_hist)),
+              .tau = 0.01f};
+    double fma = fma1 * (double)passes, ent = (double)dout * (double)din * (double)passes;
     static const char *names[] = {"form", "stats", "stats_hist", "collect", "bits"};
     printf("threads %d\nisa %s\nshape %lldx%lld\nrank %d\n", nt, f->isa, (long long)dout,
            (long long)din, k);
-    double form_rate = 0;
-    for (int w = 0; w < 5; w++) {
+    for (int w = 1; w < 5; w++) {
         double t = time_kernel(p, &j, w, reps);
-        if (w == 0)
-            form_rate = fma / t / 1e9;
         printf("kernel_%s_ns_per_entry %.4f\n", names[w], t / ent * 1e9 * nt);
     }
+    /* Formation against sgemm, on all threads and on one, the two timed
+     * alternately so that other work on the machine hits both alike. */
+    ck_pool *p1 = ck_pool_create(1);
+    double bs[2] = {1e30, 1e30}, bf[2] = {1e30, 1e30};
+    for (int r = 0; r < reps; r++)
+        for (int c = 0; c < 2; c++) {
+            openblas_set_num_threads(c ? 1 : nb);
+            double t = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sg, sg, sg, 1.0f, X, sg, Y, sg,
+                        0.0f, Z, sg);
+            t = now() - t;
+            bs[c] = t < bs[c] ? t : bs[c];
+            t = time_kernel(c ? p1 : p, &j, 0, 1);
+            bf[c] = t < bf[c] ? t : bf[c];
+        }
+    openblas_set_num_threads(nb);
+    double sgemm = (double)sg * sg * sg / bs[0] / 1e9, sgemm1 = (double)sg * sg * sg / bs[1] / 1e9;
+    double form_rate = fma / bf[0] / 1e9, form1 = fma / bf[1] / 1e9;
+    printf("kernel_form_ns_per_entry %.4f\n", bf[0] / ent * 1e9 * nt);
+    printf("sgemm_threads %d\nsgemm_n %d\nsgemm_gfma %.2f\nsgemm_gfma_1thread %.2f\n", nb, sg, sgemm,
+           sgemm1);
     printf("form_gfma %.2f\nform_vs_sgemm %.3f\n", form_rate, form_rate / sgemm);
+    printf("form_gfma_1thread %.2f\nform_vs_sgemm_1thread %.3f\n", form1, form1 / sgemm1);
+    ck_pool_destroy(p1);
+    free(X), free(Y), free(Z);
 
     /* the whole dense pass on `tasks` updates of this shape */
     cl_lowrank *us = calloc((size_t)tasks, sizeof *us);
@@ -218,9 +242,9 @@ int main(int argc, char **argv)
             bt = t < bt ? t : bt;
             cl_dense_result_free(&res);
         }
-        int passes = m == 0 || m == 2 ? 3 : 2;
+        int forms = m == 0 || m == 2 ? 3 : 2; /* formations of dW per task */
         printf("dense_%s_ms_per_module %.3f\n", modes[m], bt * 1e3);
-        printf("dense_%s_gfma_effective %.2f\n", modes[m], passes * fma * tasks / bt / 1e9);
+        printf("dense_%s_gfma_effective %.2f\n", modes[m], forms * fma1 * tasks / bt / 1e9);
     }
     cl_backend_close(be);
     for (int t = 0; t < tasks; t++)

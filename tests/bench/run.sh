@@ -6,7 +6,7 @@
 # Builds what it needs (Release) in $BUILD (default: build/), writes the
 # benchmark stores to $BENCH_DIR (default: $BUILD/bench/data, never
 # committed), runs collide's tools and the numpy reference on them and prints
-# one table. The full run takes about an hour, mostly the numpy reference;
+# one table. The full run takes about 25 minutes, mostly the numpy reference;
 # --quick (fewer modules) takes a few minutes. Not part of ctest.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)

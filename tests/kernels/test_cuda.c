@@ -65,7 +65,8 @@ int main(void)
     cl_error err;
     /* Whatever the machine: auto opens something, and names it. */
     CHECK(cl_backend_open("auto", &be, &err) == CL_OK, "%s", err.msg);
-    const char *name = cl_backend_name(be);
+    char name[32];
+    snprintf(name, sizeof name, "%s", cl_backend_name(be));
     cl_backend_close(be);
     int rc = cl_backend_open("cuda", &be, &err);
     if (rc != CL_OK) {

@@ -298,6 +298,74 @@ static void test_dense_independent(void)
         cl_lowrank_free(&u[i]);
 }
 
+/* The dense pass against the dense reference (every tau and pair count),
+ * with 1 and 3 threads. */
+static void dense_large_case(cl_lowrank *u, int n, const char *const *specs, int nth)
+{
+    cl_threshold th[4];
+    cl_error err;
+    for (int q = 0; q < nth; q++)
+        cl_threshold_parse(specs[q], &th[q], &err);
+    size_t N = (size_t)u[0].d_out * (size_t)u[0].d_in;
+    float *w[3];
+    unsigned char *m[4][3];
+    float tau[4][3];
+    for (int i = 0; i < n; i++) {
+        w[i] = ref_form(&u[i]);
+        for (int q = 0; q < nth; q++) {
+            int inc;
+            tau[q][i] = ref_tau(w[i], N, &th[q], &inc);
+            m[q][i] = ref_mask(w[i], N, tau[q][i], inc);
+        }
+    }
+    for (int threads = 1; threads <= 3; threads += 2) {
+        const ck_backend_ops *ops;
+        void *ctx;
+        cl_dense_result r;
+        CHECK(ck_cpu_open(threads, NULL, &ops, &ctx, NULL, &err) == CL_OK, "%s", err.msg);
+        CHECK(ops->dense_pass(ctx, u, n, th, nth, &r, &err) == CL_OK, "%s", err.msg);
+        ops->close(ctx);
+        for (int q = 0; q < nth; q++)
+            for (int i = 0; i < n; i++) {
+                CHECK(r.task[q * n + i].tau == tau[q][i], "%s task %d: tau %.9g vs %.9g", specs[q], i,
+                      r.task[q * n + i].tau, tau[q][i]);
+                for (int v = i; v < n; v++) {
+                    int64_t c = 0;
+                    for (size_t e = 0; e < N; e++)
+                        c += m[q][i][e] & m[q][v][e];
+                    int64_t got = r.both[(size_t)q * (size_t)(n * n) + (size_t)(i * n + v)];
+                    CHECK(got == c, "%s pair %d,%d: %lld vs %lld", specs[q], i, v, (long long)got,
+                          (long long)c);
+                }
+            }
+        cl_dense_result_free(&r);
+    }
+    for (int i = 0; i < n; i++) {
+        free(w[i]);
+        for (int q = 0; q < nth; q++)
+            free(m[q][i]);
+    }
+}
+
+/* Many tiles and work items, one task with a few rows 1000 times larger
+ * than the rest: against the dense reference, with 1 and 3 threads. */
+static void test_dense_large(void)
+{
+    cl_rng g;
+    cl_rng_seed(&g, 33);
+    cl_lowrank u[3];
+    for (int i = 0; i < 3; i++)
+        ref_random(&u[i], 1040, 300, 8, 0.3, &g);
+    for (int64_t r = 0; r < 1040; r++)
+        if ((r / CK_TILE_ROWS) % 16 == 0)
+            for (int q = 0; q < 8; q++)
+                u[2].B[r * 8 + q] *= 1000.0f;
+    const char *specs[] = {"energy:0.99", "top:0.3", "energy:0.5"};
+    dense_large_case(u, 3, specs, 3);
+    for (int i = 0; i < 3; i++)
+        cl_lowrank_free(&u[i]);
+}
+
 /* A constant update: every entry in one bin, ties everywhere. */
 static void test_dense_ties(void)
 {
@@ -336,6 +404,7 @@ int main(void)
     test_sort();
     test_pool();
     test_dense_independent();
+    test_dense_large();
     test_dense_ties();
     return check_done();
 }

@@ -1,0 +1,792 @@
+/*
+ * test_plot.c -- collide-plot run as a user runs it, on small synthetic
+ * stores: every figure's CSV is parsed and checked against what the metric
+ * tools print for the same stores (--format json), every PNG is checked to be
+ * a real image of a sensible size; then the paths without gnuplot, with bad
+ * usage and with bad input.
+ *
+ * usage: test_plot BINDIR WORKDIR
+ * Without gnuplot on PATH the data checks still run (collide-plot then exits
+ * 3); the test then reports Skipped (77) instead of passing, saying why.
+ */
+#include "../check.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char bindir[512], work[256], store[4][300];
+static int have_gnuplot;
+
+/* ------------------------------------------------------------ running */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    b[got] = 0;
+    if (len)
+        *len = got;
+    return b;
+}
+
+/* Run "env BINDIR/args" (env may be ""); stdout and stderr captured. */
+static int run(const char *env, const char *args, char **out, char **err)
+{
+    char cmd[8192], of[600], ef[600];
+    snprintf(of, sizeof of, "%s/stdout.txt", work);
+    snprintf(ef, sizeof ef, "%s/stderr.txt", work);
+    snprintf(cmd, sizeof cmd, "%s %s/%s >%s 2>%s", env, bindir, args, of, ef);
+    int st = system(cmd);
+    if (out)
+        *out = slurp(of, NULL);
+    if (err)
+        *err = slurp(ef, NULL);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static json_t *run_json(const char *args)
+{
+    char *out, *err;
+    int st = run("", args, &out, &err);
+    CHECK(st == 0, "%s: exit %d: %s", args, st, err ? err : "");
+    json_error_t je;
+    json_t *j = json_loads(out ? out : "", 0, &je);
+    CHECK(j != NULL, "%s: JSON does not parse: %s", args, je.text);
+    free(out), free(err);
+    return j ? j : json_object();
+}
+
+static json_t *table(json_t *j, const char *name)
+{
+    json_t *t = json_object_get(json_object_get(j, "tables"), name);
+    CHECK(json_is_array(t), "table %s missing", name);
+    return t ? t : json_array();
+}
+
+static double num(json_t *row, const char *key)
+{
+    json_t *v = json_object_get(row, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static const char *str(json_t *row, const char *key)
+{
+    const char *s = json_string_value(json_object_get(row, key));
+    return s ? s : "";
+}
+
+/* ------------------------------------------------------------ CSV */
+
+typedef struct csv {
+    int ncols, nrows;
+    char **cols;
+    char **cells; /* nrows x ncols */
+} csv;
+
+/* RFC 4180 as cli.c writes it: quoted fields double their quotes. */
+static int csv_field(const char **p, char **out)
+{
+    const char *s = *p;
+    size_t cap = 64, n = 0;
+    char *b = malloc(cap);
+    if (*s == '"') {
+        for (s++;; s++) {
+            if (!*s)
+                break;
+            if (*s == '"' && s[1] == '"')
+                s++;
+            else if (*s == '"') {
+                s++;
+                break;
+            }
+            if (n + 2 > cap)
+                b = realloc(b, cap *= 2);
+            b[n++] = *s;
+        }
+    } else {
+        for (; *s && *s != ',' && *s != '\n'; s++) {
+            if (n + 2 > cap)
+                b = realloc(b, cap *= 2);
+            b[n++] = *s;
+        }
+    }
+    b[n] = 0;
+    *out = b;
+    int end = *s != ',';
+    if (*s)
+        s++;
+    *p = s;
+    return end; /* 1: the row ended */
+}
+
+static int csv_load(const char *path, csv *c)
+{
+    memset(c, 0, sizeof *c);
+    char *text = slurp(path, NULL);
+    if (!text)
+        return -1;
+    const char *p = text;
+    int cap = 16;
+    c->cols = malloc((size_t)cap * sizeof *c->cols);
+    for (;;) {
+        char *f;
+        int end = csv_field(&p, &f);
+        if (c->ncols == cap)
+            c->cols = realloc(c->cols, (size_t)(cap *= 2) * sizeof *c->cols);
+        c->cols[c->ncols++] = f;
+        if (end)
+            break;
+    }
+    size_t ccap = 1024, n = 0;
+    c->cells = malloc(ccap * sizeof *c->cells);
+    while (*p) {
+        int got = 0, end = 0;
+        while (!end) {
+            char *f;
+            end = csv_field(&p, &f);
+            if (n == ccap)
+                c->cells = realloc(c->cells, (ccap *= 2) * sizeof *c->cells);
+            c->cells[n++] = f;
+            got++;
+        }
+        CHECK(got == c->ncols, "%s: row %d has %d fields, the header %d", path, c->nrows + 1, got,
+              c->ncols);
+        if (got != c->ncols)
+            break;
+        c->nrows++;
+    }
+    free(text);
+    return 0;
+}
+
+static void csv_free(csv *c)
+{
+    for (int i = 0; i < c->ncols; i++)
+        free(c->cols[i]);
+    for (long i = 0; i < (long)c->nrows * c->ncols; i++)
+        free(c->cells[i]);
+    free(c->cols);
+    free(c->cells);
+}
+
+static int col(const csv *c, const char *name)
+{
+    for (int i = 0; i < c->ncols; i++)
+        if (!strcmp(c->cols[i], name))
+            return i;
+    CHECK(0, "CSV has no column %s", name);
+    return -1;
+}
+
+static const char *cs(const csv *c, int r, const char *name)
+{
+    int j = col(c, name);
+    return j < 0 ? "" : c->cells[(long)r * c->ncols + j];
+}
+
+/* A number; an empty field is NaN, as the tools write it. */
+static double cf(const csv *c, int r, const char *name)
+{
+    const char *s = cs(c, r, name);
+    return s[0] ? strtod(s, NULL) : NAN;
+}
+
+/* ------------------------------------------------------------ images */
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* A valid PNG: signature, IHDR first with a sensible size, IEND at the end,
+ * and more than a few KB (an empty canvas compresses to less). */
+static void check_png(const char *path, json_t *entry)
+{
+    size_t n;
+    unsigned char *b = (unsigned char *)slurp(path, &n);
+    CHECK(b != NULL, "%s: missing", path);
+    if (!b)
+        return;
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    CHECK(n > 33 && !memcmp(b, sig, 8), "%s: not a PNG signature", path);
+    if (n > 33 && !memcmp(b, sig, 8)) {
+        CHECK(be32(b + 8) == 13 && !memcmp(b + 12, "IHDR", 4), "%s: IHDR is not first", path);
+        uint32_t w = be32(b + 16), h = be32(b + 20);
+        CHECK(w >= 600 && w <= 4000 && h >= 400 && h <= 6000, "%s: %u x %u pixels", path, w, h);
+        CHECK(b[24] == 8, "%s: bit depth %d", path, b[24]);
+        CHECK(n > 12 && !memcmp(b + n - 8, "IEND", 4), "%s: no IEND at the end", path);
+        CHECK(num(entry, "width") == w && num(entry, "height") == h,
+              "%s: the report says %g x %g, the file %u x %u", path, num(entry, "width"),
+              num(entry, "height"), w, h);
+    }
+    CHECK(n > 8000, "%s: only %zu bytes", path, n);
+    free(b);
+}
+
+static void check_no_temp(const char *dir)
+{
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -q '\\.tmp\\.'", dir);
+    CHECK(system(cmd) != 0, "%s: a temporary file was left behind", dir);
+}
+
+/* Run a figure; check the report, the CSV's row count and every image.
+ * Returns the CSV. */
+static csv plot(const char *fig, const char *args, const char *sub)
+{
+    char dir[1200], cmd[4096], path[1400];
+    snprintf(dir, sizeof dir, "%s/%s", work, sub);
+    snprintf(cmd, sizeof cmd, "collide-plot %s --format json %s -o %s", fig, args, dir);
+    char *out, *err;
+    int st = run("", cmd, &out, &err);
+    int want = have_gnuplot ? 0 : 3;
+    CHECK(st == want, "%s: exit %d, expected %d: %s", cmd, st, want, err ? err : "");
+    if (have_gnuplot)
+        CHECK(err && !strstr(err, "gnuplot"), "%s: gnuplot said something: %s", cmd, err);
+    json_error_t je;
+    json_t *j = json_loads(out ? out : "", 0, &je);
+    CHECK(j != NULL, "%s: report does not parse: %s", cmd, je.text);
+    csv c = {0};
+    snprintf(path, sizeof path, "%s/%s.csv", dir, fig);
+    CHECK(csv_load(path, &c) == 0, "%s: no CSV", path);
+    size_t i;
+    json_t *e;
+    int images = 0;
+    json_array_foreach(json_object_get(j, "files"), i, e) {
+        const char *fmt = str(e, "format"), *p = str(e, "path");
+        if (!strcmp(fmt, "csv")) {
+            CHECK(!strcmp(p, path), "report names %s, expected %s", p, path);
+            CHECK(num(e, "rows") == c.nrows, "%s: report says %g rows, the file has %d", p,
+                  num(e, "rows"), c.nrows);
+        } else if (!strcmp(fmt, "png")) {
+            images++;
+            check_png(p, e);
+        }
+    }
+    CHECK(images == have_gnuplot, "%s: %d PNG images reported", fig, images);
+    check_no_temp(dir);
+    json_decref(j);
+    free(out), free(err);
+    return c;
+}
+
+/* ------------------------------------------------------------ figures */
+
+static void test_forgetting_sparsity(void)
+{
+    char args[2000];
+    snprintf(args, sizeof args, "%s %s %s", store[0], store[1], store[2]);
+    csv c = plot("forgetting-sparsity", args, "fs");
+    CHECK(c.nrows == 3, "forgetting-sparsity: %d rows, one per store", c.nrows);
+    for (int r = 0; r < c.nrows && r < 3; r++) {
+        char a[2400];
+        CHECK(!strcmp(cs(&c, r, "store"), store[r]), "row %d is store %s", r, cs(&c, r, "store"));
+        snprintf(a, sizeof a, "collide-sparsity --threshold energy:0.99 --format json %s", store[r]);
+        json_t *sp = run_json(a);
+        json_t *tasks = table(sp, "tasks"), *row;
+        double dens = 0, hoy = 0;
+        size_t i;
+        json_array_foreach(tasks, i, row) {
+            dens += num(row, "density_mean");
+            hoy += num(row, "hoyer_mean");
+        }
+        size_t nt = json_array_size(tasks);
+        CHECK_NEAR(cf(&c, r, "density"), dens / (double)nt, 1e-12, 0, "density");
+        CHECK_NEAR(cf(&c, r, "hoyer"), hoy / (double)nt, 1e-12, 0, "hoyer");
+        CHECK_NEAR(cf(&c, r, "x"), dens / (double)nt, 1e-12, 0, "x = density");
+        CHECK(cf(&c, r, "tasks") == (double)nt, "tasks");
+        CHECK(!strcmp(cs(&c, r, "threshold"), "energy:0.99"), "threshold stated");
+        snprintf(a, sizeof a, "collide-forget --format json %s", store[r]);
+        json_t *fg = run_json(a);
+        json_t *s = json_array_get(table(fg, "summary"), 0);
+        CHECK_NEAR(cf(&c, r, "forgetting_max"), num(s, "forgetting_max"), 1e-15, 0, "F_max");
+        CHECK_NEAR(cf(&c, r, "y"), num(s, "forgetting_max"), 1e-15, 0, "y = F_max");
+        CHECK_NEAR(cf(&c, r, "bwt"), num(s, "bwt"), 1e-15, 0, "BWT");
+        CHECK_NEAR(cf(&c, r, "aa"), num(s, "aa"), 1e-15, 0, "AA");
+        CHECK(!strcmp(cs(&c, r, "method"), str(s, "method")), "method");
+        json_decref(sp), json_decref(fg);
+    }
+    /* nlora's lambda labels the point; a method without one has no label */
+    CHECK(!strcmp(cs(&c, 0, "label"), "λ=0") && cf(&c, 0, "lambda") == 0, "nlora label %s",
+          cs(&c, 0, "label"));
+    CHECK(!strcmp(cs(&c, 2, "label"), "") && isnan(cf(&c, 2, "lambda")), "synthetic: no label");
+    for (int r = 0; r < c.nrows; r++)
+        CHECK(cf(&c, r, "label_pos") >= 1 && cf(&c, r, "label_pos") <= 8, "label_pos");
+    /* the other axes */
+    csv d = plot("forgetting-sparsity", args, "fs"); /* the files replaced in place */
+    CHECK(d.nrows == 3, "forgetting-sparsity again: %d rows", d.nrows);
+    csv_free(&d);
+    snprintf(args, sizeof args, "--x hoyer --y bwt --labels store %s %s", store[0], store[1]);
+    d = plot("forgetting-sparsity", args, "fs3");
+    for (int r = 0; r < d.nrows && r < c.nrows; r++) {
+        CHECK(cf(&d, r, "x") == cf(&c, r, "hoyer"), "--x hoyer");
+        CHECK(cf(&d, r, "y") == cf(&c, r, "bwt"), "--y bwt");
+        CHECK(strstr(store[r], cs(&d, r, "label")) != NULL, "--labels store: %s",
+              cs(&d, r, "label"));
+    }
+    csv_free(&d);
+    csv_free(&c);
+}
+
+static void test_collision_orthogonality(void)
+{
+    char args[2000];
+    snprintf(args, sizeof args, "%s %s %s", store[0], store[1], store[2]);
+    csv c = plot("collision-orthogonality", args, "co");
+    CHECK(c.nrows == 3, "collision-orthogonality: %d rows", c.nrows);
+    for (int r = 0; r < c.nrows && r < 3; r++) {
+        char a[2400];
+        snprintf(a, sizeof a, "collide-ortho --format json %s", store[r]);
+        json_t *o = run_json(a);
+        json_t *s = json_array_get(table(o, "summary"), 0);
+        CHECK_NEAR(cf(&c, r, "oo_pair_mean"), num(s, "oo_pair_mean"), 1e-15, 0, "OO pair mean");
+        CHECK_NEAR(cf(&c, r, "oo_total"), num(s, "oo_total"), 1e-15, 0, "OO total");
+        snprintf(a, sizeof a, "collide-collision --format json %s", store[r]);
+        json_t *k = run_json(a);
+        s = json_array_get(table(k, "summary"), 0);
+        CHECK_NEAR(cf(&c, r, "acr_mean"), num(s, "acr_mean"), 1e-15, 0, "ACR");
+        CHECK_NEAR(cf(&c, r, "density_mean"), num(s, "density_mean"), 1e-15, 0, "density");
+        json_decref(o), json_decref(k);
+    }
+    csv_free(&c);
+}
+
+/* The whole module as the excerpt: its counts must be collide-collision's;
+ * the default excerpt must be the busiest block of the aligned grid. */
+static void test_collision_map(void)
+{
+    char args[2000], a[2400];
+    const char *mod = "layers.1.attn.v";
+    snprintf(args, sizeof args, "--module %s --pair 0,2 --excerpt 64x64 %s", mod, store[0]);
+    csv c = plot("collision-map", args, "cm");
+    CHECK(c.nrows == 64 * 64, "collision-map: %d rows for a 64x64 excerpt", c.nrows);
+    snprintf(a, sizeof a, "collide-collision --per-module --module %s --format json %s", mod,
+             store[0]);
+    json_t *k = run_json(a);
+    double dens[3] = {NAN, NAN, NAN}, tau[3] = {NAN, NAN, NAN}, cr = NAN;
+    size_t i;
+    json_t *row;
+    json_array_foreach(table(k, "module_tasks"), i, row) {
+        int t = (int)num(row, "task");
+        if (t >= 0 && t < 3) {
+            dens[t] = num(row, "density");
+            tau[t] = num(row, "tau");
+        }
+    }
+    json_array_foreach(table(k, "module_pairs"), i, row)
+        if (num(row, "task_i") == 0 && num(row, "task_j") == 2)
+            cr = num(row, "collision_rate");
+    long ai = 0, aj = 0, both = 0, wrong = 0;
+    static unsigned char act[64][64];
+    for (int r = 0; r < c.nrows; r++) {
+        int x = (int)cf(&c, r, "active_i"), y = (int)cf(&c, r, "active_j");
+        int z = (int)cf(&c, r, "collision");
+        ai += x, aj += y, both += z;
+        wrong += z != (x & y);
+        /* energy thresholds are inclusive: active when |value| >= tau */
+        wrong += x != (fabs(cf(&c, r, "value_i")) >= tau[0]);
+        wrong += y != (fabs(cf(&c, r, "value_j")) >= tau[2]);
+        int row_ = (int)cf(&c, r, "row"), col_ = (int)cf(&c, r, "col");
+        if (row_ >= 0 && row_ < 64 && col_ >= 0 && col_ < 64)
+            act[row_][col_] = (unsigned char)(x | y);
+        CHECK(!strcmp(cs(&c, r, "module"), mod), "module");
+    }
+    CHECK(wrong == 0, "collision-map: %ld cells disagree with their values and tau", wrong);
+    CHECK_NEAR((double)ai / 4096, dens[0], 1e-15, 0, "density of task 0 over the module");
+    CHECK_NEAR((double)aj / 4096, dens[2], 1e-15, 0, "density of task 2 over the module");
+    CHECK_NEAR((double)both / 4096, cr, 1e-15, 0, "collision rate over the module");
+    CHECK(both > 0 && both < ai, "a map with some collisions (%ld of %ld)", both, ai);
+    /* default 48x48: the aligned grid cell with the most active entries
+     * (ties: the first), moved in to fit */
+    long best = -1;
+    int br = 0, bc = 0;
+    for (int gr = 0; gr < 2; gr++)
+        for (int gc = 0; gc < 2; gc++) {
+            long cnt = 0;
+            for (int r = gr * 48; r < gr * 48 + 48 && r < 64; r++)
+                for (int q = gc * 48; q < gc * 48 + 48 && q < 64; q++)
+                    cnt += act[r][q];
+            if (cnt > best)
+                best = cnt, br = gr ? 16 : 0, bc = gc ? 16 : 0;
+        }
+    csv_free(&c);
+    snprintf(args, sizeof args, "--module %s --pair 0,2 %s", mod, store[0]);
+    c = plot("collision-map", args, "cm2");
+    CHECK(c.nrows == 48 * 48, "collision-map: %d rows for the default excerpt", c.nrows);
+    CHECK(c.nrows > 0 && cf(&c, 0, "row") == br && cf(&c, 0, "col") == bc,
+          "default excerpt at %g,%g, expected %d,%d", cf(&c, 0, "row"), cf(&c, 0, "col"), br, bc);
+    csv_free(&c);
+    json_decref(k);
+}
+
+static void test_nuclear_norm(void)
+{
+    char args[2000];
+    snprintf(args, sizeof args, "%s %s", store[0], store[2]);
+    csv c = plot("nuclear-norm", args, "nn");
+    CHECK(c.nrows == 4 + 2, "nuclear-norm: %d rows, one per module", c.nrows);
+    int r = 0;
+    for (int s = 0; s < 3; s += 2) {
+        char a[2400];
+        snprintf(a, sizeof a, "collide-subspace --per-module --format json %s", store[s]);
+        json_t *j = run_json(a);
+        size_t i;
+        json_t *row;
+        double sum = 0;
+        int n = 0, first = r;
+        json_array_foreach(table(j, "module_tasks"), i, row) {
+            if (num(row, "task") != -1) /* the accumulated update */
+                continue;
+            CHECK(r < c.nrows && !strcmp(cs(&c, r, "module"), str(row, "module")), "module order");
+            CHECK_NEAR(cf(&c, r, "nuclear"), num(row, "nuclear"), 1e-15, 0, "nuclear norm");
+            CHECK(cf(&c, r, "module_index") == n && cf(&c, r, "panel") == s / 2 + 1, "indices");
+            sum += num(row, "nuclear");
+            n++, r++;
+        }
+        for (int q = first; q < r; q++)
+            CHECK_NEAR(cf(&c, q, "nuclear_mean"), sum / n, 1e-12, 0, "mean");
+        json_decref(j);
+    }
+    csv_free(&c);
+    /* one task's update */
+    snprintf(args, sizeof args, "--task 1 %s", store[0]);
+    c = plot("nuclear-norm", args, "nn2");
+    CHECK(c.nrows == 4 && !strcmp(cs(&c, 0, "update"), "task2"), "--task 1: %s",
+          c.nrows ? cs(&c, 0, "update") : "");
+    csv_free(&c);
+}
+
+static void test_accuracy_matrix(void)
+{
+    char args[2000];
+    snprintf(args, sizeof args, "%s %s", store[1], store[2]);
+    csv c = plot("accuracy-matrix", args, "am");
+    CHECK(c.nrows == 9 + 16, "accuracy-matrix: %d rows (T x T per store)", c.nrows);
+    int r = 0;
+    for (int s = 1; s < 3; s++) {
+        char a[2400];
+        snprintf(a, sizeof a, "collide-forget --format json %s", store[s]);
+        json_t *j = run_json(a);
+        size_t i;
+        json_t *row;
+        json_array_foreach(table(j, "matrix"), i, row) {
+            CHECK(r < c.nrows && cf(&c, r, "after_task") == num(row, "after_task") &&
+                      cf(&c, r, "task") == num(row, "task"),
+                  "cell order");
+            CHECK_NEAR(cf(&c, r, "accuracy"), num(row, "accuracy"), 0, 0, "accuracy");
+            r++;
+        }
+        json_decref(j);
+    }
+    csv_free(&c);
+}
+
+static void test_threshold_sweep(void)
+{
+    char args[2000], a[2400];
+    snprintf(args, sizeof args, "%s %s", store[0], store[1]);
+    csv c = plot("threshold-sweep", args, "ts");
+    CHECK(c.nrows == 12, "threshold-sweep: %d rows (6 values x 2 stores)", c.nrows);
+    int r = 0;
+    for (int s = 0; s < 2; s++) {
+        snprintf(a, sizeof a, "collide-collision --sweep --format json %s", store[s]);
+        json_t *j = run_json(a);
+        json_t *sum = table(j, "summary");
+        double prev = -1;
+        for (int q = 0; q < 6 && r < c.nrows; q++, r++) {
+            CHECK(cf(&c, r, "value") > prev, "values increase along a line");
+            prev = cf(&c, r, "value");
+            int found = 0;
+            size_t i;
+            json_t *row;
+            json_array_foreach(sum, i, row)
+                if (!strcmp(str(row, "threshold"), cs(&c, r, "threshold"))) {
+                    found = 1;
+                    CHECK_NEAR(cf(&c, r, "acr_mean"), num(row, "acr_mean"), 1e-15, 0, "ACR");
+                    CHECK_NEAR(cf(&c, r, "density_mean"), num(row, "density_mean"), 1e-15, 0,
+                               "density");
+                }
+            CHECK(found, "threshold %s not in collide-collision --sweep", cs(&c, r, "threshold"));
+            CHECK(cf(&c, r, "stated") == !strcmp(cs(&c, r, "threshold"), "energy:0.99"), "stated");
+        }
+        json_decref(j);
+    }
+    csv_free(&c);
+    snprintf(args, sizeof args, "--threshold rel:0.05 --sweep 0.01,0.2 %s", store[0]);
+    c = plot("threshold-sweep", args, "ts2");
+    CHECK(c.nrows == 3 && !strcmp(cs(&c, 0, "threshold"), "rel:0.01") &&
+              !strcmp(cs(&c, 2, "threshold"), "rel:0.2"),
+          "--sweep: the stated value and the list, sorted");
+    csv_free(&c);
+}
+
+static void test_spectra(void)
+{
+    char args[2000], a[2400];
+    snprintf(args, sizeof args, "%s", store[2]);
+    csv c = plot("spectra", args, "sp");
+    snprintf(a, sizeof a, "collide-subspace --format json %s", store[2]);
+    json_t *j = run_json(a);
+    json_t *t = table(j, "spectra");
+    CHECK(c.nrows == (int)json_array_size(t), "spectra: %d rows, the tool %zu", c.nrows,
+          json_array_size(t));
+    size_t i;
+    json_t *row;
+    json_array_foreach(t, i, row) {
+        if ((int)i >= c.nrows)
+            break;
+        CHECK(cf(&c, (int)i, "task") == num(row, "task") &&
+                  cf(&c, (int)i, "index") == num(row, "index") + 1,
+              "row %zu: task and index", i);
+        CHECK_NEAR(cf(&c, (int)i, "sigma"), num(row, "sigma"), 1e-15, 0, "sigma");
+    }
+    csv_free(&c);
+    json_decref(j);
+}
+
+static void test_training(void)
+{
+    char args[2000], a[2400];
+    snprintf(args, sizeof args, "%s %s", store[0], store[1]);
+    csv c = plot("training", args, "tr");
+    int r = 0;
+    for (int s = 0; s < 2; s++) {
+        snprintf(a, sizeof a, "collide-info --format json %s", store[s]);
+        json_t *j = run_json(a);
+        size_t i;
+        json_t *row;
+        json_array_foreach(table(j, "snapshots"), i, row) {
+            CHECK(r < c.nrows && cf(&c, r, "id") == num(row, "id") &&
+                      cf(&c, r, "step") == num(row, "step"),
+                  "snapshot order");
+            CHECK_NEAR(cf(&c, r, "loss"), num(row, "loss"), 1e-15, 0, "loss");
+            CHECK_NEAR(cf(&c, r, "loss_task"), num(row, "loss_task"), 1e-15, 0, "task loss");
+            CHECK(!strcmp(cs(&c, r, "kind"), str(row, "kind")), "kind");
+            r++;
+        }
+        json_decref(j);
+    }
+    CHECK(r == c.nrows, "training: %d rows, the snapshot tables %d", c.nrows, r);
+    csv_free(&c);
+}
+
+static void test_history(void)
+{
+    char args[2000], a[2400];
+    snprintf(args, sizeof args, "%s", store[0]);
+    csv c = plot("history", args, "hi");
+    snprintf(a, sizeof a, "collide-collision --snapshot all --format json %s", store[0]);
+    json_t *j = run_json(a);
+    json_t *pairs = table(j, "pairs"), *tasks = table(j, "tasks");
+    int ncr = 0, nd = 0, matched = 0;
+    for (int r = 0; r < c.nrows; r++) {
+        int cr = !strcmp(cs(&c, r, "quantity"), "collision_rate");
+        ncr += cr;
+        nd += !cr;
+        size_t i;
+        json_t *row;
+        json_array_foreach(cr ? pairs : tasks, i, row) {
+            if (num(row, "snapshot") != cf(&c, r, "snapshot"))
+                continue;
+            if (cr && num(row, "task_i") == cf(&c, r, "task_i") &&
+                num(row, "task_j") == cf(&c, r, "task_j")) {
+                CHECK_NEAR(cf(&c, r, "value"), num(row, "collision_rate_mean"), 1e-15, 0, "CR");
+                matched++;
+            }
+            if (!cr && num(row, "task") == cf(&c, r, "task_i")) {
+                CHECK_NEAR(cf(&c, r, "value"), num(row, "density_mean"), 1e-15, 0, "density");
+                matched++;
+            }
+        }
+    }
+    CHECK(ncr == (int)json_array_size(pairs), "history: %d collision rows, the tool %zu", ncr,
+          json_array_size(pairs));
+    CHECK(nd == (int)json_array_size(tasks), "history: %d density rows, the tool %zu", nd,
+          json_array_size(tasks));
+    CHECK(matched == c.nrows, "history: %d of %d rows matched", matched, c.nrows);
+    /* one line's rows follow each other in snapshot order (gnuplot joins them) */
+    for (int r = 1; r < c.nrows; r++)
+        if (!strcmp(cs(&c, r, "quantity"), cs(&c, r - 1, "quantity")) &&
+            cf(&c, r, "series") == cf(&c, r - 1, "series"))
+            CHECK(cf(&c, r, "snapshot") > cf(&c, r - 1, "snapshot"), "row %d out of order", r);
+    csv_free(&c);
+    json_decref(j);
+}
+
+/* ------------------------------------------------------------ the edges */
+
+/* One task: no pair, no forgetting. Every figure still draws (saying what
+ * is undefined) without a word from gnuplot, and its CSV holds NaN. */
+static void test_single_task(void)
+{
+    static const struct {
+        const char *fig;
+        int rows;
+    } f[] = {{"forgetting-sparsity", 1}, {"collision-orthogonality", 1}, {"accuracy-matrix", 1},
+             {"nuclear-norm", 2},        {"training", 3},                 {"history", 3},
+             {"threshold-sweep", 6},     {"spectra", -1}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "one-%s", f[i].fig);
+        csv c = plot(f[i].fig, store[3], sub);
+        CHECK(f[i].rows < 0 ? c.nrows > 0 : c.nrows == f[i].rows, "%s on one task: %d rows",
+              f[i].fig, c.nrows);
+        if (!strcmp(f[i].fig, "forgetting-sparsity") && c.nrows)
+            CHECK(isnan(cf(&c, 0, "forgetting_max")) && isnan(cf(&c, 0, "y")), "F_max undefined");
+        if (!strcmp(f[i].fig, "collision-orthogonality") && c.nrows)
+            CHECK(isnan(cf(&c, 0, "acr_mean")), "ACR undefined");
+        csv_free(&c);
+    }
+}
+
+static void test_no_gnuplot(void)
+{
+    char cmd[2400], path[1400];
+    char *out, *err;
+    /* an override naming nothing, then a PATH without gnuplot */
+    static const char *envs[] = {"COLLIDE_GNUPLOT=/nonexistent", "PATH=/nonexistent"};
+    for (int e = 0; e < 2; e++) {
+        snprintf(cmd, sizeof cmd, "collide-plot accuracy-matrix %s -o %s/nog%d", store[2], work, e);
+        int st = run(envs[e], cmd, &out, &err);
+        CHECK(st == 3, "%s %s: exit %d, expected 3", envs[e], cmd, st);
+        CHECK_CONTAINS(err, "gnuplot");
+        CHECK_CONTAINS(err, "data files are written");
+        if (e == 1)
+            CHECK_CONTAINS(err, "apt-get install gnuplot-nox");
+        snprintf(path, sizeof path, "%s/nog%d/accuracy-matrix.csv", work, e);
+        csv c;
+        CHECK(csv_load(path, &c) == 0 && c.nrows == 16, "%s: the CSV is written", path);
+        csv_free(&c);
+        snprintf(path, sizeof path, "%s/nog%d/accuracy-matrix.png", work, e);
+        CHECK(access(path, F_OK) != 0, "%s: no image expected", path);
+        free(out), free(err);
+    }
+    snprintf(cmd, sizeof cmd, "collide-plot spectra --data-only %s -o %s/data", store[2], work);
+    CHECK(run("COLLIDE_GNUPLOT=/nonexistent", cmd, NULL, NULL) == 0, "--data-only exits 0");
+}
+
+static void test_formats(void)
+{
+    if (!have_gnuplot)
+        return;
+    char cmd[2400], path[1400];
+    snprintf(cmd, sizeof cmd, "collide-plot spectra --svg --pdf %s -o %s/fmt", store[2], work);
+    CHECK(run("", cmd, NULL, NULL) == 0, "%s", cmd);
+    snprintf(path, sizeof path, "%s/fmt/spectra.svg", work);
+    char *svg = slurp(path, NULL);
+    CHECK_CONTAINS(svg, "<svg");
+    free(svg);
+    snprintf(path, sizeof path, "%s/fmt/spectra.pdf", work);
+    char *pdf = slurp(path, NULL);
+    CHECK(pdf && !strncmp(pdf, "%PDF", 4), "%s: not a PDF", path);
+    free(pdf);
+}
+
+static void test_usage_and_input(void)
+{
+    static const char *usage[] = {
+        "collide-plot",                                     /* no figure */
+        "collide-plot nonsense S -o D",                     /* not a figure */
+        "collide-plot spectra S",                           /* no -o */
+        "collide-plot spectra -o D",                        /* no store */
+        "collide-plot spectra --x hoyer S -o D",            /* not this figure's */
+        "collide-plot history --snapshot last S -o D",     /* history: every snapshot */
+        "collide-plot collision-map --excerpt 4x S -o D",  /* malformed */
+        "collide-plot collision-map --pair 1,1 S -o D",
+        "collide-plot forgetting-sparsity --threshold energy:2 S -o D",
+        "collide-plot threshold-sweep --sweep 0.5,x S -o D",
+        "collide-plot spectra --format yaml S -o D",
+        "collide-plot spectra --bogus S -o D",
+    };
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+        char *err;
+        int st = run("", usage[i], NULL, &err);
+        CHECK(st == 2, "%s: exit %d, expected 2", usage[i], st);
+        CHECK_CONTAINS(err, "collide-plot: ");
+        free(err);
+    }
+    char cmd[2400], *out, *err;
+    CHECK(run("", "collide-plot --help", &out, NULL) == 0, "--help exits 0");
+    CHECK_CONTAINS(out, "forgetting-sparsity");
+    CHECK_CONTAINS(out, "Exit status");
+    free(out);
+    snprintf(cmd, sizeof cmd, "collide-plot spectra %s/missing.h5 -o %s/bad", work, work);
+    CHECK(run("", cmd, NULL, &err) == 1, "a missing store exits 1");
+    CHECK_CONTAINS(err, "missing.h5");
+    free(err);
+    snprintf(cmd, sizeof cmd, "collide-plot collision-map --pair 0,9 %s -o %s/bad", store[0], work);
+    CHECK(run("", cmd, NULL, &err) == 1, "a pair outside the view exits 1");
+    CHECK_CONTAINS(err, "task 9");
+    free(err);
+    snprintf(cmd, sizeof cmd, "collide-plot nuclear-norm --module 'nothing*' %s -o %s/bad",
+             store[0], work);
+    CHECK(run("", cmd, NULL, &err) == 1, "a glob matching nothing exits 1");
+    CHECK_CONTAINS(err, "nothing*");
+    free(err);
+}
+
+int main(int argc, char **argv)
+{
+    check_begin("test_plot");
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_plot BINDIR WORKDIR\n");
+        return 2;
+    }
+    snprintf(bindir, sizeof bindir, "%s", argv[1]);
+    snprintf(work, sizeof work, "%s", argv[2]);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", work, work);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_plot: cannot make %s\n", work);
+        return 1;
+    }
+    have_gnuplot = system("gnuplot --version >/dev/null 2>&1") == 0;
+    /* small stores: sparse nlora, dense olora, a 4-task non-square one, and
+     * a single task */
+    static const char *spec[4] = {
+        "--method nlora --tasks 3 --modules 4 --shape 64x64 --density 0.25 --overlap 0.3 "
+        "--forgetting 0.03 --seed 1",
+        "--method olora --tasks 3 --modules 4 --shape 64x64 --density 1 --forgetting 0.08 "
+        "--seed 2",
+        "--tasks 4 --modules 2 --shape 96x80 --density 0.5 --seed 3",
+        "--tasks 1 --modules 2 --shape 32x32 --seed 4"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(store[i], sizeof store[i], "%s/store%d.h5", work, i);
+        snprintf(cmd, sizeof cmd, "collide-synth -o %s %s", store[i], spec[i]);
+        int st = run("", cmd, NULL, NULL);
+        CHECK(st == 0, "%s: exit %d", cmd, st);
+        if (st)
+            return check_done();
+    }
+    test_forgetting_sparsity();
+    test_collision_orthogonality();
+    test_collision_map();
+    test_nuclear_norm();
+    test_accuracy_matrix();
+    test_threshold_sweep();
+    test_spectra();
+    test_training();
+    test_history();
+    test_single_task();
+    test_no_gnuplot();
+    test_formats();
+    test_usage_and_input();
+    int rc = check_done();
+    if (rc == 0 && !have_gnuplot) {
+        printf("test_plot: gnuplot is not installed (apt-get install gnuplot-nox): every data "
+               "check passed, the image checks did not run\n");
+        return 77;
+    }
+    return rc;
+}

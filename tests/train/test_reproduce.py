@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""collide-reproduce --quick on the synthetic benchmark, end to end.
+
+usage: test_reproduce.py BINDIR WORKDIR
+
+1. the three quick runs train, and tables.md, tables.tex, report.txt and the
+   five figures are written (PNG files checked: signature and size);
+2. every number of ours in tables.md is the number the metric tools print
+   for that store (collide-collision, -ortho, -subspace, -sparsity, -forget);
+3. running again trains nothing: the stores stay byte for byte the same;
+4. a run killed with SIGKILL at a random moment and run again ends with the
+   same stores as the uninterrupted run (one thread, fixed seed).
+Python's standard library only.
+"""
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+BIN, WORK = sys.argv[1], sys.argv[2]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+checks = failures = 0
+FIGURES = ["forgetting-sparsity", "collision-map", "nuclear-norm", "collision-orthogonality",
+           "accuracy-matrix"]
+RUNS = [("inclora", "IncLoRA"), ("olora", "O-LoRA"), ("nlora", "N-LoRA")]
+
+
+def check(cond, what):
+    global checks, failures
+    checks += 1
+    if not cond:
+        failures += 1
+        print(f"FAIL: {what}", file=sys.stderr)
+    return cond
+
+
+def run(*args):
+    return subprocess.run([os.path.join(BIN, args[0]), *args[1:]], env=ENV, capture_output=True,
+                          text=True)
+
+
+def tool(name, store):
+    r = run(name, "--format", "json", store)
+    check(r.returncode == 0, f"{name} {store}: {r.stderr.strip()}")
+    return json.loads(r.stdout)["tables"]
+
+
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+base = os.path.join(WORK, "base")
+r = run("collide-pretrain", "-o", base, "--synthetic", "--dim", "64", "--layers", "2", "--heads",
+        "2", "--kv-heads", "2", "--ffn", "128", "--seq", "64", "--batch", "16", "--vocab", "512",
+        "--steps", "60", "--lr", "1e-2", "--quiet")
+check(r.returncode == 0, f"pretrain: {r.stderr}")
+ARGS = ["--quick", "--synthetic", "--base", base, "--train-per-class", "6", "--test-per-task", "6",
+        "--epochs", "1", "--lr", "1e-2", "--max-len", "128", "--quiet"]
+gnuplot = shutil.which("gnuplot") is not None
+
+
+def reproduce(out):
+    r = run("collide-reproduce", "-o", out, *ARGS)
+    # 3: everything written but the images (gnuplot missing)
+    check(r.returncode == (0 if gnuplot else 3), f"collide-reproduce -o {out}: rc {r.returncode} "
+          f"{r.stderr.strip()}")
+    return r
+
+
+# 1: everything is written
+out = os.path.join(WORK, "a")
+reproduce(out)
+for f in ["tables.md", "tables.tex", "report.txt"]:
+    check(os.path.getsize(os.path.join(out, f)) > 0, f"{f} is written")
+stores = {m: os.path.join(out, "stores", f"{m}-synthetic.h5") for m, _ in RUNS}
+for fig in FIGURES:
+    check(os.path.getsize(os.path.join(out, "figures", fig + ".csv")) > 0, f"{fig}.csv")
+    if gnuplot:
+        with open(os.path.join(out, "figures", fig + ".png"), "rb") as fp:
+            head = fp.read(24)
+        ok = head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+        w, h = struct.unpack(">II", head[16:24]) if ok else (0, 0)
+        check(ok and w >= 400 and h >= 300, f"{fig}.png is a PNG of a sensible size ({w}x{h})")
+report = open(os.path.join(out, "report.txt")).read()
+for m, _ in RUNS:
+    check(stores[m] in report, f"report.txt covers {stores[m]}")
+tex = open(os.path.join(out, "tables.tex")).read()
+check("\\begin{tabular}" in tex and tex.count("\\begin{tabular}") == tex.count("\\end{tabular}"),
+      "tables.tex holds balanced tabulars")
+
+# 2: our rows in tables.md are the tools' numbers
+md = open(os.path.join(out, "tables.md")).read()
+for m, label in RUNS:
+    row = re.search(r"^\| \*\*" + re.escape(label) + r" \(collide\)\*\* \| synthetic \|(.*)$", md,
+                    re.M)
+    if not check(row is not None, f"tables.md has the {label} collision row"):
+        continue
+    cells = [c.strip().rstrip("%") for c in row.group(1).split("|") if c.strip()]
+    acr, oo, nuc, dens = (float(c) for c in cells[:4])
+    col = tool("collide-collision", stores[m])["summary"][0]
+    ort = tool("collide-ortho", stores[m])["summary"][0]
+    sub = [t["nuclear_mean"] for t in tool("collide-subspace", stores[m])["tasks"] if t["task"] >= 0]
+    fg = tool("collide-forget", stores[m])["summary"][0]
+
+    def near(a, b, what):
+        check(abs(a - b) <= 5e-4 * max(1.0, abs(b)), f"{label}: {what} {a} in tables.md, {b} "
+              "from the tool")
+    near(acr, round(100 * col["acr_mean"], 1), "ACR")
+    near(dens, round(100 * col["density_mean"], 1), "density")
+    near(oo, float(f"{ort['oo_pair_mean']:.4g}"), "OO per pair")
+    near(nuc, float(f"{sum(sub) / len(sub):.4g}"), "mean nuclear norm")
+    aa = re.search(r"^\| \*\*" + re.escape(label) + r" \(collide\)\*\* \| collide base \| ([0-9.]+) \|",
+                   md, re.M)
+    if check(aa is not None, f"tables.md has the {label} AA row"):
+        near(float(aa.group(1)), round(100 * fg["aa"], 1), "AA")
+check("N-LoRA (published) | T5-large | 79.2" in md, "published N-LoRA order 1 AA beside ours")
+
+
+# 3: a second run trains nothing
+def digest(paths):
+    return {p: open(p, "rb").read() for p in paths}
+
+
+before = digest(stores.values())
+t0 = time.time()
+reproduce(out)
+check(digest(stores.values()) == before, "running again leaves the finished stores as they were")
+print(f"second run: {time.time() - t0:.1f} s, nothing trained")
+
+# 4: killed at a random moment, then run again: the same stores
+rng = random.Random(int(os.environ.get("COLLIDE_TEST_SEED", "0")) or None)
+t0 = time.time()
+reproduce(os.path.join(WORK, "timing"))
+full = time.time() - t0
+for trial in range(2):
+    kout = os.path.join(WORK, f"killed{trial}")
+    when = rng.uniform(0.1, 0.9) * full
+    p = subprocess.Popen([os.path.join(BIN, "collide-reproduce"), "-o", kout, *ARGS], env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(when)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    reproduce(kout)
+    for m, _ in RUNS:
+        k = os.path.join(kout, "stores", f"{m}-synthetic.h5")
+        r = run("storecmp", stores[m], k)
+        check(r.returncode == 0, f"killed after {when:.1f} s and run again: {m} differs: "
+              f"{r.stdout.strip()} {r.stderr.strip()}")
+    print(f"killed after {when:.1f} s of {full:.1f} s, run again: stores equal")
+
+print(f"test_reproduce: {checks - failures}/{checks} checks passed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,247 @@
+/* collide-reproduce -- the paper's experiments and tables, with ours beside. */
+#include "benchmark.h"
+#include "families.h"
+#include "layers.h"
+#include "llama.h"
+#include "plot.h"
+#include "pretrain.h"
+#include "reproduce.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *USAGE =
+    "usage: collide-reproduce [--quick] -o DIR [options]\n"
+    "\n"
+    "Run the paper's experiments with collide-train and write the paper's tables with our\n"
+    "numbers beside the published ones (DIR/tables.md, DIR/tables.tex), the stores\n"
+    "(DIR/stores/), a full report of each (DIR/report.txt) and the figures (DIR/figures/).\n"
+    "\n"
+    "  --quick              inclora, olora and nlora on one 4-task order: order 1 on the real\n"
+    "                       data when found (yahoo's missing data replaced and recorded), the\n"
+    "                       synthetic benchmark otherwise. Without --quick: seqlora, inclora,\n"
+    "                       olora and nlora on orders 1-6, and an N-LoRA lambda sweep.\n"
+    "  -o, --output DIR     where everything goes (required)\n"
+    "  --data DIR           the CL_Benchmark folder (default: $COLLIDE_DATA, then\n"
+    "                       ../shared/datasets/CL_Benchmark)\n"
+    "  --synthetic          the synthetic benchmark even when real data is found\n"
+    "  --base DIR           the base model (default: DIR/base, pretrained on first use)\n"
+    "  --train-per-class N --test-per-task N --epochs N --lr X --max-len N --targets q,v\n"
+    "                       training settings (collide-train's defaults otherwise)\n"
+    "  --threshold M:V      collision threshold for the tables (default energy:0.99)\n"
+    "  --quiet              no progress on stderr\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Running again continues: finished runs are kept, unfinished ones resumed task by task.\n"
+    "Exit status: 0 success, 1 failure, 2 bad usage, 3 everything written but the images\n"
+    "(gnuplot missing: apt-get install gnuplot-nox).\n";
+
+static void bad(const char *msg, const char *arg)
+{
+    fprintf(stderr, "collide-reproduce: %s%s%s\nTry 'collide-reproduce --help'.\n", msg,
+            arg ? ": " : "", arg ? arg : "");
+    exit(2);
+}
+
+static long whole(const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        bad(opt, s);
+    return v;
+}
+
+/* The full text report of every finished store, into DIR/report.txt. */
+static int write_report(const cl_repro_opts *o, cl_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.txt", o->dir);
+    cl_atomic_file *af;
+    int rc = cl_atomic_open(path, 0, &af, err);
+    if (rc)
+        return rc;
+    cli c;
+    cli_init_defaults(&c, "collide-reproduce", cl_atomic_fp(af));
+    for (int i = 0; i < o->n_runs && !rc; i++) {
+        cl_store *s;
+        if (access(o->runs[i].store, F_OK) != 0)
+            continue;
+        if ((rc = cl_store_open(o->runs[i].store, &s, err)))
+            break;
+        rc = fam_report(&c, s, err);
+        cl_store_close(s, NULL);
+    }
+    c.format = CLI_TEXT;
+    cli_finish(&c, 0);
+    if (rc) {
+        cl_atomic_abort(af);
+        return rc;
+    }
+    return cl_atomic_commit(af, err);
+}
+
+/* Figures 1 to 5 of collide-plot into DIR/figures: every finished store, and
+ * for the collision map the O-LoRA and N-LoRA runs side by side. */
+static int draw_figures(const cl_repro_opts *o, const cl_threshold *th, int *no_image,
+                        cl_error *err)
+{
+    char *stores[CL_REPRO_MAX_RUNS], *pair[2];
+    int n = 0, np = 0;
+    for (int i = 0; i < o->n_runs; i++) {
+        if (access(o->runs[i].store, F_OK) != 0)
+            continue;
+        stores[n++] = (char *)o->runs[i].store;
+        if ((o->runs[i].method == CL_M_OLORA || o->runs[i].method == CL_M_NLORA) && np < 2 &&
+            isnan(o->runs[i].lambda))
+            pair[np++] = (char *)o->runs[i].store;
+    }
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/figures", o->dir);
+    static const char *figs[] = {"forgetting-sparsity", "collision-map", "nuclear-norm",
+                                 "collision-orthogonality", "accuracy-matrix"};
+    *no_image = 0;
+    for (int k = 0; k < 5; k++) {
+        const char *why = NULL;
+        int pairwise = k == 1 || k == 2;
+        int rc = plot_draw(figs[k], pairwise && np == 2 ? pair : stores,
+                           pairwise && np == 2 ? 2 : n, dir, th, &why, err);
+        if (rc)
+            return rc;
+        if (why) {
+            *no_image = 1;
+            fprintf(stderr, "collide-reproduce: %s: no image (%s); its data file is written\n",
+                    figs[k], why);
+        }
+    }
+    return CL_OK;
+}
+
+int main(int argc, char **argv)
+{
+    ck_blas_single_thread();
+    cl_repro_opts o;
+    memset(&o, 0, sizeof o);
+    cl_train_defaults(&o.train);
+    const char *data = NULL, *base = NULL, *th_text = CL_THRESHOLD_DEFAULT;
+    int quiet = 0;
+    enum { O_QUICK = 256, O_DATA, O_SYN, O_BASE, O_TPC, O_TPT, O_EPOCHS, O_LR, O_MAXLEN,
+           O_TARGETS, O_TH, O_QUIET };
+    static const struct option lo[] = {
+        {"quick", no_argument, 0, O_QUICK},      {"output", required_argument, 0, 'o'},
+        {"data", required_argument, 0, O_DATA},  {"synthetic", no_argument, 0, O_SYN},
+        {"base", required_argument, 0, O_BASE},  {"train-per-class", required_argument, 0, O_TPC},
+        {"test-per-task", required_argument, 0, O_TPT},
+        {"epochs", required_argument, 0, O_EPOCHS}, {"lr", required_argument, 0, O_LR},
+        {"max-len", required_argument, 0, O_MAXLEN}, {"targets", required_argument, 0, O_TARGETS},
+        {"threshold", required_argument, 0, O_TH}, {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    opterr = 0;
+    int c;
+    const char *out = NULL;
+    while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(USAGE, stdout); return 0;
+        case 'o': out = optarg; break;
+        case O_QUICK: o.quick = 1; break;
+        case O_DATA: data = optarg; break;
+        case O_SYN: o.train.synthetic = 1; break;
+        case O_BASE: base = optarg; break;
+        case O_TPC: o.train.train_per_class = (int)whole("--train-per-class", optarg, 1, 100000); break;
+        case O_TPT: o.train.test_per_task = (int)whole("--test-per-task", optarg, 1, 1000000); break;
+        case O_EPOCHS: o.train.epochs = (int)whole("--epochs", optarg, 1, 1000); break;
+        case O_LR: {
+            char *end;
+            o.train.lr = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.train.lr > 0 && o.train.lr < 1))
+                bad("--lr must be in (0, 1)", optarg);
+            break;
+        }
+        case O_MAXLEN: o.train.max_len = (int)whole("--max-len", optarg, 16, 8192); break;
+        case O_TARGETS: {
+            char *copy = strdup(optarg), *save = NULL;
+            o.train.targets = 0;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                cl_proj p;
+                if (cl_proj_parse(t, &p))
+                    bad("--targets: unknown projection", t);
+                o.train.targets |= 1u << p;
+            }
+            free(copy);
+            break;
+        }
+        case O_TH: th_text = optarg; break;
+        case O_QUIET: quiet = 1; break;
+        default: bad("unknown or incomplete option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        bad("unexpected argument", argv[optind]);
+    if (!out)
+        bad("-o DIR is required", NULL);
+    cl_threshold th;
+    cl_error err;
+    if (cl_threshold_parse(th_text, &th, &err))
+        bad(err.msg, NULL);
+    snprintf(o.dir, sizeof o.dir, "%s", out);
+    o.progress = !quiet && isatty(2);
+    /* real data when found, the synthetic benchmark otherwise */
+    if (!o.train.synthetic && cl_bench_find_root(data, o.train.data_dir, sizeof o.train.data_dir, &err)) {
+        if (data) {
+            fprintf(stderr, "collide-reproduce: %s\n", err.msg);
+            return 1;
+        }
+        if (o.progress)
+            fprintf(stderr, "collide-reproduce: no benchmark data found; using the synthetic "
+                            "benchmark\n");
+        o.train.synthetic = 1;
+    }
+    if (o.train.synthetic)
+        o.train.data_dir[0] = 0;
+    int rc = cl_repro_plan(&o, &err);
+    if (!rc && base) {
+        snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s", base);
+    } else if (!rc) {
+        if (snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s/base", o.dir) >=
+            (int)sizeof o.train.base_dir)
+            bad("-o DIR: path too long", o.dir);
+        if (!cl_pretrain_is_done(o.train.base_dir)) {
+            if (o.progress)
+                fprintf(stderr, "collide-reproduce: pretraining the base into %s\n", o.train.base_dir);
+            cl_pretrain_opts po;
+            cl_pretrain_defaults(&po);
+            po.progress = o.progress;
+            cl_pretrain_corpus corpus;
+            rc = cl_pretrain_gather(o.train.synthetic ? NULL : o.train.data_dir, o.train.synthetic,
+                                    o.progress, &corpus, &err);
+            cl_pretrain_result pr;
+            if (!rc)
+                rc = cl_pretrain(corpus.text, corpus.len, corpus.n, o.train.base_dir, corpus.desc,
+                                 &po, &pr, &err);
+            cl_pretrain_corpus_free(&corpus);
+        }
+    }
+    if (!rc)
+        rc = cl_repro_train(&o, &err);
+    if (!rc)
+        rc = cl_repro_tables(&o, &th, &err);
+    if (!rc)
+        rc = write_report(&o, &err);
+    int no_image = 0;
+    if (!rc)
+        rc = draw_figures(&o, &th, &no_image, &err);
+    if (rc) {
+        fprintf(stderr, "collide-reproduce: %s\n", err.msg);
+        return 1;
+    }
+    printf("collide-reproduce: wrote\n  %s/tables.md and %s/tables.tex  (the paper's tables, ours beside)\n"
+           "  %s/report.txt                  (every metric of every store)\n"
+           "  %s/figures/                    (figures 1-5: PNG and CSV)\n"
+           "  %s/stores/                     (%d stores)\n",
+           o.dir, o.dir, o.dir, o.dir, o.dir, o.n_runs);
+    return no_image ? PLOT_EXIT_NO_IMAGE : 0;
+}

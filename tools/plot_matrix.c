@@ -1,0 +1,97 @@
+/* plot_matrix.c -- the accuracy matrix R as a heatmap, one panel per store,
+ * with AA and BWT in the title: collide-forget's tables (fam_forget). */
+#include "plot.h"
+#include "families.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct am_ctx {
+    plot_csv w;
+    plot_vars v;
+    int max_tasks;
+} am_ctx;
+
+static void pct(char *buf, size_t n, double x)
+{
+    if (isnan(x))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.1f%%", 100 * x);
+}
+
+static int am_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
+{
+    am_ctx *k = vc;
+    int p = index + 1;
+    int rc = plot_family(r, s, fam_forget, NULL, 0, err);
+    if (rc)
+        return rc;
+    const cli_table *t = plot_table(r, "matrix");
+    int n = cli_table_nrows(t), c_after = plot_col(t, "after_task");
+    int c_an = plot_col(t, "after_name"), c_task = plot_col(t, "task");
+    int c_name = plot_col(t, "name"), c_acc = plot_col(t, "accuracy");
+    for (int i = 0; i < n; i++) {
+        plot_csv_s(&k->w, cl_store_path(s));
+        plot_csv_i(&k->w, p);
+        plot_csv_s(&k->w, cl_store_meta(s)->method);
+        plot_csv_i(&k->w, (int64_t)cli_table_num(t, i, c_after));
+        plot_csv_s(&k->w, cli_table_str(t, i, c_an));
+        plot_csv_i(&k->w, (int64_t)cli_table_num(t, i, c_task));
+        plot_csv_s(&k->w, cli_table_str(t, i, c_name));
+        plot_csv_f(&k->w, cli_table_num(t, i, c_acc));
+        plot_csv_row_end(&k->w);
+    }
+    const cli_table *sm = plot_table(r, "summary");
+    int T = cl_store_n_tasks(s);
+    char aa[32], bwt[32], fm[32], buf[512], names[4096] = "";
+    pct(aa, sizeof aa, cli_table_num(sm, 0, plot_col(sm, "aa")));
+    pct(bwt, sizeof bwt, cli_table_num(sm, 0, plot_col(sm, "bwt")));
+    pct(fm, sizeof fm, cli_table_num(sm, 0, plot_col(sm, "forgetting_max")));
+    snprintf(buf, sizeof buf, "%s [%s], %d of %d tasks evaluated\nAA %s, BWT %s, F_max %s",
+             plot_basename(cl_store_path(s)), cl_store_meta(s)->method,
+             (int)cli_table_num(sm, 0, plot_col(sm, "tasks_evaluated")), T, aa, bwt, fm);
+    plot_var_ps(&k->v, "ptitle", p, buf);
+    for (int j = 0; j < T; j++) {
+        char word[80];
+        plot_series(cl_store_task_name(s, j), word, sizeof word);
+        if (strlen(names) + strlen(word) + 4 < sizeof names)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s\"%s\"",
+                     j ? " " : "", word);
+    }
+    plot_var_ps(&k->v, "pnames", p, names);
+    plot_var_pi(&k->v, "ptasks", p, T);
+    if (T > k->max_tasks)
+        k->max_tasks = T;
+    return CL_OK;
+}
+
+int plot_accuracy_matrix(plot_run *r, cl_error *err)
+{
+    am_ctx k;
+    memset(&k, 0, sizeof k);
+    static const char *cols[] = {"store", "panel", "method", "after_task", "after_name", "task",
+                                 "name", "accuracy"};
+    int rc = plot_csv_open(r, cols, 8, &k.w, err);
+    if (rc)
+        return rc;
+    rc = plot_each_store(r, am_store, &k, err);
+    if (rc) {
+        plot_csv_abort(&k.w);
+        plot_vars_free(&k.v);
+        return rc;
+    }
+    if ((rc = plot_csv_commit(r, &k.w, err))) {
+        plot_vars_free(&k.v);
+        return rc;
+    }
+    int n = r->o->n_stores, cols_n = n < 3 ? n : 3, rows_n = (n + cols_n - 1) / cols_n;
+    plot_var_i(&k.v, "npanels", n);
+    plot_var_i(&k.v, "ncols", cols_n);
+    plot_var_s(&k.v, "title", "Accuracy matrix R[i][j]: accuracy on task j after training task i");
+    /* cells stay readable: at least 48 pixels each */
+    int side = 640 > 200 + 48 * k.max_tasks ? 640 : 200 + 48 * k.max_tasks;
+    rc = plot_render(r, &k.v, side * cols_n + 60, 60 + side * rows_n, err);
+    plot_vars_free(&k.v);
+    return rc;
+}

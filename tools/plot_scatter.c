@@ -1,0 +1,325 @@
+/* plot_scatter.c -- the figures with one point per store and one series per
+ * method: forgetting against sparsity, and collision against orthogonality
+ * (the paper's Figure 1c). Every number is a metric tool's summary value. */
+#include "plot.h"
+#include "families.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_SERIES = 16, MAX_VALS = 8 };
+
+/* One store's point, kept until every store is read: the labels are placed
+ * knowing where all the points are. */
+typedef struct point {
+    char store[512], method[64], series[64], label[128];
+    double lambda;
+    int64_t snapshot;
+    double val[MAX_VALS];
+    int label_pos;       /* 1 right-above, 2 right-below, 3 left-above, 4 left-below */
+} point;
+
+typedef struct scatter {
+    point *p;
+    int n;
+    char series[MAX_SERIES][64];
+    int n_series;
+    int vx, vy;          /* which val[] are drawn as x and y */
+} scatter;
+
+static int point_new(plot_run *r, scatter *sc, cl_store *s, int64_t snapshot, cl_error *err)
+{
+    point *p = realloc(sc->p, (size_t)(sc->n + 1) * sizeof *p);
+    if (!p)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    sc->p = p;
+    p = &sc->p[sc->n++];
+    memset(p, 0, sizeof *p);
+    const cl_run_meta *m = cl_store_meta(s);
+    snprintf(p->store, sizeof p->store, "%s", cl_store_path(s));
+    snprintf(p->method, sizeof p->method, "%s", m->method);
+    plot_series(m->method, p->series, sizeof p->series);
+    plot_point_label(r, s, p->label, sizeof p->label);
+    p->lambda = plot_lambda(m);
+    p->snapshot = snapshot;
+    int known = 0;
+    for (int i = 0; i < sc->n_series; i++)
+        known |= !strcmp(sc->series[i], p->series);
+    if (!known && sc->n_series < MAX_SERIES) /* more methods than collide has: last colour */
+        snprintf(sc->series[sc->n_series++], sizeof sc->series[0], "%s", p->series);
+    return CL_OK;
+}
+
+/* Overlap of two boxes [x0,x1] x [y0,y1]. */
+static double overlap(const double *a, const double *b)
+{
+    double w = fmin(a[1], b[1]) - fmax(a[0], b[0]), h = fmin(a[3], b[3]) - fmax(a[2], b[2]);
+    return w > 0 && h > 0 ? w * h : 0;
+}
+
+/* The label positions plots/common.gp knows (label_pos 1..8): offset from
+ * the point in characters, and alignment (-1 right, 0 centre, 1 left). */
+static const struct {
+    double dx, dy;
+    int align;
+} spots[] = {{0.9, 0.6, 1},  {0.9, -0.6, 1},  {-0.9, 0.6, -1}, {-0.9, -0.6, -1},
+             {0, 1.3, 0},    {0, -1.3, 0},    {1.3, 0, 1},     {-1.3, 0, -1}};
+enum { N_SPOTS = 8 };
+
+/* Greedy placement: each label goes where it covers the fewest labels
+ * already placed and points, in coordinates normalised to the data range.
+ * A character is about 1/110 of the plot's width and 1/30 of its height. */
+static void place_labels(scatter *sc)
+{
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int i = 0; i < sc->n; i++) {
+        double x = sc->p[i].val[sc->vx], y = sc->p[i].val[sc->vy];
+        if (isfinite(x) && isfinite(y)) {
+            x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
+        }
+    }
+    /* the scripts pad the ranges by about a fifth */
+    double sx = x1 > x0 ? 1.2 * (x1 - x0) : 1, sy = y1 > y0 ? 1.15 * (y1 - y0) : 1;
+    const double cw = 1.0 / 110, ch = 1.0 / 30;
+    double(*box)[4] = calloc((size_t)(sc->n ? sc->n : 1), sizeof *box);
+    if (!box)
+        return; /* labels stay at spot 1: drawn, perhaps overlapping */
+    for (int i = 0; i < sc->n; i++) {
+        point *p = &sc->p[i];
+        p->label_pos = 1;
+        double x = (p->val[sc->vx] - x0) / sx, y = (p->val[sc->vy] - y0) / sy;
+        if (!isfinite(x) || !isfinite(y) || !p->label[0])
+            continue;
+        double w = cw * (double)strlen(p->label), best = INFINITY;
+        for (int q = 0; q < N_SPOTS; q++) {
+            double b[4], ax = x + spots[q].dx * cw, cy = y + spots[q].dy * ch;
+            b[0] = spots[q].align > 0 ? ax : spots[q].align < 0 ? ax - w : ax - w / 2;
+            b[1] = b[0] + w;
+            b[2] = cy - ch / 2;
+            b[3] = cy + ch / 2;
+            /* off the plot costs like a full overlap; later spots a little more */
+            double cost = (b[0] < -0.03 || b[3] > 1.12 || b[2] < -0.04) ? 1 : 0;
+            cost += 0.01 * q;
+            for (int o = 0; o < i; o++)
+                cost += overlap(b, box[o]) / (w * ch);
+            for (int o = 0; o < sc->n; o++) {
+                double px = (sc->p[o].val[sc->vx] - x0) / sx, py = (sc->p[o].val[sc->vy] - y0) / sy;
+                double pb[4] = {px - 0.7 * cw, px + 0.7 * cw, py - 0.5 * ch, py + 0.5 * ch};
+                cost += overlap(b, pb) / (1.4 * cw * ch);
+            }
+            if (cost < best) {
+                best = cost;
+                p->label_pos = q + 1;
+                memcpy(box[i], b, sizeof b);
+            }
+        }
+    }
+    free(box);
+}
+
+static const char *const head_cols[] = {"store", "method", "series", "lambda", "label",
+                                        "label_pos", "threshold", "snapshot"};
+enum { N_HEAD = 8 };
+
+/* Write the CSV (head columns, then the values), then draw. */
+static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, int nv,
+                          plot_vars *v, int rc, cl_error *err)
+{
+    plot_csv w;
+    const char *cols[N_HEAD + MAX_VALS];
+    if (!rc) {
+        place_labels(sc);
+        memcpy(cols, head_cols, sizeof head_cols);
+        memcpy(cols + N_HEAD, vcols, (size_t)nv * sizeof *vcols);
+        rc = plot_csv_open(r, cols, N_HEAD + nv, &w, err);
+    }
+    if (!rc) {
+        char th[48];
+        plot_threshold_text(r, th, sizeof th);
+        for (int i = 0; i < sc->n; i++) {
+            const point *p = &sc->p[i];
+            plot_csv_s(&w, p->store);
+            plot_csv_s(&w, p->method);
+            plot_csv_s(&w, p->series);
+            plot_csv_f(&w, p->lambda);
+            plot_csv_s(&w, p->label);
+            plot_csv_i(&w, p->label_pos);
+            plot_csv_s(&w, th);
+            plot_csv_i(&w, p->snapshot);
+            for (int q = 0; q < nv; q++)
+                plot_csv_f(&w, p->val[q]);
+            plot_csv_row_end(&w);
+        }
+        rc = plot_csv_commit(r, &w, err);
+    }
+    if (!rc) {
+        char list[MAX_SERIES * 70] = "";
+        for (int i = 0; i < sc->n_series; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? " " : "",
+                     sc->series[i]);
+        plot_var_s(v, "series", list);
+        plot_var_i(v, "nseries", sc->n_series);
+        /* the label places in use, by alignment: gnuplot 5.4 crashes on a
+         * 'with labels' clause with no valid point in a one-row file */
+        char used[3][32] = {"", "", ""};
+        for (int q = 0; q < N_SPOTS; q++) {
+            int any = 0;
+            for (int i = 0; i < sc->n; i++)
+                any |= sc->p[i].label_pos == q + 1 && sc->p[i].label[0] &&
+                       isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]);
+            char *u = used[spots[q].align + 1];
+            if (any)
+                snprintf(u + strlen(u), 32 - strlen(u), "%s%d", u[0] ? " " : "", q + 1);
+        }
+        plot_var_s(v, "labels_right", used[0]);
+        plot_var_s(v, "labels_center", used[1]);
+        plot_var_s(v, "labels_left", used[2]);
+        int drawn = 0;
+        for (int i = 0; i < sc->n; i++)
+            drawn += isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]);
+        plot_var_i(v, "npoints", drawn);
+        if (!drawn)
+            fprintf(stderr, "collide-plot: %s: no store has both coordinates defined (they need "
+                            "two tasks, or two evaluated tasks); the figure says so\n",
+                    r->o->fig->name);
+        rc = plot_render(r, v, 1200, 800, err);
+    }
+    plot_vars_free(v);
+    free(sc->p);
+    return rc;
+}
+
+/* "a.h5, b.h5" for up to three stores, else "N stores". */
+static void stores_text(const plot_run *r, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (r->o->n_stores > 3) {
+        snprintf(buf, n, "%d stores", r->o->n_stores);
+        return;
+    }
+    for (int i = 0; i < r->o->n_stores; i++)
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "",
+                 plot_basename(r->o->stores[i]));
+}
+
+/* Mean of a column over a table's rows (the tasks of one view). */
+static double column_mean(const cli_table *t, const char *col)
+{
+    int j = plot_col(t, col), n = cli_table_nrows(t);
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += cli_table_num(t, i, j);
+    return n ? s / n : NAN;
+}
+
+/* ------------------------------------------------------------ forgetting */
+
+enum { FS_TASKS, FS_DENSITY, FS_HOYER, FS_FMAX, FS_BWT, FS_AA, FS_X, FS_Y, FS_N };
+
+static int fs_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
+{
+    (void)index;
+    scatter *sc = vc;
+    int rc = plot_family(r, s, fam_sparsity, NULL, 0, err);
+    if (rc)
+        return rc;
+    const cli_table *t = plot_table(r, "tasks");
+    int64_t snap = (int64_t)cli_table_num(t, 0, plot_col(t, "snapshot"));
+    double density = column_mean(t, "density_mean"), hoyer = column_mean(t, "hoyer_mean");
+    int tasks = cli_table_nrows(t);
+    cli_tables_free(&r->c); /* fam_forget has a "tasks" table of its own */
+    if ((rc = plot_family(r, s, fam_forget, NULL, 0, err)))
+        return rc;
+    t = plot_table(r, "summary");
+    if ((rc = point_new(r, sc, s, snap, err)))
+        return rc;
+    double *v = sc->p[sc->n - 1].val;
+    v[FS_TASKS] = tasks;
+    v[FS_DENSITY] = density;
+    v[FS_HOYER] = hoyer;
+    v[FS_FMAX] = cli_table_num(t, 0, plot_col(t, "forgetting_max"));
+    v[FS_BWT] = cli_table_num(t, 0, plot_col(t, "bwt"));
+    v[FS_AA] = cli_table_num(t, 0, plot_col(t, "aa"));
+    v[FS_X] = r->o->x == PLOT_X_HOYER ? hoyer : density;
+    v[FS_Y] = r->o->y == PLOT_Y_BWT ? v[FS_BWT] : v[FS_FMAX];
+    return CL_OK;
+}
+
+int plot_forgetting_sparsity(plot_run *r, cl_error *err)
+{
+    scatter sc = {.vx = FS_X, .vy = FS_Y};
+    int rc = plot_each_store(r, fs_store, &sc, err);
+    static const char *vcols[FS_N] = {"tasks", "density", "hoyer", "forgetting_max", "bwt", "aa",
+                                      "x", "y"};
+    char th[48], buf[1024], st[512];
+    plot_vars v = {0};
+    plot_threshold_text(r, th, sizeof th);
+    stores_text(r, st, sizeof st);
+    int hoyer = r->o->x == PLOT_X_HOYER, bwt = r->o->y == PLOT_Y_BWT;
+    snprintf(buf, sizeof buf, "%s against %s: %s%s%s", bwt ? "Backward transfer" : "Forgetting",
+             hoyer ? "Hoyer sparsity" : "density", st, hoyer ? "" : ", threshold ",
+             hoyer ? "" : th);
+    plot_var_s(&v, "title", buf);
+    if (hoyer)
+        plot_var_s(&v, "xlabel", "Hoyer sparsity of ΔW (0 = dense, 1 = a single entry; mean over "
+                                 "tasks and modules)");
+    else {
+        snprintf(buf, sizeof buf, "density of ΔW (fraction of entries active at %s; mean over "
+                                  "tasks and modules)", th);
+        plot_var_s(&v, "xlabel", buf);
+    }
+    plot_var_s(&v, "ylabel", bwt ? "backward transfer BWT (accuracy points, %)"
+                                 : "forgetting F_max (accuracy points, %)");
+    return scatter_finish(r, &sc, vcols, FS_N, &v, rc, err);
+}
+
+/* ------------------------------------------------------------ orthogonality */
+
+enum { CO_TASKS, CO_MODS, CO_PAIRS, CO_OO_MEAN, CO_OO_TOTAL, CO_ACR, CO_ACR_POOLED, CO_DENS,
+       CO_N };
+
+static int co_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
+{
+    (void)index;
+    scatter *sc = vc;
+    int rc = plot_family(r, s, fam_ortho, NULL, 0, err);
+    if (rc)
+        return rc;
+    const cli_table *t = plot_table(r, "summary");
+    if ((rc = point_new(r, sc, s, (int64_t)cli_table_num(t, 0, plot_col(t, "snapshot")), err)))
+        return rc;
+    double *v = sc->p[sc->n - 1].val;
+    v[CO_TASKS] = cli_table_num(t, 0, plot_col(t, "tasks"));
+    v[CO_MODS] = cli_table_num(t, 0, plot_col(t, "modules"));
+    v[CO_PAIRS] = cli_table_num(t, 0, plot_col(t, "pairs"));
+    v[CO_OO_MEAN] = cli_table_num(t, 0, plot_col(t, "oo_pair_mean"));
+    v[CO_OO_TOTAL] = cli_table_num(t, 0, plot_col(t, "oo_total"));
+    cli_tables_free(&r->c); /* both families have a "summary" table */
+    if ((rc = plot_family(r, s, fam_collision, NULL, 0, err)))
+        return rc;
+    t = plot_table(r, "summary");
+    v[CO_ACR] = cli_table_num(t, 0, plot_col(t, "acr_mean"));
+    v[CO_ACR_POOLED] = cli_table_num(t, 0, plot_col(t, "acr_pooled"));
+    v[CO_DENS] = cli_table_num(t, 0, plot_col(t, "density_mean"));
+    return CL_OK;
+}
+
+int plot_collision_orthogonality(plot_run *r, cl_error *err)
+{
+    scatter sc = {.vx = CO_OO_MEAN, .vy = CO_ACR};
+    int rc = plot_each_store(r, co_store, &sc, err);
+    static const char *vcols[CO_N] = {"tasks", "modules", "pairs", "oo_pair_mean", "oo_total",
+                                      "acr_mean", "acr_pooled", "density_mean"};
+    char th[48], buf[1024], st[512];
+    plot_vars v = {0};
+    stores_text(r, st, sizeof st);
+    snprintf(buf, sizeof buf, "Collision against orthogonality: %s, threshold %s", st,
+             plot_threshold_text(r, th, sizeof th));
+    plot_var_s(&v, "title", buf);
+    plot_var_s(&v, "xlabel", "orthogonality OO = Σ_modules ‖A_i A_jᵀ‖²_F, mean over task pairs "
+                             "i<j (dimensionless)");
+    snprintf(buf, sizeof buf, "average collision rate ACR (%% of entries, %s)", th);
+    plot_var_s(&v, "ylabel", buf);
+    return scatter_finish(r, &sc, vcols, CO_N, &v, rc, err);
+}
