@@ -1,6 +1,7 @@
 /* cli.c -- see cli.h. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -100,6 +101,38 @@ static void usage_error(const cli_tool *t, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry '%s --help'.\n", t->name);
     exit(CLI_EXIT_USAGE);
+}
+
+void cli_usage_error(const char *prog, const char *msg, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s%s\nTry '%s --help'.\n", prog, msg, arg ? ": " : "",
+            arg ? arg : "", prog);
+    exit(CLI_EXIT_USAGE);
+}
+
+long cli_whole(const char *prog, const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) {
+        char m[160];
+        snprintf(m, sizeof m, "%s must be a whole number in [%ld, %ld]", opt, lo, hi);
+        cli_usage_error(prog, m, s);
+    }
+    return v;
+}
+
+double cli_real(const char *prog, const char *opt, const char *s, double lo, double hi)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) {
+        char m[160];
+        snprintf(m, sizeof m, "%s must be a number in [%g, %g]", opt, lo, hi);
+        cli_usage_error(prog, m, s);
+    }
+    return v;
 }
 
 /* Default sweep values per mode. */

@@ -69,6 +69,15 @@ typedef struct cli_tool {
     const char *primary;    /* the CSV table printed without --table */
 } cli_tool;
 
+/* For tools that parse their own options: print "PROG: MSG[: ARG]" and the
+ * --help hint on stderr, exit 2. */
+void cli_usage_error(const char *prog, const char *msg, const char *arg)
+    __attribute__((noreturn));
+/* The value S of option OPT as a whole number / a number in [lo, hi]; any
+ * other text is a usage error naming the option and its range. */
+long cli_whole(const char *prog, const char *opt, const char *s, long lo, long hi);
+double cli_real(const char *prog, const char *opt, const char *s, double lo, double hi);
+
 /* Parses argv; on --help prints and exits 0, on a usage error prints and
  * exits 2. Positional arguments are stores (at least one). */
 void cli_init(cli *c, const cli_tool *tool, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* collide-pretrain -- train the embedded base from scratch. */
 #include "benchmark.h"
+#include "cli.h"
 #include "layers.h"
 #include "pretrain.h"
 
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static const char PROG[] = "collide-pretrain";
 
 static const char *USAGE =
     "usage: collide-pretrain -o DIR [options]\n"
@@ -43,36 +46,8 @@ static const char *USAGE =
     "\n"
     "Exit status: 0 success (or reuse), 1 failure, 2 bad usage.\n";
 
-static void bad(const char *msg, const char *arg)
-{
-    fprintf(stderr, "collide-pretrain: %s%s%s\nTry 'collide-pretrain --help'.\n", msg,
-            arg ? ": " : "", arg ? arg : "");
-    exit(2);
-}
 
-static long num(const char *opt, const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) {
-        char m[128];
-        snprintf(m, sizeof m, "%s must be a whole number in [%ld, %ld]", opt, lo, hi);
-        bad(m, s);
-    }
-    return v;
-}
 
-static double real(const char *opt, const char *s, double lo, double hi)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi)) {
-        char m[128];
-        snprintf(m, sizeof m, "%s must be a number in [%g, %g]", opt, lo, hi);
-        bad(m, s);
-    }
-    return v;
-}
 
 int main(int argc, char **argv)
 {
@@ -103,38 +78,50 @@ int main(int argc, char **argv)
         case 'o': out = optarg; break;
         case O_DATA: data = optarg; break;
         case O_SYN: synthetic = 1; break;
-        case O_VOCAB: o.vocab_size = (int)num("--vocab", optarg, 300, 1 << 18); break;
-        case O_DIM: o.model.hidden_size = (int)num("--dim", optarg, 8, 8192); break;
-        case O_LAYERS: o.model.num_layers = (int)num("--layers", optarg, 1, 128); break;
-        case O_HEADS: o.model.num_heads = (int)num("--heads", optarg, 1, 128); heads_set = 1; break;
-        case O_KV: o.model.num_kv_heads = (int)num("--kv-heads", optarg, 1, 128); break;
-        case O_FFN: o.model.intermediate_size = (int)num("--ffn", optarg, 8, 65536); break;
-        case O_SEQ: o.seq = (int)num("--seq", optarg, 8, 4096); break;
-        case O_BATCH: o.batch = (int)num("--batch", optarg, 1, 4096); break;
-        case O_SEC: o.seconds = real("--seconds", optarg, 0.1, 1e7), o.max_steps = 0; break;
-        case O_STEPS: o.max_steps = (int)num("--steps", optarg, 1, 100000000), o.seconds = 0; break;
-        case O_LR: o.lr = (float)real("--lr", optarg, 1e-7, 1); break;
-        case O_SEED: o.seed = (uint64_t)num("--seed", optarg, 0, 1L << 62); break;
-        case O_MAXT: o.max_text_bytes = (size_t)(real("--max-text", optarg, 0.01, 4096) * (1 << 20)); break;
+        case O_VOCAB: o.vocab_size = (int)cli_whole(PROG, "--vocab", optarg, 300, 1 << 18); break;
+        case O_DIM: o.model.hidden_size = (int)cli_whole(PROG, "--dim", optarg, 8, 8192); break;
+        case O_LAYERS: o.model.num_layers = (int)cli_whole(PROG, "--layers", optarg, 1, 128); break;
+        case O_HEADS:
+            o.model.num_heads = (int)cli_whole(PROG, "--heads", optarg, 1, 128); heads_set = 1;
+            break;
+        case O_KV: o.model.num_kv_heads = (int)cli_whole(PROG, "--kv-heads", optarg, 1, 128); break;
+        case O_FFN:
+            o.model.intermediate_size = (int)cli_whole(PROG, "--ffn", optarg, 8, 65536);
+            break;
+        case O_SEQ: o.seq = (int)cli_whole(PROG, "--seq", optarg, 8, 4096); break;
+        case O_BATCH: o.batch = (int)cli_whole(PROG, "--batch", optarg, 1, 4096); break;
+        case O_SEC:
+            o.seconds = cli_real(PROG, "--seconds", optarg, 0.1, 1e7), o.max_steps = 0;
+            break;
+        case O_STEPS:
+            o.max_steps = (int)cli_whole(PROG, "--steps", optarg, 1, 100000000), o.seconds = 0;
+            break;
+        case O_LR: o.lr = (float)cli_real(PROG, "--lr", optarg, 1e-7, 1); break;
+        case O_SEED: o.seed = (uint64_t)cli_whole(PROG, "--seed", optarg, 0, 1L << 62); break;
+        case O_MAXT:
+            o.max_text_bytes = (size_t)(cli_real(PROG,
+                                                 "--max-text", optarg, 0.01, 4096) * (1 << 20));
+            break;
         case O_FORCE: force = 1; break;
         case O_FMT:
             if (!strcmp(optarg, "json")) json = 1;
-            else if (strcmp(optarg, "text")) bad("--format must be text or json", optarg);
+            else if (strcmp(optarg, "text"))
+                cli_usage_error(PROG, "--format must be text or json", optarg);
             break;
         case O_QUIET: quiet = 1; break;
-        default: bad("unknown or incomplete option", argv[optind - 1]);
+        default: cli_usage_error(PROG, "unknown or incomplete option", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        bad("unexpected argument", argv[optind]);
+        cli_usage_error(PROG, "unexpected argument", argv[optind]);
     if (!out)
-        bad("-o DIR is required", NULL);
+        cli_usage_error(PROG, "-o DIR is required", NULL);
     (void)heads_set;
     if (o.model.hidden_size % o.model.num_heads)
-        bad("--dim must be a multiple of --heads", NULL);
+        cli_usage_error(PROG, "--dim must be a multiple of --heads", NULL);
     o.model.head_dim = o.model.hidden_size / o.model.num_heads;
     if (o.model.num_heads % o.model.num_kv_heads)
-        bad("--heads must be a multiple of --kv-heads", NULL);
+        cli_usage_error(PROG, "--heads must be a multiple of --kv-heads", NULL);
     o.model.max_position = o.seq > 256 ? o.seq : 256;
     o.progress = !quiet && isatty(2);
     if (!force && cl_pretrain_is_done(out)) {

@@ -1,5 +1,6 @@
 /* collide-reproduce -- the paper's experiments and tables, with ours beside. */
 #include "benchmark.h"
+#include "cli.h"
 #include "families.h"
 #include "layers.h"
 #include "llama.h"
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static const char PROG[] = "collide-reproduce";
 
 static const char *USAGE =
     "usage: collide-reproduce [--quick] -o DIR [options]\n"
@@ -40,21 +43,7 @@ static const char *USAGE =
     "Exit status: 0 success, 1 failure, 2 bad usage, 3 everything written but the images\n"
     "(gnuplot missing: apt-get install gnuplot-nox).\n";
 
-static void bad(const char *msg, const char *arg)
-{
-    fprintf(stderr, "collide-reproduce: %s%s%s\nTry 'collide-reproduce --help'.\n", msg,
-            arg ? ": " : "", arg ? arg : "");
-    exit(2);
-}
 
-static long whole(const char *opt, const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        bad(opt, s);
-    return v;
-}
 
 /* The full text report of every finished store, into DIR/report.txt. */
 static int write_report(const cl_repro_opts *o, cl_error *err)
@@ -151,24 +140,28 @@ int main(int argc, char **argv)
         case O_DATA: data = optarg; break;
         case O_SYN: o.train.synthetic = 1; break;
         case O_BASE: base = optarg; break;
-        case O_TPC: o.train.train_per_class = (int)whole("--train-per-class", optarg, 1, 100000); break;
-        case O_TPT: o.train.test_per_task = (int)whole("--test-per-task", optarg, 1, 1000000); break;
-        case O_EPOCHS: o.train.epochs = (int)whole("--epochs", optarg, 1, 1000); break;
+        case O_TPC:
+            o.train.train_per_class = (int)cli_whole(PROG, "--train-per-class", optarg, 1, 100000);
+            break;
+        case O_TPT:
+            o.train.test_per_task = (int)cli_whole(PROG, "--test-per-task", optarg, 1, 1000000);
+            break;
+        case O_EPOCHS: o.train.epochs = (int)cli_whole(PROG, "--epochs", optarg, 1, 1000); break;
         case O_LR: {
             char *end;
             o.train.lr = strtod(optarg, &end);
             if (end == optarg || *end || !(o.train.lr > 0 && o.train.lr < 1))
-                bad("--lr must be in (0, 1)", optarg);
+                cli_usage_error(PROG, "--lr must be in (0, 1)", optarg);
             break;
         }
-        case O_MAXLEN: o.train.max_len = (int)whole("--max-len", optarg, 16, 8192); break;
+        case O_MAXLEN: o.train.max_len = (int)cli_whole(PROG, "--max-len", optarg, 16, 8192); break;
         case O_TARGETS: {
             char *copy = strdup(optarg), *save = NULL;
             o.train.targets = 0;
             for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 cl_proj p;
                 if (cl_proj_parse(t, &p))
-                    bad("--targets: unknown projection", t);
+                    cli_usage_error(PROG, "--targets: unknown projection", t);
                 o.train.targets |= 1u << p;
             }
             free(copy);
@@ -176,17 +169,17 @@ int main(int argc, char **argv)
         }
         case O_TH: th_text = optarg; break;
         case O_QUIET: quiet = 1; break;
-        default: bad("unknown or incomplete option", argv[optind - 1]);
+        default: cli_usage_error(PROG, "unknown or incomplete option", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        bad("unexpected argument", argv[optind]);
+        cli_usage_error(PROG, "unexpected argument", argv[optind]);
     if (!out)
-        bad("-o DIR is required", NULL);
+        cli_usage_error(PROG, "-o DIR is required", NULL);
     cl_threshold th;
     cl_error err;
     if (cl_threshold_parse(th_text, &th, &err))
-        bad(err.msg, NULL);
+        cli_usage_error(PROG, err.msg, NULL);
     snprintf(o.dir, sizeof o.dir, "%s", out);
     o.progress = !quiet && isatty(2);
     /* real data when found, the synthetic benchmark otherwise */
@@ -208,7 +201,7 @@ int main(int argc, char **argv)
     } else if (!rc) {
         if (snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s/base", o.dir) >=
             (int)sizeof o.train.base_dir)
-            bad("-o DIR: path too long", o.dir);
+            cli_usage_error(PROG, "-o DIR: path too long", o.dir);
         if (!cl_pretrain_is_done(o.train.base_dir)) {
             if (o.progress)
                 fprintf(stderr, "collide-reproduce: pretraining the base into %s\n", o.train.base_dir);

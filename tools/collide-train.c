@@ -1,5 +1,6 @@
 /* collide-train -- learn a task sequence with LoRA, every snapshot stored. */
 #include "benchmark.h"
+#include "cli.h"
 #include "layers.h"
 #include "llama.h"
 #include "pretrain.h"
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static const char PROG[] = "collide-train";
 
 static const char *USAGE =
     "usage: collide-train -o STORE [options]\n"
@@ -62,32 +65,8 @@ static const char *USAGE =
     "\n"
     "Exit status: 0 success, 1 failure, 2 bad usage.\n";
 
-static void bad(const char *msg, const char *arg)
-{
-    fprintf(stderr, "collide-train: %s%s%s\nTry 'collide-train --help'.\n", msg, arg ? ": " : "",
-            arg ? arg : "");
-    exit(2);
-}
 
-static double real(const char *opt, const char *s, double lo, double hi)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi)) {
-        char m[160];
-        snprintf(m, sizeof m, "%s must be a number in [%g, %g]", opt, lo, hi);
-        bad(m, s);
-    }
-    return v;
-}
 
-static long whole(const char *opt, const char *s, long lo, long hi)
-{
-    double v = real(opt, s, (double)lo, (double)hi);
-    if (v != floor(v))
-        bad("not a whole number", s);
-    return (long)v;
-}
 
 /* Split a comma list into at most max items. */
 static int split(char *s, char **items, int max)
@@ -137,28 +116,34 @@ int main(int argc, char **argv)
         case 'o': out = optarg; break;
         case O_DATA: data = optarg; break;
         case O_SYN: o.synthetic = 1; break;
-        case O_SOV: o.synth_overlap = real("--synthetic-overlap", optarg, 0, 1); break;
-        case O_ORDER: order = (int)whole("--order", optarg, 1, 6); break;
+        case O_SOV: o.synth_overlap = cli_real(PROG, "--synthetic-overlap", optarg, 0, 1); break;
+        case O_ORDER: order = (int)cli_whole(PROG, "--order", optarg, 1, 6); break;
         case O_TASKS: tasks = optarg; break;
         case O_SUBST: subst = optarg; break;
-        case O_TPC: o.train_per_class = (int)whole("--train-per-class", optarg, 1, 100000); break;
-        case O_TPT: o.test_per_task = (int)whole("--test-per-task", optarg, 1, 1000000); break;
-        case O_MAXLEN: o.max_len = (int)whole("--max-len", optarg, 16, 8192); break;
+        case O_TPC:
+            o.train_per_class = (int)cli_whole(PROG, "--train-per-class", optarg, 1, 100000);
+            break;
+        case O_TPT:
+            o.test_per_task = (int)cli_whole(PROG, "--test-per-task", optarg, 1, 1000000);
+            break;
+        case O_MAXLEN: o.max_len = (int)cli_whole(PROG, "--max-len", optarg, 16, 8192); break;
         case O_BASE: base = optarg; break;
         case O_METHOD:
             if (cl_method_parse(optarg, &o.method))
-                bad("--method must be seqlora, inclora, olora, nlora or olora+nlora", optarg);
+                cli_usage_error(PROG,
+                    "--method must be seqlora, inclora, olora, nlora or olora+nlora", optarg);
             break;
         case O_PEN:
             if (!strcmp(optarg, "code")) o.penalty_code = 1;
-            else if (strcmp(optarg, "paper")) bad("--penalty must be paper or code", optarg);
+            else if (strcmp(optarg, "paper"))
+                cli_usage_error(PROG, "--penalty must be paper or code", optarg);
             break;
         case O_LAM: lambda = optarg; break;
-        case O_LORTH: o.lambda_orth = real("--lambda-orth", optarg, 0, 1e6); break;
-        case O_LL2: o.lambda_l2 = real("--lambda-l2", optarg, 0, 1e6); break;
-        case O_RANK: o.rank = (int)whole("--rank", optarg, 1, 1024); break;
-        case O_ALPHA: o.alpha = real("--alpha", optarg, 1e-6, 1e6); break;
-        case O_DROP: o.dropout = real("--dropout", optarg, 0, 0.9); break;
+        case O_LORTH: o.lambda_orth = cli_real(PROG, "--lambda-orth", optarg, 0, 1e6); break;
+        case O_LL2: o.lambda_l2 = cli_real(PROG, "--lambda-l2", optarg, 0, 1e6); break;
+        case O_RANK: o.rank = (int)cli_whole(PROG, "--rank", optarg, 1, 1024); break;
+        case O_ALPHA: o.alpha = cli_real(PROG, "--alpha", optarg, 1e-6, 1e6); break;
+        case O_DROP: o.dropout = cli_real(PROG, "--dropout", optarg, 0, 0.9); break;
         case O_TARGETS: {
             char *copy = strdup(optarg), *items[16];
             int n = split(copy, items, 16);
@@ -166,31 +151,35 @@ int main(int argc, char **argv)
             for (int i = 0; i < n; i++) {
                 cl_proj p;
                 if (cl_proj_parse(items[i], &p))
-                    bad("--targets: unknown projection (q k v o gate up down)", items[i]);
+                    cli_usage_error(PROG,
+                        "--targets: unknown projection (q k v o gate up down)", items[i]);
                 o.targets |= 1u << p;
             }
             free(copy);
             if (!o.targets)
-                bad("--targets is empty", optarg);
+                cli_usage_error(PROG, "--targets is empty", optarg);
             break;
         }
-        case O_EPOCHS: o.epochs = (int)whole("--epochs", optarg, 1, 10000); break;
-        case O_BATCH: o.batch = (int)whole("--batch", optarg, 1, 4096); break;
-        case O_LR: o.lr = real("--lr", optarg, 1e-9, 1); break;
-        case O_SEED: o.seed = (uint64_t)whole("--seed", optarg, 0, 1L << 52); break;
-        case O_SNAP: o.snapshot_every = (int)whole("--snapshot-every", optarg, 0, 1 << 30); break;
-        case O_MAXNEW: o.max_new = (int)whole("--max-new", optarg, 1, 64); break;
+        case O_EPOCHS: o.epochs = (int)cli_whole(PROG, "--epochs", optarg, 1, 10000); break;
+        case O_BATCH: o.batch = (int)cli_whole(PROG, "--batch", optarg, 1, 4096); break;
+        case O_LR: o.lr = cli_real(PROG, "--lr", optarg, 1e-9, 1); break;
+        case O_SEED: o.seed = (uint64_t)cli_whole(PROG, "--seed", optarg, 0, 1L << 52); break;
+        case O_SNAP:
+            o.snapshot_every = (int)cli_whole(PROG, "--snapshot-every", optarg, 0, 1 << 30);
+            break;
+        case O_MAXNEW: o.max_new = (int)cli_whole(PROG, "--max-new", optarg, 1, 64); break;
         case O_RESUME: resume = optarg; break;
         case O_FMT:
             if (!strcmp(optarg, "json")) json = 1;
-            else if (strcmp(optarg, "text")) bad("--format must be text or json", optarg);
+            else if (strcmp(optarg, "text"))
+                cli_usage_error(PROG, "--format must be text or json", optarg);
             break;
         case O_QUIET: quiet = 1; break;
-        default: bad("unknown or incomplete option", argv[optind - 1]);
+        default: cli_usage_error(PROG, "unknown or incomplete option", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        bad("unexpected argument", argv[optind]);
+        cli_usage_error(PROG, "unexpected argument", argv[optind]);
     o.progress = !quiet && isatty(2);
     cl_error err;
     cl_train_summary sum;
@@ -198,14 +187,14 @@ int main(int argc, char **argv)
     int rc;
     if (resume) {
         if (out)
-            bad("--resume takes the store; -o does not apply", NULL);
+            cli_usage_error(PROG, "--resume takes the store; -o does not apply", NULL);
         rc = cl_train_resume(resume, o.progress, &sum, &err);
     } else {
         if (!out)
-            bad("-o STORE is required (or --resume STORE)", NULL);
+            cli_usage_error(PROG, "-o STORE is required (or --resume STORE)", NULL);
         /* the tasks: an order, a list, or the synthetic benchmark */
         if (tasks && order)
-            bad("--order and --tasks exclude each other", NULL);
+            cli_usage_error(PROG, "--order and --tasks exclude each other", NULL);
         if (tasks) {
             char *copy = strdup(tasks), *items[CL_TRAIN_MAX_TASKS];
             o.n_tasks = split(copy, items, CL_TRAIN_MAX_TASKS);
@@ -226,10 +215,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.n_tasks; i++) {
             memcpy(o.source[i], o.task[i], sizeof o.source[i]);
             if (!o.synthetic && !cl_task_find(o.task[i]))
-                bad("unknown task (see --help; the benchmark's 15 tasks)", o.task[i]);
+                cli_usage_error(PROG,
+                                "unknown task (see --help; the benchmark's 15 tasks)", o.task[i]);
             for (int j = 0; j < i; j++)
                 if (!strcmp(o.task[i], o.task[j]))
-                    bad("a task appears twice", o.task[i]);
+                    cli_usage_error(PROG, "a task appears twice", o.task[i]);
         }
         if (subst) {
             char *copy = strdup(subst), *items[CL_TRAIN_MAX_TASKS];
@@ -237,18 +227,18 @@ int main(int argc, char **argv)
             for (int k = 0; k < n; k++) {
                 char *eq = strchr(items[k], '=');
                 if (!eq)
-                    bad("--substitute takes task=task", items[k]);
+                    cli_usage_error(PROG, "--substitute takes task=task", items[k]);
                 *eq = 0;
                 int hit = 0;
                 for (int i = 0; i < o.n_tasks; i++)
                     if (!strcmp(o.task[i], items[k])) {
                         if (!cl_task_find(eq + 1))
-                            bad("--substitute: unknown task", eq + 1);
+                            cli_usage_error(PROG, "--substitute: unknown task", eq + 1);
                         snprintf(o.source[i], sizeof o.source[i], "%s", eq + 1);
                         hit = 1;
                     }
                 if (!hit)
-                    bad("--substitute: the task is not in the order", items[k]);
+                    cli_usage_error(PROG, "--substitute: the task is not in the order", items[k]);
             }
             free(copy);
         }
@@ -258,18 +248,18 @@ int main(int argc, char **argv)
             for (int k = 0; k < n; k++) {
                 char *eq = strchr(items[k], '=');
                 if (!eq) {
-                    o.lambda_default = real("--lambda", items[k], 0, 1e6);
+                    o.lambda_default = cli_real(PROG, "--lambda", items[k], 0, 1e6);
                     continue;
                 }
                 *eq = 0;
                 int hit = 0;
                 for (int i = 0; i < o.n_tasks; i++)
                     if (!strcmp(o.task[i], items[k])) {
-                        o.lambda[i] = real("--lambda", eq + 1, 0, 1e6);
+                        o.lambda[i] = cli_real(PROG, "--lambda", eq + 1, 0, 1e6);
                         hit = 1;
                     }
                 if (!hit)
-                    bad("--lambda: the task is not in the order", items[k]);
+                    cli_usage_error(PROG, "--lambda: the task is not in the order", items[k]);
             }
             free(copy);
         }

@@ -153,6 +153,14 @@ void plot_var_i(plot_vars *v, const char *name, int64_t value);
 void plot_var_ps(plot_vars *v, const char *name, int p, const char *value);
 void plot_var_pi(plot_vars *v, const char *name, int p, int64_t value);
 void plot_vars_free(plot_vars *v);
+/* A figure's data stage ends: after a failure RC, abort the data file; else
+ * commit it. V (the gnuplot variables collected so far) is freed whenever
+ * the figure cannot go on. Returns RC or the commit's error. */
+int plot_csv_finish(plot_run *r, plot_csv *w, plot_vars *v, int rc, cl_error *err);
+/* plot_csv_finish, then the image of a figure with one panel per store
+ * (npanels set), WIDTH x HEIGHT pixels; V is freed. */
+int plot_panels_finish(plot_run *r, plot_csv *w, plot_vars *v, int rc, int width, int height,
+                       cl_error *err);
 
 /* Draw DIR/<figure>.<fmt> for every format asked from the run's CSV with
  * plots/<figure>.gp and the variables in v (width x height pixels). When

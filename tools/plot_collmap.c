@@ -267,17 +267,5 @@ int plot_collision_map(plot_run *r, cl_error *err)
     if (rc)
         return rc;
     rc = plot_each_store(r, cm_store, &k, err);
-    if (rc) {
-        plot_csv_abort(&k.w);
-        plot_vars_free(&k.v);
-        return rc;
-    }
-    if ((rc = plot_csv_commit(r, &k.w, err))) {
-        plot_vars_free(&k.v);
-        return rc;
-    }
-    plot_var_i(&k.v, "npanels", r->o->n_stores);
-    rc = plot_render(r, &k.v, 1560, 40 + 560 * r->o->n_stores, err);
-    plot_vars_free(&k.v);
-    return rc;
+    return plot_panels_finish(r, &k.w, &k.v, rc, 1560, 40 + 560 * r->o->n_stores, err);
 }

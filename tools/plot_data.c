@@ -184,6 +184,28 @@ void plot_csv_abort(plot_csv *w)
     w->path = NULL;
 }
 
+int plot_csv_finish(plot_run *r, plot_csv *w, plot_vars *v, int rc, cl_error *err)
+{
+    if (rc)
+        plot_csv_abort(w);
+    else
+        rc = plot_csv_commit(r, w, err);
+    if (rc)
+        plot_vars_free(v);
+    return rc;
+}
+
+int plot_panels_finish(plot_run *r, plot_csv *w, plot_vars *v, int rc, int width, int height,
+                       cl_error *err)
+{
+    if ((rc = plot_csv_finish(r, w, v, rc, err)))
+        return rc;
+    plot_var_i(v, "npanels", r->o->n_stores);
+    rc = plot_render(r, v, width, height, err);
+    plot_vars_free(v);
+    return rc;
+}
+
 /* ------------------------------------------------------------ text */
 
 const char *plot_basename(const char *path)

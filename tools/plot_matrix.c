@@ -76,15 +76,8 @@ int plot_accuracy_matrix(plot_run *r, cl_error *err)
     if (rc)
         return rc;
     rc = plot_each_store(r, am_store, &k, err);
-    if (rc) {
-        plot_csv_abort(&k.w);
-        plot_vars_free(&k.v);
+    if ((rc = plot_csv_finish(r, &k.w, &k.v, rc, err)))
         return rc;
-    }
-    if ((rc = plot_csv_commit(r, &k.w, err))) {
-        plot_vars_free(&k.v);
-        return rc;
-    }
     int n = r->o->n_stores, cols_n = n < 3 ? n : 3, rows_n = (n + cols_n - 1) / cols_n;
     plot_var_i(&k.v, "npanels", n);
     plot_var_i(&k.v, "ncols", cols_n);

@@ -13,24 +13,6 @@ typedef struct panel_ctx {
     plot_vars v;
 } panel_ctx;
 
-static int panels_finish(plot_run *r, panel_ctx *k, int rc, int width, int height,
-                         cl_error *err)
-{
-    if (rc) {
-        plot_csv_abort(&k->w);
-        plot_vars_free(&k->v);
-        return rc;
-    }
-    if ((rc = plot_csv_commit(r, &k->w, err))) {
-        plot_vars_free(&k->v);
-        return rc;
-    }
-    plot_var_i(&k->v, "npanels", r->o->n_stores);
-    rc = plot_render(r, &k->v, width, height, err);
-    plot_vars_free(&k->v);
-    return rc;
-}
-
 /* ------------------------------------------------------------ nuclear norm */
 
 static int nn_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
@@ -100,7 +82,7 @@ int plot_nuclear_norm(plot_run *r, cl_error *err)
     plot_var_s(&k.v, "title", r->o->task < 0
                                   ? "Nuclear norm per module: the accumulated update Σ_t ΔW_t"
                                   : "Nuclear norm per module: one task's update ΔW_t");
-    return panels_finish(r, &k, rc, 1400, 80 + 420 * r->o->n_stores, err);
+    return plot_panels_finish(r, &k.w, &k.v, rc, 1400, 80 + 420 * r->o->n_stores, err);
 }
 
 /* ------------------------------------------------------------ spectra */
@@ -168,5 +150,5 @@ int plot_spectra(plot_run *r, cl_error *err)
     plot_var_s(&k.v, "title", "Singular values of each task's update ΔW_t and of the accumulated "
                               "update Σ_t ΔW_t");
     int cols_n = r->o->n_stores < 2 ? 1 : 2, rows_n = (r->o->n_stores + cols_n - 1) / cols_n;
-    return panels_finish(r, &k, rc, cols_n == 1 ? 1100 : 1700, 80 + 520 * rows_n, err);
+    return plot_panels_finish(r, &k.w, &k.v, rc, cols_n == 1 ? 1100 : 1700, 80 + 520 * rows_n, err);
 }

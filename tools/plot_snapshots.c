@@ -14,23 +14,6 @@ typedef struct snap_ctx {
     plot_vars v;
 } snap_ctx;
 
-static int snap_finish(plot_run *r, snap_ctx *k, int rc, int width, int height, cl_error *err)
-{
-    if (rc) {
-        plot_csv_abort(&k->w);
-        plot_vars_free(&k->v);
-        return rc;
-    }
-    if ((rc = plot_csv_commit(r, &k->w, err))) {
-        plot_vars_free(&k->v);
-        return rc;
-    }
-    plot_var_i(&k->v, "npanels", r->o->n_stores);
-    rc = plot_render(r, &k->v, width, height, err);
-    plot_vars_free(&k->v);
-    return rc;
-}
-
 /* Append "word" to a gnuplot word list. */
 static void add_word(char *list, size_t n, const char *word)
 {
@@ -127,7 +110,7 @@ int plot_training(plot_run *r, cl_error *err)
     rc = plot_each_store(r, tr_store, &k, err);
     plot_var_s(&k.v, "title", "Training: loss and penalties at each snapshot (dashed: end of "
                               "each task)");
-    return snap_finish(r, &k, rc, 1300, 60 + 460 * r->o->n_stores, err);
+    return plot_panels_finish(r, &k.w, &k.v, rc, 1300, 60 + 460 * r->o->n_stores, err);
 }
 
 /* ------------------------------------------------------------ history */
@@ -219,5 +202,5 @@ int plot_history(plot_run *r, cl_error *err)
                               "task)", plot_threshold_text(r, th, sizeof th));
     plot_var_s(&k.v, "title", buf);
     plot_var_s(&k.v, "threshold", th);
-    return snap_finish(r, &k, rc, 1500, 60 + 480 * r->o->n_stores, err);
+    return plot_panels_finish(r, &k.w, &k.v, rc, 1500, 60 + 480 * r->o->n_stores, err);
 }

@@ -114,15 +114,8 @@ int plot_threshold_sweep(plot_run *r, cl_error *err)
     int n_th = r->c.n_th;
     memcpy(th_list, r->c.th, sizeof th_list);
     r->c.n_th = 1;
-    if (rc) {
-        plot_csv_abort(&k.w);
-        plot_vars_free(&k.v);
+    if ((rc = plot_csv_finish(r, &k.w, &k.v, rc, err)))
         return rc;
-    }
-    if ((rc = plot_csv_commit(r, &k.w, err))) {
-        plot_vars_free(&k.v);
-        return rc;
-    }
     char th[48], buf[256];
     snprintf(buf, sizeof buf, "Collision and density against the threshold (dashed line: %s, the "
                               "threshold the other figures use)",

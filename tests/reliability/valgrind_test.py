@@ -88,6 +88,13 @@ RUNS = [
      "--train-per-class", "1", "--test-per-task", "2", "--epochs", "1", "--batch", "2",
      "--max-new", "2", "--snapshot-every", "1", "--targets", "q", "--quiet"],
 ]
+# collide-reproduce's own work once its runs are trained (the training is
+# collide-train's, checked above): tables, report and figures from the stores.
+repro = w("repro")
+REPRO = ["--quick", "--synthetic", "-o", repro, "--base", base, "--train-per-class", "1",
+         "--test-per-task", "2", "--epochs", "1", "--targets", "q", "--quiet"]
+native("collide-reproduce", *REPRO)
+RUNS.append(["collide-reproduce", *REPRO])
 plot = os.path.join(BIN, "collide-plot")
 if os.path.exists(plot):
     RUNS.append(["collide-plot", "accuracy-matrix", "--data-only", store, "-o", w("plot")])
