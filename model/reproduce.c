@@ -233,7 +233,9 @@ static void accuracy_table(FILE *f, const row *rows, int n, const cl_repro_opts 
     if (tex)
         fputs("\\hline\n", f);
     char model[128];
-    snprintf(model, sizeof model, "collide base");
+    /* a synthetic run sits in the O1 column: say so in the row itself */
+    snprintf(model, sizeof model, "%s",
+             o->train.synthetic ? "collide base, synthetic tasks" : "collide base");
     for (int m = CL_M_SEQLORA; m <= CL_M_BOTH; m++) {
         double v[6];
         int any = 0;
