@@ -362,3 +362,8 @@ int h5_read_strings(hid_t loc, const char *path, const char *name, int n,
     *out = s;
     return CL_OK;
 }
+
+int h5_write_all(hid_t d, hid_t mtype, const void *buf)
+{
+    return H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
+}

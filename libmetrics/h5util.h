@@ -24,6 +24,8 @@ void h5_quiet_end(const h5_quiet *q);
 void h5_reason(char *buf, size_t n);
 
 hid_t h5_utf8_type(void);
+/* The whole of dataset d from buf; 0 or -1. */
+int h5_write_all(hid_t d, hid_t mtype, const void *buf);
 
 int h5_attr_write_str(hid_t obj, const char *name, const char *value);
 int h5_attr_write_i64(hid_t obj, const char *name, int64_t value);

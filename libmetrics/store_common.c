@@ -147,6 +147,20 @@ void cl_store_free(cl_store *s)
     free(s);
 }
 
+int cl_store_h5fail(cl_error *err, int code, const char *path, const char *what)
+{
+    char r[256];
+    h5_reason(r, sizeof r);
+    return cl_error_set(err, code, "%s: %s%s%s", path, what, r[0] ? ": " : "", r);
+}
+
+int cl_store_write_fail(cl_store *s, cl_error *err, const char *what)
+{
+    int rc = cl_store_h5fail(err, CL_ERR_IO, s->path, what);
+    cl_store_poison(s);
+    return rc;
+}
+
 int cl_store_reserve(cl_store *s, int64_t n, cl_error *err)
 {
     if (n <= s->cap)

@@ -76,4 +76,14 @@ int cl_store_reserve(cl_store *s, int64_t n, cl_error *err);
 /* Recompute task_end[] from the rows. */
 void cl_store_index_tasks(cl_store *s);
 
+/* Writing (store_write.c, store_layout.c). Snapshot-table rows per chunk. */
+#define CL_TABLE_CHUNK 256
+/* "PATH: WHAT: <HDF5's innermost reason>" into err; returns code. */
+int cl_store_h5fail(cl_error *err, int code, const char *path, const char *what);
+/* A write to s failed: report it, and let nothing more reach the file. */
+int cl_store_write_fail(cl_store *s, cl_error *err, const char *what);
+int cl_store_check_spec(const char *path, const cl_store_spec *sp, cl_error *err);
+/* Objects that are written once at creation. */
+int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err);
+
 #endif

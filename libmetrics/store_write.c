@@ -18,15 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TABLE_CHUNK 256
 #define CL_STORE_PAGE 4096
-
-static int h5fail(cl_error *err, int code, const char *path, const char *what)
-{
-    char r[256];
-    h5_reason(r, sizeof r);
-    return cl_error_set(err, code, "%s: %s%s%s", path, what, r[0] ? ": " : "", r);
-}
 
 /*
  * Disk space is reserved (posix_fallocate) before HDF5 is asked to write:
@@ -70,14 +62,6 @@ static int64_t layout_bytes(const cl_store_spec *sp)
     return n;
 }
 
-/* A write to s failed: report it, and let nothing more reach the file. */
-static int write_fail(cl_store *s, cl_error *err, const char *what)
-{
-    int rc = h5fail(err, CL_ERR_IO, s->path, what);
-    cl_store_poison(s);
-    return rc;
-}
-
 /* An open-file-description lock keeps a second writer (a resume started
  * while the first run still lives) away; HDF5 drops its own lock once SWMR
  * writing starts. */
@@ -93,197 +77,6 @@ static int take_writer_lock(cl_store *s, cl_error *err)
             return cl_error_set(err, CL_ERR_IO,
                                 "%s: another process is writing this store", s->path);
         /* Filesystems without locks: carry on unprotected. */
-    }
-    return CL_OK;
-}
-
-static int check_spec(const char *path, const cl_store_spec *sp, cl_error *err)
-{
-    const cl_run_meta *m = &sp->meta;
-    if (sp->n_tasks < 1 || sp->n_tasks > 100000)
-        return cl_error_set(err, CL_ERR_ARG, "%s: task count %d out of range [1, 100000]",
-                            path, sp->n_tasks);
-    if (sp->n_modules < 1 || sp->n_modules > 1000000)
-        return cl_error_set(err, CL_ERR_ARG, "%s: module count %d out of range", path,
-                            sp->n_modules);
-    if (!m->method || !m->method[0])
-        return cl_error_set(err, CL_ERR_ARG, "%s: method missing", path);
-    if (!(m->rank >= 1) || !isfinite(m->alpha) || !isfinite(m->scaling))
-        return cl_error_set(err, CL_ERR_ARG, "%s: rank, alpha or scaling invalid", path);
-    for (int t = 0; t < sp->n_tasks; t++) {
-        if (!sp->task_names[t] || !sp->task_names[t][0])
-            return cl_error_set(err, CL_ERR_ARG, "%s: task %d has no name", path, t);
-        if (sp->task_lambda && !(sp->task_lambda[t] >= 0 && isfinite(sp->task_lambda[t])))
-            return cl_error_set(err, CL_ERR_ARG, "%s: task %s: lambda must be finite and >= 0",
-                                path, sp->task_names[t]);
-    }
-    for (int i = 0; i < sp->n_modules; i++) {
-        if (!sp->module_names[i] || !sp->module_names[i][0])
-            return cl_error_set(err, CL_ERR_ARG, "%s: module %d has no name", path, i);
-        if (sp->d_out[i] < 1 || sp->d_in[i] < 1 || sp->rank[i] < 1 ||
-            sp->d_out[i] > (1 << 24) || sp->d_in[i] > (1 << 24) || sp->rank[i] > 65536)
-            return cl_error_set(err, CL_ERR_ARG,
-                                "%s: module %s: shape %lld x %lld with rank %d out of range",
-                                path, sp->module_names[i], (long long)sp->d_out[i],
-                                (long long)sp->d_in[i], sp->rank[i]);
-        for (int j = 0; j < i; j++)
-            if (!strcmp(sp->module_names[i], sp->module_names[j]))
-                return cl_error_set(err, CL_ERR_ARG, "%s: module name %s appears twice", path,
-                                    sp->module_names[i]);
-    }
-    if (sp->resume_bytes < 0)
-        return cl_error_set(err, CL_ERR_ARG, "%s: negative resume size", path);
-    return CL_OK;
-}
-
-static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank,
-                          const hsize_t *dims, const hsize_t *maxdims,
-                          const hsize_t *chunk)
-{
-    hid_t sp = H5Screate_simple(rank, dims, maxdims);
-    hid_t dc = H5Pcreate(H5P_DATASET_CREATE);
-    if (chunk)
-        H5Pset_chunk(dc, rank, chunk);
-    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dc, H5P_DEFAULT);
-    H5Pclose(dc);
-    H5Sclose(sp);
-    return d;
-}
-
-static int write_all(hid_t d, hid_t mtype, const void *buf)
-{
-    return H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
-}
-
-/* Objects that are written once at creation. */
-static int create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
-{
-    hid_t f = s->file;
-    const cl_run_meta *m = &sp->meta;
-    int T = sp->n_tasks, M = sp->n_modules;
-    int bad = 0;
-    bad |= h5_attr_write_str(f, "format", CL_FORMAT_NAME);
-    bad |= h5_attr_write_i64(f, "format_version", CL_FORMAT_VERSION);
-    bad |= h5_attr_write_str(f, "method", m->method);
-    bad |= h5_attr_write_i64(f, "rank", m->rank);
-    bad |= h5_attr_write_f64(f, "alpha", m->alpha);
-    bad |= h5_attr_write_f64(f, "scaling", m->scaling);
-    bad |= h5_attr_write_str(f, "scaling_rule", m->scaling_rule ? m->scaling_rule : "alpha/r");
-    bad |= h5_attr_write_str(f, "penalty_form", m->penalty_form ? m->penalty_form : "none");
-    bad |= h5_attr_write_f64(f, "lambda_orth", m->lambda_orth);
-    bad |= h5_attr_write_f64(f, "lambda_l2", m->lambda_l2);
-    bad |= h5_attr_write_f64(f, "lambda_sparse", m->lambda_sparse);
-    bad |= h5_attr_write_u64(f, "seed", m->seed);
-    bad |= h5_attr_write_str(f, "base_model", m->base_model ? m->base_model : "");
-    bad |= h5_attr_write_str(f, "created_by", m->created_by ? m->created_by : "");
-    if (m->train_config && m->train_config[0])
-        bad |= h5_attr_write_str(f, "train_config", m->train_config);
-    if (bad)
-        return write_fail(s, err, "cannot write run attributes");
-
-    hid_t g1 = H5Gcreate2(f, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t g2 = H5Gcreate2(f, "modules", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t g3 = H5Gcreate2(f, "snapshots", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t g4 = H5Gcreate2(f, "adapters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = g1 < 0 || g2 < 0 || g3 < 0 || g4 < 0;
-    H5Gclose(g1);
-    H5Gclose(g2);
-    H5Gclose(g3);
-    if (bad) {
-        H5Gclose(g4);
-        return write_fail(s, err, "cannot create groups");
-    }
-
-    /* Tasks. */
-    const char **data = cl_alloc((size_t)T, sizeof *data, err);
-    double *lam = cl_alloc((size_t)T, sizeof *lam, err);
-    double *nan = cl_alloc((size_t)T * (size_t)T, sizeof *nan, err);
-    if (!data || !lam || !nan) {
-        free(data), free(lam), free(nan);
-        H5Gclose(g4);
-        return err->code;
-    }
-    for (int t = 0; t < T; t++) {
-        data[t] = sp->task_data && sp->task_data[t] ? sp->task_data[t] : "";
-        lam[t] = sp->task_lambda ? sp->task_lambda[t] : m->lambda_sparse;
-    }
-    for (int i = 0; i < T * T; i++)
-        nan[i] = NAN;
-    bad |= h5_write_strings(f, P_TASK_NAME, sp->task_names, T);
-    bad |= h5_write_strings(f, P_TASK_DATA, data, T);
-    hsize_t dT = (hsize_t)T, dTT[2] = {(hsize_t)T, (hsize_t)T}, dM = (hsize_t)M;
-    hid_t d = make_dataset(f, P_TASK_LAMBDA, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
-    bad |= d < 0 || write_all(d, H5T_NATIVE_DOUBLE, lam);
-    H5Dclose(d);
-    s->d_base = make_dataset(f, P_TASK_BASE, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
-    bad |= s->d_base < 0 || write_all(s->d_base, H5T_NATIVE_DOUBLE, nan);
-    s->d_acc = make_dataset(f, P_ACCURACY, H5T_IEEE_F64LE, 2, dTT, NULL, NULL);
-    bad |= s->d_acc < 0 || write_all(s->d_acc, H5T_NATIVE_DOUBLE, nan);
-    free(data);
-    free(lam);
-    free(nan);
-
-    /* Modules. */
-    bad |= h5_write_strings(f, P_MOD_NAME, sp->module_names, M);
-    d = make_dataset(f, P_MOD_DOUT, H5T_STD_I64LE, 1, &dM, NULL, NULL);
-    bad |= d < 0 || write_all(d, H5T_NATIVE_INT64, sp->d_out);
-    H5Dclose(d);
-    d = make_dataset(f, P_MOD_DIN, H5T_STD_I64LE, 1, &dM, NULL, NULL);
-    bad |= d < 0 || write_all(d, H5T_NATIVE_INT64, sp->d_in);
-    H5Dclose(d);
-    d = make_dataset(f, P_MOD_RANK, H5T_STD_I32LE, 1, &dM, NULL, NULL);
-    bad |= d < 0 || write_all(d, H5T_NATIVE_INT32, sp->rank);
-    H5Dclose(d);
-    if (bad) {
-        H5Gclose(g4);
-        return write_fail(s, err, "cannot write tasks and modules");
-    }
-
-    /* Snapshots: extendible along the snapshot axis. */
-    hsize_t zero = 0, unl = H5S_UNLIMITED, tchunk = TABLE_CHUNK;
-    hid_t ft = cl_table_file_type();
-    s->d_table = make_dataset(f, P_TABLE, ft, 1, &zero, &unl, &tchunk);
-    H5Tclose(ft);
-    hsize_t z2[2] = {0, dM}, mx2[2] = {H5S_UNLIMITED, dM}, ch2[2] = {16, dM};
-    s->d_rank = make_dataset(f, P_SNAP_RANK, H5T_STD_I32LE, 2, z2, mx2, ch2);
-    s->d_scale = make_dataset(f, P_SNAP_SCALE, H5T_IEEE_F64LE, 2, z2, mx2, ch2);
-    s->d_committed = make_dataset(f, P_COMMITTED, H5T_STD_I64LE, 0, NULL, NULL, NULL);
-    int64_t n0 = 0;
-    bad = s->d_table < 0 || s->d_rank < 0 || s->d_scale < 0 || s->d_committed < 0 ||
-          write_all(s->d_committed, H5T_NATIVE_INT64, &n0);
-    if (bad) {
-        H5Gclose(g4);
-        return write_fail(s, err, "cannot create the snapshot table");
-    }
-
-    /* Adapters: /adapters/NNNNNN/{A,B}, one chunk per snapshot. */
-    for (int i = 0; i < M && !bad; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%06d", i);
-        hid_t g = H5Gcreate2(g4, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        hsize_t r = (hsize_t)sp->rank[i], din = (hsize_t)sp->d_in[i], dout = (hsize_t)sp->d_out[i];
-        hsize_t za[3] = {0, r, din}, ma[3] = {H5S_UNLIMITED, r, din}, ca[3] = {1, r, din};
-        hsize_t zb[3] = {0, dout, r}, mb[3] = {H5S_UNLIMITED, dout, r}, cb[3] = {1, dout, r};
-        s->dA[i] = make_dataset(g, "A", H5T_IEEE_F32LE, 3, za, ma, ca);
-        s->dB[i] = make_dataset(g, "B", H5T_IEEE_F32LE, 3, zb, mb, cb);
-        bad = g < 0 || s->dA[i] < 0 || s->dB[i] < 0;
-        if (g >= 0)
-            H5Gclose(g);
-    }
-    H5Gclose(g4);
-    if (bad)
-        return write_fail(s, err, "cannot create adapter datasets");
-
-    if (sp->resume_bytes > 0) {
-        hid_t g = H5Gcreate2(f, "resume", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        H5Gclose(g);
-        hsize_t rs[2] = {2, (hsize_t)sp->resume_bytes}, two = 2;
-        s->d_res_state = make_dataset(f, P_RESUME_STATE, H5T_STD_U8LE, 2, rs, NULL, NULL);
-        s->d_res_snap = make_dataset(f, P_RESUME_SNAP, H5T_STD_I64LE, 1, &two, NULL, NULL);
-        int64_t none[2] = {-1, -1};
-        if (g < 0 || s->d_res_state < 0 || s->d_res_snap < 0 ||
-            write_all(s->d_res_snap, H5T_NATIVE_INT64, none))
-            return write_fail(s, err, "cannot create the resume slots");
     }
     return CL_OK;
 }
@@ -370,7 +163,7 @@ int cl_store_create(const char *path, const cl_store_spec *sp, cl_store **out,
                     cl_error *err)
 {
     *out = NULL;
-    int rc = check_spec(path, sp, err);
+    int rc = cl_store_check_spec(path, sp, err);
     if (rc)
         return rc;
     struct stat st;
@@ -419,7 +212,7 @@ int cl_store_create(const char *path, const cl_store_spec *sp, cl_store **out,
     H5Pclose(fcpl);
     H5Pclose(fapl);
     if (s->file < 0) {
-        rc = h5fail(err, CL_ERR_IO, path, "cannot create");
+        rc = cl_store_h5fail(err, CL_ERR_IO, path, "cannot create");
         goto fail;
     }
     s->writable = 1;
@@ -429,12 +222,12 @@ int cl_store_create(const char *path, const cl_store_spec *sp, cl_store **out,
         close(fd);
     if (rc) /* nothing written yet: the close below writes the empty file's few bytes */
         goto fail_unlink;
-    rc = create_layout(s, sp, err);
+    rc = cl_store_create_layout(s, sp, err);
     if (rc)
         goto fail_unlink;
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 || H5Fstart_swmr_write(s->file) < 0 ||
         H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        rc = write_fail(s, err, "cannot start SWMR writing");
+        rc = cl_store_write_fail(s, err, "cannot start SWMR writing");
         goto fail_unlink;
     }
     /* link() refuses to replace an existing file, unlike rename(). */
@@ -518,7 +311,7 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
     s->file = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
     H5Pclose(fapl);
     if (s->file < 0) {
-        rc = h5fail(err, CL_ERR_IO, path, "cannot reopen for writing");
+        rc = cl_store_h5fail(err, CL_ERR_IO, path, "cannot reopen for writing");
         goto fail;
     }
     /* A killed SWMR writer can leave data referenced past the end-of-
@@ -534,7 +327,7 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
         margin = b > margin ? b : margin;
     }
     if (H5Fincrement_filesize(s->file, 2 * margin) < 0) {
-        rc = write_fail(s, err, "cannot repair the end-of-allocation address");
+        rc = cl_store_write_fail(s, err, "cannot repair the end-of-allocation address");
         goto fail;
     }
     s->writable = 1;
@@ -561,7 +354,7 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
     bad |= s->d_table < 0 || s->d_rank < 0 || s->d_scale < 0 || s->d_committed < 0 ||
            s->d_acc < 0 || s->d_base < 0;
     if (bad) {
-        rc = write_fail(s, err, "cannot reopen for writing");
+        rc = cl_store_write_fail(s, err, "cannot reopen for writing");
         goto fail;
     }
     h5_quiet_end(&q);
@@ -652,7 +445,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
     h5_quiet_begin(&q);
     /* The snapshot's chunks, a table chunk, a chunk of ranks and scales,
      * and room for the metadata that index them. */
-    int64_t bytes = RESERVE_SLACK + TABLE_CHUNK * (int64_t)sizeof(cl_snapshot_row) +
+    int64_t bytes = RESERVE_SLACK + CL_TABLE_CHUNK * (int64_t)sizeof(cl_snapshot_row) +
                     16 * (int64_t)M * (int64_t)(sizeof(int32_t) + sizeof(double));
     for (int m = 0; m < M; m++)
         bytes += (int64_t)s->mrank[m] * (s->d_in[m] + s->d_out[m]) * 4;
@@ -665,7 +458,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
     hsize_t n = (hsize_t)s->N;
     row->id = s->N;
     if (extend_to(s, n + 1) < 0) {
-        rc = write_fail(s, err, "cannot extend the snapshot datasets");
+        rc = cl_store_write_fail(s, err, "cannot extend the snapshot datasets");
         goto out;
     }
     float *pad = NULL;
@@ -690,7 +483,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
             a = pad;
         }
         if (write_row(s->dA[m], H5T_NATIVE_FLOAT, 3, da, n, a) < 0) {
-            rc = write_fail(s, err, "cannot write adapter A");
+            rc = cl_store_write_fail(s, err, "cannot write adapter A");
             goto out_pad;
         }
         if (k < r) {
@@ -700,7 +493,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
             b = pad;
         }
         if (write_row(s->dB[m], H5T_NATIVE_FLOAT, 3, db, n, b) < 0) {
-            rc = write_fail(s, err, "cannot write adapter B");
+            rc = cl_store_write_fail(s, err, "cannot write adapter B");
             goto out_pad;
         }
     }
@@ -730,14 +523,14 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
         }
     }
     if (bad || H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        rc = write_fail(s, err, "cannot write the snapshot");
+        rc = cl_store_write_fail(s, err, "cannot write the snapshot");
         goto out_pad;
     }
     /* The commit: only now do readers see the snapshot. */
     int64_t committed = s->N + 1;
-    if (write_all(s->d_committed, H5T_NATIVE_INT64, &committed) < 0 ||
+    if (h5_write_all(s->d_committed, H5T_NATIVE_INT64, &committed) < 0 ||
         H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        rc = write_fail(s, err, "cannot commit the snapshot");
+        rc = cl_store_write_fail(s, err, "cannot commit the snapshot");
         goto out_pad;
     }
     s->rows[s->N] = *row;
@@ -780,7 +573,7 @@ int cl_store_write_accuracy_row(cl_store *s, int after_task, const double *acc,
     rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /" P_ACCURACY, err);
     if (!rc && (write_row(s->d_acc, H5T_NATIVE_DOUBLE, 2, &dT, (hsize_t)after_task, acc) < 0 ||
                 H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
-        rc = write_fail(s, err, "cannot write /accuracy");
+        rc = cl_store_write_fail(s, err, "cannot write /accuracy");
     if (!rc)
         memcpy(s->R + (size_t)after_task * (size_t)s->T, acc, (size_t)s->T * sizeof *acc);
     h5_quiet_end(&q);
@@ -797,9 +590,9 @@ int cl_store_write_baseline(cl_store *s, const double *acc, cl_error *err)
     h5_quiet q;
     h5_quiet_begin(&q);
     rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /" P_TASK_BASE, err);
-    if (!rc && (write_all(s->d_base, H5T_NATIVE_DOUBLE, acc) < 0 ||
+    if (!rc && (h5_write_all(s->d_base, H5T_NATIVE_DOUBLE, acc) < 0 ||
                 H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
-        rc = write_fail(s, err, "cannot write /" P_TASK_BASE);
+        rc = cl_store_write_fail(s, err, "cannot write /" P_TASK_BASE);
     if (!rc)
         memcpy(s->baseline, acc, (size_t)s->T * sizeof *acc);
     h5_quiet_end(&q);
