@@ -13,8 +13,12 @@ void cl_encoded_task_free(cl_encoded_task *e)
         free(e->train[i].ids);
     for (int i = 0; i < e->n_test; i++)
         free(e->test[i].ids);
+    for (int k = 0; k < e->n_options; k++)
+        free(e->option[k]);
     free(e->train);
     free(e->test);
+    free(e->option);
+    free(e->n_option);
     memset(e, 0, sizeof *e);
 }
 
@@ -90,6 +94,26 @@ int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_enc
     out->test = calloc((size_t)(t->n_test ? t->n_test : 1), sizeof *out->test);
     if (!rc && (!out->train || !out->test))
         rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    out->option = calloc((size_t)t->n_labels, sizeof *out->option);
+    out->n_option = calloc((size_t)t->n_labels, sizeof *out->n_option);
+    if (!rc && (!out->option || !out->n_option))
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < t->n_labels && !rc; k++, out->n_options++) {
+        char lab[512];
+        ids o = {0};
+        snprintf(lab, sizeof lab, " %s", t->labels[k]);
+        rc = enc(tok, lab, &o, err);
+        int32_t *v = rc ? NULL : realloc(o.v, (size_t)(o.n + 1) * sizeof *o.v);
+        if (!rc && !v)
+            rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        if (rc) {
+            free(o.v);
+            break;
+        }
+        out->option[k] = v;
+        out->option[k][o.n] = cl_tok_eos(tok);
+        out->n_option[k] = o.n + 1;
+    }
     for (int i = 0; i < t->n_train && !rc; i++, out->n_train++) {
         out->train[i].label = t->train[i].label;
         rc = one(tok, &prefix, &suffix, t->train[i].text, t->labels[t->train[i].label], max_len,

@@ -20,6 +20,11 @@ typedef struct cl_encoded_task {
     cl_encoded *train, *test;
     int n_train, n_test;
     int truncated;  /* examples whose text was cut */
+    /* the answer options for ranked scoring: option k is " <label k>" and
+     * end-of-text, exactly the target an example of label k is trained on */
+    int n_options;
+    int32_t **option;
+    int *n_option;
 } cl_encoded_task;
 
 int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_encoded_task *out,

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #define CL_FORMAT_NAME "collide-store"
-#define CL_FORMAT_VERSION 1
+#define CL_FORMAT_VERSION 2 /* 2: ranked accuracy, test and label counts */
 
 /* Allocation that reports through err. n * size is checked for overflow. */
 void *cl_alloc(size_t n, size_t size, cl_error *err);

@@ -129,6 +129,21 @@ typedef enum {
     CL_SNAP_END_OF_TASK = 1
 } cl_snapshot_kind;
 
+/* How a task's accuracy was measured. GENERATE: greedy generation, exact
+ * match of the normalised answer (the paper's scorer). RANKED: the option
+ * label whose tokens have the highest summed log-likelihood after the prompt
+ * (the usual multiple-choice protocol). */
+typedef enum {
+    CL_EVAL_GENERATE = 0,
+    CL_EVAL_RANKED = 1,
+    CL_EVAL_COUNT = 2
+} cl_eval;
+
+const char *cl_eval_name(cl_eval e); /* "generation", "ranked" */
+/* Binomial standard error of an accuracy p measured on n examples:
+ * sqrt(p (1 - p) / n); NaN when n is unknown. */
+double cl_acc_stderr(double p, int64_t n);
+
 /* One row of /snapshots/table. */
 typedef struct cl_snapshot_row {
     int64_t id;             /* equals the row index                          */
@@ -175,6 +190,8 @@ typedef struct cl_store_spec {
     const int64_t *d_in;
     const int32_t *rank;             /* largest rank stored per module        */
     int64_t resume_bytes;            /* size of the resume slots; 0: none     */
+    const int64_t *task_n_test;      /* NULL: unknown (0)                     */
+    const int64_t *task_n_labels;    /* NULL: unknown (0)                     */
 } cl_store_spec;
 
 typedef struct cl_store cl_store;
@@ -195,9 +212,12 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row,
                     const float *const *A, const float *const *B,
                     const int32_t *rank, const double *scale,
                     const void *resume, int64_t resume_n, cl_error *err);
-int cl_store_write_accuracy_row(cl_store *s, int after_task,
+/* Accuracy rows and baselines, per evaluation protocol: the paper's greedy
+ * generation with exact match, and ranked scoring (the option label with the
+ * highest log-likelihood). Format 1 stores hold generation only. */
+int cl_store_write_accuracy_row(cl_store *s, cl_eval e, int after_task,
                                 const double *acc, cl_error *err);
-int cl_store_write_baseline(cl_store *s, const double *acc, cl_error *err);
+int cl_store_write_baseline(cl_store *s, cl_eval e, const double *acc, cl_error *err);
 /* The resume state stored with snapshot id (the last or the one before). */
 int cl_store_read_resume(cl_store *s, int64_t snapshot, void *state,
                          int64_t n, cl_error *err);
@@ -225,9 +245,16 @@ int64_t cl_store_n_snapshots(const cl_store *s);
 const cl_snapshot_row *cl_store_snapshot(const cl_store *s, int64_t id);
 /* End-of-task snapshot of task t, or -1 if task t has not ended. */
 int64_t cl_store_task_end(const cl_store *s, int t);
-/* R (T x T, row-major, NaN where not evaluated) and baselines (T). */
-const double *cl_store_accuracy(const cl_store *s);
-const double *cl_store_baseline(const cl_store *s);
+/* R (T x T, row-major, NaN where not evaluated) and baselines (T), per
+ * protocol; a format 1 store's ranked ones are all NaN. */
+const double *cl_store_accuracy(const cl_store *s, cl_eval e);
+const double *cl_store_baseline(const cl_store *s, cl_eval e);
+/* 1 when any entry of protocol e's R is evaluated. */
+int cl_store_has_eval(const cl_store *s, cl_eval e);
+/* Test examples behind task t's accuracies, and its number of labels
+ * (chance = 1 / labels); 0 when unknown (format 1, imported). */
+int64_t cl_store_task_n_test(const cl_store *s, int t);
+int64_t cl_store_task_n_labels(const cl_store *s, int t);
 
 /* The adapter trained at snapshot id on module m, checked for NaN/Inf.
  * Allocates out->A and out->B; release with cl_lowrank_free. */
@@ -364,7 +391,8 @@ typedef struct cl_summary {
     double oo_pair_mean;  /* oo_total / pairs                                     */
     double nuclear_mean;  /* mean over tasks and modules (the paper's Figure 3)   */
     double hoyer_mean;
-    cl_forgetting forgetting;
+    double tau_median;    /* median over tasks and modules of the resolved threshold */
+    cl_forgetting forgetting[CL_EVAL_COUNT]; /* per protocol (all NaN if not evaluated) */
 } cl_summary;
 
 int cl_store_summary(cl_store *s, const char *snapshot, const cl_threshold *th, cl_backend *be,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stddef.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -106,8 +107,8 @@ void cl_store_free(cl_store *s)
             if (s->dB[m] > 0)
                 H5Dclose(s->dB[m]);
         }
-    hid_t ds[] = {s->d_table, s->d_rank, s->d_scale, s->d_committed, s->d_acc,
-                  s->d_base, s->d_res_state, s->d_res_snap};
+    hid_t ds[] = {s->d_table, s->d_rank, s->d_scale, s->d_committed, s->d_acc[0], s->d_acc[1],
+                  s->d_base[0], s->d_base[1], s->d_res_state, s->d_res_snap};
     for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
         if (ds[i] > 0)
             H5Dclose(ds[i]);
@@ -140,8 +141,10 @@ void cl_store_free(cl_store *s)
     free(s->snap_rank);
     free(s->snap_scale);
     free(s->task_end);
-    free(s->R);
-    free(s->baseline);
+    for (int e = 0; e < CL_EVAL_COUNT; e++)
+        free(s->R[e]), free(s->baseline[e]);
+    free(s->n_test);
+    free(s->n_labels);
     free(s->dA);
     free(s->dB);
     free(s);
@@ -220,8 +223,30 @@ int64_t cl_store_task_end(const cl_store *s, int t)
     return t >= 0 && t < s->T ? s->task_end[t] : -1;
 }
 
-const double *cl_store_accuracy(const cl_store *s) { return s->R; }
-const double *cl_store_baseline(const cl_store *s) { return s->baseline; }
+const double *cl_store_accuracy(const cl_store *s, cl_eval e) { return s->R[e]; }
+const double *cl_store_baseline(const cl_store *s, cl_eval e) { return s->baseline[e]; }
+int64_t cl_store_task_n_test(const cl_store *s, int t) { return s->n_test[t]; }
+int64_t cl_store_task_n_labels(const cl_store *s, int t) { return s->n_labels[t]; }
+
+const char *cl_eval_name(cl_eval e)
+{
+    return e == CL_EVAL_RANKED ? "ranked" : "generation";
+}
+
+int cl_store_has_eval(const cl_store *s, cl_eval e)
+{
+    for (int i = 0; i < s->T * s->T; i++)
+        if (!isnan(s->R[e][i]))
+            return 1;
+    return 0;
+}
+
+double cl_acc_stderr(double p, int64_t n)
+{
+    if (n <= 0 || isnan(p))
+        return NAN;
+    return sqrt(p * (1 - p) / (double)n);
+}
 
 int cl_store_close(cl_store *s, cl_error *err)
 {

@@ -17,6 +17,10 @@
 #define P_TASK_DATA "tasks/data"
 #define P_TASK_BASE "tasks/baseline"
 #define P_ACCURACY "accuracy"
+#define P_ACCURACY_RANKED "accuracy_ranked"  /* format 2 */
+#define P_TASK_BASE_RANKED "tasks/baseline_ranked" /* format 2 */
+#define P_TASK_NTEST "tasks/n_test"        /* format 2 */
+#define P_TASK_NLABELS "tasks/n_labels"    /* format 2 */
 #define P_MOD_NAME "modules/name"
 #define P_MOD_DOUT "modules/d_out"
 #define P_MOD_DIN "modules/d_in"
@@ -56,10 +60,11 @@ struct cl_store {
     double *snap_scale;     /* [cap * M] */
     int64_t *task_end;      /* [T] */
 
-    double *R, *baseline;
+    double *R[CL_EVAL_COUNT], *baseline[CL_EVAL_COUNT]; /* per protocol */
+    int64_t *n_test, *n_labels; /* per task; 0: unknown (format 1) */
 
     hid_t *dA, *dB;         /* per module */
-    hid_t d_table, d_rank, d_scale, d_committed, d_acc, d_base;
+    hid_t d_table, d_rank, d_scale, d_committed, d_acc[CL_EVAL_COUNT], d_base[CL_EVAL_COUNT];
     hid_t d_res_state, d_res_snap;
     int64_t resume_bytes;
 };

@@ -123,10 +123,20 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     hid_t d = make_dataset(f, P_TASK_LAMBDA, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
     bad |= d < 0 || h5_write_all(d, H5T_NATIVE_DOUBLE, lam);
     H5Dclose(d);
-    s->d_base = make_dataset(f, P_TASK_BASE, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
-    bad |= s->d_base < 0 || h5_write_all(s->d_base, H5T_NATIVE_DOUBLE, nan);
-    s->d_acc = make_dataset(f, P_ACCURACY, H5T_IEEE_F64LE, 2, dTT, NULL, NULL);
-    bad |= s->d_acc < 0 || h5_write_all(s->d_acc, H5T_NATIVE_DOUBLE, nan);
+    static const char *const pbase[] = {P_TASK_BASE, P_TASK_BASE_RANKED};
+    static const char *const pacc[] = {P_ACCURACY, P_ACCURACY_RANKED};
+    for (int e = 0; e < CL_EVAL_COUNT; e++) {
+        s->d_base[e] = make_dataset(f, pbase[e], H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
+        bad |= s->d_base[e] < 0 || h5_write_all(s->d_base[e], H5T_NATIVE_DOUBLE, nan);
+        s->d_acc[e] = make_dataset(f, pacc[e], H5T_IEEE_F64LE, 2, dTT, NULL, NULL);
+        bad |= s->d_acc[e] < 0 || h5_write_all(s->d_acc[e], H5T_NATIVE_DOUBLE, nan);
+    }
+    d = make_dataset(f, P_TASK_NTEST, H5T_STD_I64LE, 1, &dT, NULL, NULL);
+    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, s->n_test);
+    H5Dclose(d);
+    d = make_dataset(f, P_TASK_NLABELS, H5T_STD_I64LE, 1, &dT, NULL, NULL);
+    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, s->n_labels);
+    H5Dclose(d);
     free(data);
     free(lam);
     free(nan);

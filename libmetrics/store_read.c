@@ -101,10 +101,18 @@ static int read_meta(cl_store *s, cl_error *err)
     int64_t ver, rank;
     int rc = h5_attr_read_str(f, p, "format", &fmt, err);
     if (rc)
-        return err->code == CL_ERR_FORMAT
-                   ? cl_error_set(err, CL_ERR_FORMAT, "%s: not a collide store (%s)", p,
-                                  err->msg + strlen(p) + 2)
-                   : rc;
+    {
+        if (err->code != CL_ERR_FORMAT)
+            return rc;
+        /* err->msg is both the reason and the destination: copy it first */
+        char why[sizeof err->msg];
+        size_t lp = strlen(p);
+        const char *m = err->msg;
+        if (!strncmp(m, p, lp) && m[lp] == ':' && m[lp + 1] == ' ')
+            m += lp + 2;
+        snprintf(why, sizeof why, "%s", m);
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: not a collide store (%s)", p, why);
+    }
     if (strcmp(fmt, CL_FORMAT_NAME) != 0) {
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: /@format: \"%s\" is not a collide store", p,
                           fmt);
@@ -221,14 +229,19 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
     int T = s->T, M = s->M;
     s->task_lambda = cl_alloc((size_t)T, sizeof(double), err);
     s->task_end = cl_alloc((size_t)T, sizeof(int64_t), err);
-    s->R = cl_alloc((size_t)T * (size_t)T, sizeof(double), err);
-    s->baseline = cl_alloc((size_t)T, sizeof(double), err);
+    for (int e = 0; e < CL_EVAL_COUNT; e++) {
+        s->R[e] = cl_alloc((size_t)T * (size_t)T, sizeof(double), err);
+        s->baseline[e] = cl_alloc((size_t)T, sizeof(double), err);
+    }
+    s->n_test = cl_alloc((size_t)T, sizeof(int64_t), err);
+    s->n_labels = cl_alloc((size_t)T, sizeof(int64_t), err);
     s->d_out = cl_alloc((size_t)M, sizeof(int64_t), err);
     s->d_in = cl_alloc((size_t)M, sizeof(int64_t), err);
     s->mrank = cl_alloc((size_t)M, sizeof(int32_t), err);
     s->dA = cl_alloc((size_t)M, sizeof(hid_t), err);
     s->dB = cl_alloc((size_t)M, sizeof(hid_t), err);
-    if (!s->task_lambda || !s->task_end || !s->R || !s->baseline || !s->d_out || !s->d_in ||
+    if (!s->task_lambda || !s->task_end || !s->R[0] || !s->R[1] || !s->baseline[0] ||
+        !s->baseline[1] || !s->n_test || !s->n_labels || !s->d_out || !s->d_in ||
         !s->mrank || !s->dA || !s->dB)
         return err->code;
     for (int m = 0; m < M; m++)
@@ -239,10 +252,10 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
         (rc = h5_read_strings(s->file, s->path, P_MOD_NAME, M, &s->mod_name, err)) ||
         (rc = read_full(s, P_TASK_LAMBDA, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT,
                         s->task_lambda, NULL, err)) ||
-        (rc = read_full(s, P_TASK_BASE, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT, s->baseline,
-                        NULL, err)) ||
-        (rc = read_full(s, P_ACCURACY, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 2, wTT, s->R, NULL,
-                        err)) ||
+        (rc = read_full(s, P_TASK_BASE, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT,
+                        s->baseline[CL_EVAL_GENERATE], NULL, err)) ||
+        (rc = read_full(s, P_ACCURACY, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 2, wTT,
+                        s->R[CL_EVAL_GENERATE], NULL, err)) ||
         (rc = read_full(s, P_MOD_DOUT, H5T_INTEGER, 0, H5T_NATIVE_INT64, 1, &wM, s->d_out,
                         NULL, err)) ||
         (rc = read_full(s, P_MOD_DIN, H5T_INTEGER, 0, H5T_NATIVE_INT64, 1, &wM, s->d_in, NULL,
@@ -250,21 +263,53 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
         (rc = read_full(s, P_MOD_RANK, H5T_INTEGER, 0, H5T_NATIVE_INT32, 1, &wM, s->mrank,
                         NULL, err)))
         return rc;
+    /* format 2: the ranked protocol and the counts behind each accuracy */
+    if (s->version >= 2) {
+        if ((rc = read_full(s, P_TASK_BASE_RANKED, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT,
+                            s->baseline[CL_EVAL_RANKED], NULL, err)) ||
+            (rc = read_full(s, P_ACCURACY_RANKED, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 2, wTT,
+                            s->R[CL_EVAL_RANKED], NULL, err)) ||
+            (rc = read_full(s, P_TASK_NTEST, H5T_INTEGER, 0, H5T_NATIVE_INT64, 1, &wT, s->n_test,
+                            NULL, err)) ||
+            (rc = read_full(s, P_TASK_NLABELS, H5T_INTEGER, 0, H5T_NATIVE_INT64, 1, &wT,
+                            s->n_labels, NULL, err)))
+            return rc;
+    } else {
+        for (int t = 0; t < T; t++) {
+            s->baseline[CL_EVAL_RANKED][t] = NAN;
+            s->n_test[t] = s->n_labels[t] = 0;
+        }
+        for (int i = 0; i < T * T; i++)
+            s->R[CL_EVAL_RANKED][i] = NAN;
+    }
+    for (int t = 0; t < T; t++) {
+        if (s->n_test[t] < 0 || s->n_test[t] > ((int64_t)1 << 40))
+            return value_err(err, s, P_TASK_NTEST, "entry %d (%s) is %lld, expected >= 0", t,
+                             s->task_name[t], (long long)s->n_test[t]);
+        if (s->n_labels[t] < 0 || s->n_labels[t] > 1000000)
+            return value_err(err, s, P_TASK_NLABELS, "entry %d (%s) is %lld, expected >= 0", t,
+                             s->task_name[t], (long long)s->n_labels[t]);
+    }
     for (int t = 0; t < T; t++) {
         if (!s->task_name[t][0])
             return fmt_err(err, s, P_TASK_NAME, "entry %d is empty", t);
         if (!(isfinite(s->task_lambda[t]) && s->task_lambda[t] >= 0))
             return value_err(err, s, P_TASK_LAMBDA, "entry %d (%s) is %g, expected finite >= 0",
                              t, s->task_name[t], s->task_lambda[t]);
-        if (!isnan(s->baseline[t]) && !(s->baseline[t] >= 0 && s->baseline[t] <= 1))
-            return value_err(err, s, P_TASK_BASE, "entry %d (%s) is %g, expected [0, 1] or NaN",
-                             t, s->task_name[t], s->baseline[t]);
+        for (int e = 0; e < CL_EVAL_COUNT; e++) {
+            double b = s->baseline[e][t];
+            if (!isnan(b) && !(b >= 0 && b <= 1))
+                return value_err(err, s, e ? P_TASK_BASE_RANKED : P_TASK_BASE,
+                                 "entry %d (%s) is %g, expected [0, 1] or NaN", t,
+                                 s->task_name[t], b);
+        }
     }
-    for (int i = 0; i < T * T; i++)
-        if (!isnan(s->R[i]) && !(s->R[i] >= 0 && s->R[i] <= 1))
-            return value_err(err, s, P_ACCURACY,
-                             "R[%d][%d] is %g, expected an accuracy in [0, 1] or NaN", i / T,
-                             i % T, s->R[i]);
+    for (int e = 0; e < CL_EVAL_COUNT; e++)
+        for (int i = 0; i < T * T; i++)
+            if (!isnan(s->R[e][i]) && !(s->R[e][i] >= 0 && s->R[e][i] <= 1))
+                return value_err(err, s, e ? P_ACCURACY_RANKED : P_ACCURACY,
+                                 "R[%d][%d] is %g, expected an accuracy in [0, 1] or NaN", i / T,
+                                 i % T, s->R[e][i]);
     for (int m = 0; m < M; m++) {
         if (!s->mod_name[m][0])
             return fmt_err(err, s, P_MOD_NAME, "entry %d is empty", m);
@@ -455,7 +500,7 @@ static int open_store(const char *path, cl_store **out, cl_error *err)
     if (!s)
         return err->code;
     s->file = s->d_table = s->d_rank = s->d_scale = s->d_committed = -1;
-    s->d_acc = s->d_base = s->d_res_state = s->d_res_snap = -1;
+    s->d_acc[0] = s->d_acc[1] = s->d_base[0] = s->d_base[1] = s->d_res_state = s->d_res_snap = -1;
     s->lock_fd = -1;
     s->path = cl_strdup(path, err);
     if (!s->path) {

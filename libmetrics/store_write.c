@@ -98,8 +98,12 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->task_data = cl_alloc((size_t)s->T, sizeof(char *), err);
     s->task_lambda = cl_alloc((size_t)s->T, sizeof(double), err);
     s->task_end = cl_alloc((size_t)s->T, sizeof(int64_t), err);
-    s->R = cl_alloc((size_t)s->T * (size_t)s->T, sizeof(double), err);
-    s->baseline = cl_alloc((size_t)s->T, sizeof(double), err);
+    for (int e = 0; e < CL_EVAL_COUNT; e++) {
+        s->R[e] = cl_alloc((size_t)s->T * (size_t)s->T, sizeof(double), err);
+        s->baseline[e] = cl_alloc((size_t)s->T, sizeof(double), err);
+    }
+    s->n_test = cl_alloc((size_t)s->T, sizeof(int64_t), err);
+    s->n_labels = cl_alloc((size_t)s->T, sizeof(int64_t), err);
     s->mod_name = cl_alloc((size_t)s->M, sizeof(char *), err);
     s->d_out = cl_alloc((size_t)s->M, sizeof(int64_t), err);
     s->d_in = cl_alloc((size_t)s->M, sizeof(int64_t), err);
@@ -107,8 +111,8 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->dA = cl_alloc((size_t)s->M, sizeof(hid_t), err);
     s->dB = cl_alloc((size_t)s->M, sizeof(hid_t), err);
     if (!s->s_method || !s->s_rule || !s->s_penalty || !s->s_base || !s->s_created || !s->s_config ||
-        !s->task_name || !s->task_data || !s->task_lambda || !s->task_end || !s->R ||
-        !s->baseline || !s->mod_name || !s->d_out || !s->d_in || !s->mrank || !s->dA ||
+        !s->task_name || !s->task_data || !s->task_lambda || !s->task_end || !s->R[0] ||
+        !s->R[1] || !s->baseline[0] || !s->baseline[1] || !s->n_test || !s->n_labels || !s->mod_name || !s->d_out || !s->d_in || !s->mrank || !s->dA ||
         !s->dB)
         return err->code;
     for (int t = 0; t < s->T; t++) {
@@ -118,10 +122,12 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
             return err->code;
         s->task_lambda[t] = sp->task_lambda ? sp->task_lambda[t] : m->lambda_sparse;
         s->task_end[t] = -1;
-        s->baseline[t] = NAN;
+        s->baseline[0][t] = s->baseline[1][t] = NAN;
+        s->n_test[t] = sp->task_n_test ? sp->task_n_test[t] : 0;
+        s->n_labels[t] = sp->task_n_labels ? sp->task_n_labels[t] : 0;
     }
     for (int i = 0; i < s->T * s->T; i++)
-        s->R[i] = NAN;
+        s->R[0][i] = s->R[1][i] = NAN;
     for (int i = 0; i < s->M; i++) {
         s->mod_name[i] = cl_strdup(sp->module_names[i], err);
         if (!s->mod_name[i])
@@ -149,7 +155,7 @@ static cl_store *store_new(const char *path, cl_error *err)
     if (!s)
         return NULL;
     s->file = s->d_table = s->d_rank = s->d_scale = s->d_committed = -1;
-    s->d_acc = s->d_base = s->d_res_state = s->d_res_snap = -1;
+    s->d_acc[0] = s->d_acc[1] = s->d_base[0] = s->d_base[1] = s->d_res_state = s->d_res_snap = -1;
     s->lock_fd = -1;
     s->path = cl_strdup(path, err);
     if (!s->path) {
@@ -270,6 +276,15 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
     int rc = cl_store_open(path, &s, err);
     if (rc)
         return rc;
+    if (s->version < CL_FORMAT_VERSION) {
+        /* a format-1 store has no ranked accuracy to continue: read it, never grow it */
+        rc = cl_error_set(err, CL_ERR_VERSION,
+                          "%s: /@format_version: version %d stores are read but not appended to "
+                          "(this collide writes version %d); start a new run",
+                          path, s->version, CL_FORMAT_VERSION);
+        cl_store_close(s, NULL);
+        return rc;
+    }
     h5_quiet q;
     h5_quiet_begin(&q);
     /* Datasets first: the file id goes last. */
@@ -278,8 +293,8 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
         H5Dclose(s->dB[m]);
         s->dA[m] = s->dB[m] = -1;
     }
-    hid_t *ds[] = {&s->d_table, &s->d_rank, &s->d_scale, &s->d_committed, &s->d_acc,
-                   &s->d_base, &s->d_res_state, &s->d_res_snap};
+    hid_t *ds[] = {&s->d_table, &s->d_rank, &s->d_scale, &s->d_committed, &s->d_acc[0],
+                   &s->d_acc[1], &s->d_base[0], &s->d_base[1], &s->d_res_state, &s->d_res_snap};
     for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
         if (*ds[i] >= 0) {
             H5Dclose(*ds[i]);
@@ -344,15 +359,17 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
     s->d_rank = H5Dopen2(s->file, P_SNAP_RANK, H5P_DEFAULT);
     s->d_scale = H5Dopen2(s->file, P_SNAP_SCALE, H5P_DEFAULT);
     s->d_committed = H5Dopen2(s->file, P_COMMITTED, H5P_DEFAULT);
-    s->d_acc = H5Dopen2(s->file, P_ACCURACY, H5P_DEFAULT);
-    s->d_base = H5Dopen2(s->file, P_TASK_BASE, H5P_DEFAULT);
+    s->d_acc[0] = H5Dopen2(s->file, P_ACCURACY, H5P_DEFAULT);
+    s->d_acc[1] = H5Dopen2(s->file, P_ACCURACY_RANKED, H5P_DEFAULT);
+    s->d_base[0] = H5Dopen2(s->file, P_TASK_BASE, H5P_DEFAULT);
+    s->d_base[1] = H5Dopen2(s->file, P_TASK_BASE_RANKED, H5P_DEFAULT);
     if (s->resume_bytes > 0) {
         s->d_res_state = H5Dopen2(s->file, P_RESUME_STATE, H5P_DEFAULT);
         s->d_res_snap = H5Dopen2(s->file, P_RESUME_SNAP, H5P_DEFAULT);
         bad |= s->d_res_state < 0 || s->d_res_snap < 0;
     }
     bad |= s->d_table < 0 || s->d_rank < 0 || s->d_scale < 0 || s->d_committed < 0 ||
-           s->d_acc < 0 || s->d_base < 0;
+           s->d_acc[0] < 0 || s->d_acc[1] < 0 || s->d_base[0] < 0 || s->d_base[1] < 0;
     if (bad) {
         rc = cl_store_write_fail(s, err, "cannot reopen for writing");
         goto fail;
@@ -556,45 +573,49 @@ static int check_acc(const cl_store *s, const double *v, int n, const char *what
     return CL_OK;
 }
 
-int cl_store_write_accuracy_row(cl_store *s, int after_task, const double *acc,
+int cl_store_write_accuracy_row(cl_store *s, cl_eval e, int after_task, const double *acc,
                                 cl_error *err)
 {
+    static const char *const what[] = {"/" P_ACCURACY, "/" P_ACCURACY_RANKED};
     if (!s->writable)
         return cl_error_set(err, CL_ERR_ARG, "%s: store is not open for writing", s->path);
     if (after_task < 0 || after_task >= s->T)
         return cl_error_set(err, CL_ERR_ARG, "%s: accuracy row %d out of range", s->path,
                             after_task);
-    int rc = check_acc(s, acc, s->T, "/" P_ACCURACY, err);
+    int rc = check_acc(s, acc, s->T, what[e], err);
     if (rc)
         return rc;
     h5_quiet q;
     h5_quiet_begin(&q);
     hsize_t dT = (hsize_t)s->T;
-    rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /" P_ACCURACY, err);
-    if (!rc && (write_row(s->d_acc, H5T_NATIVE_DOUBLE, 2, &dT, (hsize_t)after_task, acc) < 0 ||
+    rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /accuracy", err);
+    if (!rc && (write_row(s->d_acc[e], H5T_NATIVE_DOUBLE, 2, &dT, (hsize_t)after_task, acc) < 0 ||
                 H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
-        rc = cl_store_write_fail(s, err, "cannot write /accuracy");
+        rc = cl_store_write_fail(s, err, e ? "cannot write /" P_ACCURACY_RANKED
+                                           : "cannot write /" P_ACCURACY);
     if (!rc)
-        memcpy(s->R + (size_t)after_task * (size_t)s->T, acc, (size_t)s->T * sizeof *acc);
+        memcpy(s->R[e] + (size_t)after_task * (size_t)s->T, acc, (size_t)s->T * sizeof *acc);
     h5_quiet_end(&q);
     return rc;
 }
 
-int cl_store_write_baseline(cl_store *s, const double *acc, cl_error *err)
+int cl_store_write_baseline(cl_store *s, cl_eval e, const double *acc, cl_error *err)
 {
+    static const char *const what[] = {"/" P_TASK_BASE, "/" P_TASK_BASE_RANKED};
     if (!s->writable)
         return cl_error_set(err, CL_ERR_ARG, "%s: store is not open for writing", s->path);
-    int rc = check_acc(s, acc, s->T, "/" P_TASK_BASE, err);
+    int rc = check_acc(s, acc, s->T, what[e], err);
     if (rc)
         return rc;
     h5_quiet q;
     h5_quiet_begin(&q);
-    rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /" P_TASK_BASE, err);
-    if (!rc && (h5_write_all(s->d_base, H5T_NATIVE_DOUBLE, acc) < 0 ||
+    rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for the baseline", err);
+    if (!rc && (h5_write_all(s->d_base[e], H5T_NATIVE_DOUBLE, acc) < 0 ||
                 H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
-        rc = cl_store_write_fail(s, err, "cannot write /" P_TASK_BASE);
+        rc = cl_store_write_fail(s, err, e ? "cannot write /" P_TASK_BASE_RANKED
+                                           : "cannot write /" P_TASK_BASE);
     if (!rc)
-        memcpy(s->baseline, acc, (size_t)s->T * sizeof *acc);
+        memcpy(s->baseline[e], acc, (size_t)s->T * sizeof *acc);
     h5_quiet_end(&q);
     return rc;
 }

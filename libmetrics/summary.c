@@ -8,6 +8,7 @@
 #include "cl_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct sum_ctx {
@@ -17,7 +18,15 @@ typedef struct sum_ctx {
     double cr_sum, dens_sum, oo_sum, nuc_sum, hoyer_sum;
     int64_t both, active, entries;
     int modules;
+    float *tau;             /* resolved threshold per module and task */
+    int n_tau;
 } sum_ctx;
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
 
 static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
 {
@@ -29,7 +38,14 @@ static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
         return rc;
     c->modules++;
     c->entries += r.entries;
+    float *tau = realloc(c->tau, (size_t)(c->n_tau + n) * sizeof *tau);
+    if (!tau) {
+        cl_dense_result_free(&r);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    c->tau = tau;
     for (int i = 0; i < n; i++) {
+        c->tau[c->n_tau++] = r.task[i].tau;
         c->active += r.task[i].active;
         c->dens_sum += (double)r.task[i].active / (double)r.entries;
         cl_sparsity sp = cl_sparsity_from_sums(r.l1[i], r.sumsq[i], r.entries);
@@ -86,9 +102,16 @@ int cl_store_summary(cl_store *s, const char *snapshot, const cl_threshold *th, 
         out->oo_pair_mean = pairs ? c.oo_sum / pairs : NAN;
         out->nuclear_mean = c.nuc_sum / c.modules / n;
         out->hoyer_mean = c.hoyer_sum / c.modules / n;
-        rc = cl_forgetting_compute(cl_store_accuracy(s), cl_store_baseline(s), cl_store_n_tasks(s),
-                                   &out->forgetting, err);
+        qsort(c.tau, (size_t)c.n_tau, sizeof *c.tau, cmp_float);
+        out->tau_median = c.n_tau == 0 ? NAN
+                          : c.n_tau % 2 ? c.tau[c.n_tau / 2]
+                                        : 0.5 * ((double)c.tau[c.n_tau / 2 - 1] + c.tau[c.n_tau / 2]);
+        for (int e = 0; e < CL_EVAL_COUNT && !rc; e++)
+            rc = cl_forgetting_compute(cl_store_accuracy(s, (cl_eval)e),
+                                       cl_store_baseline(s, (cl_eval)e), cl_store_n_tasks(s),
+                                       &out->forgetting[e], err);
     }
+    free(c.tau);
     cl_view_list_free(&vl);
     return rc;
 }

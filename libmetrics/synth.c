@@ -236,14 +236,14 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
         base[j] = 1.0 / (2 + j % 4);
         peak[j] = 0.75 + 0.2 * cl_rng_uniform(&g);
     }
-    rc = cl_store_write_baseline(st, base, err);
+    rc = cl_store_write_baseline(st, CL_EVAL_GENERATE, base, err);
     for (int i = 0; i < T && !rc; i++) {
         for (int j = 0; j < T; j++) {
             double v = j <= i ? peak[j] - sp->forgetting * (i - j) * (0.5 + cl_rng_uniform(&g))
                               : base[j] + 0.02 * cl_rng_uniform(&g);
             acc[j] = v < 0 ? 0 : v > 1 ? 1 : v;
         }
-        rc = cl_store_write_accuracy_row(st, i, acc, err);
+        rc = cl_store_write_accuracy_row(st, CL_EVAL_GENERATE, i, acc, err);
     }
     free(acc);
     free(base);

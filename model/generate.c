@@ -1,7 +1,7 @@
 /*
- * generate.c -- greedy decoding. The prompt goes through the batched forward
- * once (its keys and values fill the cache); each new token then costs one
- * position, attending to the cache.
+ * generate.c -- greedy decoding and ranked scoring of option labels. The
+ * prompt goes through the batched forward once (its keys and values fill the
+ * cache); each further token then costs one position, attending to the cache.
  */
 #include "llama_internal.h"
 
@@ -91,12 +91,18 @@ static void decode_step(cl_llama *m, int32_t tok, int pos, float *cache_k, float
     ck_matmul_forward(logits, ln, m->w.head, 1, C, c->vocab_size, 0);
 }
 
-int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
-                      int32_t *out, cl_error *err)
+/* The prompt through the batched forward once, its keys and values copied
+ * into a cache of cap positions; the buffers of decode_step after it. */
+typedef struct kv_cache {
+    float *k, *v, *buf, *logits;
+    int cap;
+} kv_cache;
+
+static int prefill(cl_llama *m, const int32_t *prompt, int n_prompt, int cap, kv_cache *kc,
+                   cl_error *err)
 {
     const cl_llama_config *c = &m->c;
-    int cap = n_prompt + max_new;
-    if (n_prompt < 1 || max_new < 0 || n_prompt > m->T || m->B * m->T < n_prompt)
+    if (n_prompt < 1 || cap < n_prompt || n_prompt > m->T || m->B * m->T < n_prompt)
         return cl_error_set(err, CL_ERR_ARG, "generate: prompt of %d tokens does not fit (T = %d)",
                             n_prompt, m->T);
     if (cap > c->max_position)
@@ -109,20 +115,37 @@ int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_
     if (m->kv_T < (int)need) {
         free(m->kv);
         m->kv = malloc(need * sizeof(float));
-        if (!m->kv)
+        if (!m->kv) {
+            m->kv_T = 0;
             return cl_error_set(err, CL_ERR_NOMEM, "generate: out of memory");
+        }
         m->kv_T = (int)need;
     }
-    float *ck = m->kv, *cv = ck + (size_t)L * cap * KD, *buf = cv + (size_t)L * cap * KD;
-    float *logits = buf + 3 * (size_t)C + 2 * (size_t)QD + 2 * (size_t)F + (size_t)cap;
-    /* prefill: one batched forward; its keys and values become the cache */
+    kc->cap = cap;
+    kc->k = m->kv;
+    kc->v = kc->k + (size_t)L * cap * KD;
+    kc->buf = kc->v + (size_t)L * cap * KD;
+    kc->logits = kc->buf + 3 * (size_t)C + 2 * (size_t)QD + 2 * (size_t)F + (size_t)cap;
     cl_llama_forward_bt(m, 1, n_prompt, prompt, NULL, NULL, 0, 0);
     for (int l = 0; l < L; l++) {
-        memcpy(ck + (size_t)l * cap * KD, m->a.k + (size_t)l * n_prompt * KD,
+        memcpy(kc->k + (size_t)l * cap * KD, m->a.k + (size_t)l * n_prompt * KD,
                (size_t)n_prompt * KD * sizeof(float));
-        memcpy(cv + (size_t)l * cap * KD, m->a.v + (size_t)l * n_prompt * KD,
+        memcpy(kc->v + (size_t)l * cap * KD, m->a.v + (size_t)l * n_prompt * KD,
                (size_t)n_prompt * KD * sizeof(float));
     }
+    return CL_OK;
+}
+
+int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
+                      int32_t *out, cl_error *err)
+{
+    const cl_llama_config *c = &m->c;
+    if (max_new < 0)
+        return cl_error_set(err, CL_ERR_ARG, "generate: max_new %d < 0", max_new);
+    kv_cache kc;
+    int rc = prefill(m, prompt, n_prompt, n_prompt + max_new, &kc, err);
+    if (rc)
+        return -rc;
     int tok = argmax(m->a.logits + (size_t)(n_prompt - 1) * c->vocab_size, c->vocab_size);
     int n = 0;
     for (int pos = n_prompt; n < max_new; pos++) {
@@ -131,8 +154,77 @@ int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_
         out[n++] = tok;
         if (n == max_new)
             break;
-        decode_step(m, tok, pos, ck, cv, cap, buf, logits);
-        tok = argmax(logits, c->vocab_size);
+        decode_step(m, tok, pos, kc.k, kc.v, kc.cap, kc.buf, kc.logits);
+        tok = argmax(kc.logits, c->vocab_size);
     }
     return n;
+}
+
+/* log softmax(x)[t], in double for the sum over the vocabulary */
+static double log_prob(const float *x, int n, int t)
+{
+    float mx = x[0];
+    for (int i = 1; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp((double)x[i] - mx);
+    return (double)x[t] - mx - log(sum);
+}
+
+int cl_llama_evaluate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
+                      int32_t *out, const int32_t *const *opt, const int *n_opt, int k,
+                      double *ll, cl_error *err)
+{
+    const cl_llama_config *c = &m->c;
+    int longest = 1;
+    for (int j = 0; j < k; j++) {
+        if (n_opt[j] < 1)
+            return -cl_error_set(err, CL_ERR_ARG, "score: option %d is empty", j);
+        for (int i = 0; i < n_opt[j]; i++)
+            if (opt[j][i] < 0 || opt[j][i] >= c->vocab_size)
+                return -cl_error_set(err, CL_ERR_ARG, "score: option %d: token %d out of range",
+                                     j, opt[j][i]);
+        longest = n_opt[j] > longest ? n_opt[j] : longest;
+    }
+    if (max_new < 0)
+        return -cl_error_set(err, CL_ERR_ARG, "generate: max_new %d < 0", max_new);
+    /* one prefill serves both: generation and every option overwrite the
+     * cache after the prompt, one after the other */
+    kv_cache kc;
+    int cap = n_prompt + (max_new > longest ? max_new : longest);
+    int rc = prefill(m, prompt, n_prompt, cap, &kc, err);
+    if (rc)
+        return -rc;
+    const float *first = m->a.logits + (size_t)(n_prompt - 1) * c->vocab_size;
+    for (int j = 0; j < k; j++) {
+        double s = log_prob(first, c->vocab_size, opt[j][0]);
+        for (int i = 1; i < n_opt[j]; i++) {
+            decode_step(m, opt[j][i - 1], n_prompt + i - 1, kc.k, kc.v, kc.cap, kc.buf, kc.logits);
+            s += log_prob(kc.logits, c->vocab_size, opt[j][i]);
+        }
+        ll[j] = s;
+    }
+    int n = 0;
+    if (!out)
+        return 0;
+    int tok = argmax(first, c->vocab_size);
+    for (int pos = n_prompt; n < max_new; pos++) {
+        if (tok == eos)
+            break;
+        out[n++] = tok;
+        if (n == max_new)
+            break;
+        decode_step(m, tok, pos, kc.k, kc.v, kc.cap, kc.buf, kc.logits);
+        tok = argmax(kc.logits, c->vocab_size);
+    }
+    return n;
+}
+
+int cl_llama_score_options(cl_llama *m, const int32_t *prompt, int n_prompt,
+                           const int32_t *const *opt, const int *n_opt, int k, double *ll,
+                           cl_error *err)
+{
+    int rc = cl_llama_evaluate(m, prompt, n_prompt, 0, -1, NULL, opt, n_opt, k, ll, err);
+    return rc < 0 ? -rc : CL_OK;
 }

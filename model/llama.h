@@ -144,6 +144,17 @@ int cl_llama_loss_count(const cl_llama *m);
  * to max_new tokens, stopping after eos (not written). Returns tokens emitted. */
 int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
                       int32_t *out, cl_error *err);
+/* Ranked scoring: ll[j] = log p(opt[j] | prompt), the summed log-probability
+ * of option j's n_opt[j] tokens after the prompt, for the k options. */
+int cl_llama_score_options(cl_llama *m, const int32_t *prompt, int n_prompt,
+                           const int32_t *const *opt, const int *n_opt, int k, double *ll,
+                           cl_error *err);
+/* Both at once, on one prefill of the prompt: ll[j] as above and, when out
+ * is not NULL, the greedy generation into out. Returns the tokens generated,
+ * or minus an error code. */
+int cl_llama_evaluate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
+                      int32_t *out, const int32_t *const *opt, const int *n_opt, int k,
+                      double *ll, cl_error *err);
 
 /* ---- AdamW over a set of parameter blocks ---- */
 

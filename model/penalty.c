@@ -68,17 +68,27 @@ double cl_pen_l2_code(const float *A, int na, const float *B, int nb, float lamb
     return a + b;
 }
 
+double cl_pen_sparse_paper_scale(int r, int d_in, int d_out)
+{
+    return (double)r * r / ((double)d_out * d_in);
+}
+
 double cl_pen_sparse_paper(const float *A, const float *B, int r, int d_in, int d_out, float s,
                            float lambda, float *dA, float *dB)
 {
-    /* L = sum |s (B A)_ij|;  with S = sign(B A) (s > 0):
-     * dB = s S A^T,  dA = s B^T S.  Row blocks of 64 rows of dW at a time. */
+    /* L = c sum |s (B A)_ij|, c = r^2 / (d_out d_in);  with S = sign(B A):
+     * dB = c s S A^T,  dA = c s B^T S.  Row blocks of 64 rows of dW at a time.
+     * c makes L r^2 times the mean |dW| entry: the same number of terms as
+     * the code form's r x r product, so that one lambda means about the same
+     * in both (docs/METRICS.md, "The N-LoRA penalty's scale"). */
     enum { ROWS = 64 };
     float *P = malloc((size_t)ROWS * (size_t)d_in * sizeof *P);
     if (!P)
         return NAN;
     double v = 0;
-    float as = fabsf(s), ss = sgnf(s);
+    float c = (float)(cl_pen_sparse_paper_scale(r, d_in, d_out));
+    float as = fabsf(s) * c, ss = sgnf(s);
+    s *= c;
     for (int r0 = 0; r0 < d_out; r0 += ROWS) {
         int nr = d_out - r0 < ROWS ? d_out - r0 : ROWS;
         const float *Br = B + (size_t)r0 * r;

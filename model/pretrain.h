@@ -22,7 +22,13 @@ typedef struct cl_pretrain_opts {
     size_t max_text_bytes;     /* corpus cap                                  */
 } cl_pretrain_opts;
 
-void cl_pretrain_defaults(cl_pretrain_opts *o);
+/* The embedded base's settings; synthetic: the smaller shape that the
+ * synthetic benchmark's text is learned with. */
+void cl_pretrain_defaults(cl_pretrain_opts *o, int synthetic);
+
+/* The real-data base trained with those defaults and committed, relative to
+ * the repository's root (the tools' default when run from there). */
+#define CL_COMMITTED_BASE "model/base"
 
 typedef struct cl_pretrain_result {
     int steps;

@@ -26,21 +26,28 @@ void cl_train_defaults(cl_train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->synth_overlap = 0.3;
-    o->train_per_class = 48;
-    o->test_per_task = 100;
+    /* Measured on the synthetic benchmark's default base (docs/RESULTS.md):
+     * 48 examples a class, lr 1e-3 and LoRA on q and v alone learn nothing
+     * there (every diagonal entry at chance); 250 a class, 5 epochs, lr 2e-3
+     * on q, k, v and o learn every task, and leave N-LoRA at lambda 0.4
+     * learning as well as IncLoRA. 200 test examples: a standard error of
+     * about 3.5 points at most. */
+    o->train_per_class = 250;
+    o->test_per_task = 200;
     o->max_len = 192;
     o->data_seed = 42;
     o->method = CL_M_INCLORA;
     o->lambda_default = 0.4;   /* N-LoRA's orders 1-3 value */
     o->lambda_orth = 0.5;      /* O-LoRA's lambda1 */
     o->lambda_l2 = 0.0;
+    o->penalty_code = -1;      /* auto: the released code's form where it applies */
     o->rank = 8;
     o->alpha = 32;             /* both papers: r 8, alpha 32 */
     o->dropout = 0.1;
-    o->targets = (1u << CL_PROJ_Q) | (1u << CL_PROJ_V);
-    o->epochs = 2;
+    o->targets = (1u << CL_PROJ_Q) | (1u << CL_PROJ_K) | (1u << CL_PROJ_V) | (1u << CL_PROJ_O);
+    o->epochs = 5;
     o->batch = 8;
-    o->lr = 1e-3;
+    o->lr = 2e-3;
     o->seed = 1;
     o->snapshot_every = 25;
     o->max_new = 12;
@@ -72,7 +79,9 @@ char *cl_train_opts_json(const cl_train_opts *o)
     json_object_set_new(j, "data_seed", json_integer((json_int_t)o->data_seed));
     json_object_set_new(j, "base", json_string(o->base_dir));
     json_object_set_new(j, "method", json_string(cl_method_name(o->method)));
-    json_object_set_new(j, "penalty", json_string(o->penalty_code ? "code" : "paper"));
+    json_object_set_new(j, "penalty", json_string(o->penalty_code < 0    ? "auto"
+                                                  : o->penalty_code ? "code"
+                                                                    : "paper"));
     json_object_set_new(j, "lambda", lam);
     json_object_set_new(j, "lambda_orth", json_real(o->lambda_orth));
     json_object_set_new(j, "lambda_l2", json_real(o->lambda_l2));
@@ -123,7 +132,10 @@ int cl_train_opts_parse(const char *text, const char *name, cl_train_opts *o, cl
     GET("base") snprintf(o->base_dir, sizeof o->base_dir, "%s", json_string_value(v) ? json_string_value(v) : "");
     GET("method") if (!json_is_string(v) || cl_method_parse(json_string_value(v), &o->method))
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: /@train_config: bad method", name);
-    GET("penalty") o->penalty_code = json_is_string(v) && !strcmp(json_string_value(v), "code");
+    GET("penalty") o->penalty_code = !json_is_string(v)                         ? 0
+                                     : !strcmp(json_string_value(v), "code") ? 1
+                                     : !strcmp(json_string_value(v), "auto") ? -1
+                                                                             : 0;
     GET("lambda_orth") o->lambda_orth = json_number_value(v);
     GET("lambda_l2") o->lambda_l2 = json_number_value(v);
     GET("rank") o->rank = (int)json_integer_value(v);

@@ -274,8 +274,10 @@ static int snapshot(run *r, int kind, cl_error *err)
 
 /* ------------------------------------------------------------ evaluation */
 
-/* Exact match of the normalised greedy answer, per task of the order. */
-static int evaluate(run *r, double *acc, const char *what, cl_error *err)
+/* Every task of the order under both protocols (cl_eval): greedy
+ * generation with exact match of the normalised answer (the paper's), and
+ * ranked scoring, the option label with the highest log-likelihood. */
+static int evaluate(run *r, double *acc[CL_EVAL_COUNT], const char *what, cl_error *err)
 {
     int eos = cl_tok_eos(r->tok);
     int32_t out[64];
@@ -283,33 +285,80 @@ static int evaluate(run *r, double *acc, const char *what, cl_error *err)
     double t0 = now();
     for (int j = 0; j < r->o.n_tasks; j++) {
         cl_encoded_task *E = &r->enc[j];
-        int correct = 0;
+        int K = E->n_options, correct = 0, ranked = 0;
+        double *ll = malloc((size_t)K * sizeof *ll);
+        char (*b)[256] = malloc((size_t)K * sizeof *b);
+        if (!ll || !b) {
+            free(ll), free(b);
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; k < K; k++)
+            cl_normalize_answer(r->data[j].labels[k], b[k], sizeof b[k]);
         for (int i = 0; i < E->n_test; i++) {
             const cl_encoded *x = &E->test[i];
-            int n = cl_llama_generate(r->m, x->ids, x->n_prompt, max_new, eos, out, err);
-            if (n < 0)
-                return err->code;
-            char text[1024], a[1024], b[1024];
+            int n = cl_llama_evaluate(r->m, x->ids, x->n_prompt, max_new, eos, out,
+                                      (const int32_t *const *)E->option, E->n_option, K, ll, err);
+            int rc = n < 0 ? -n : CL_OK;
+            if (rc) {
+                free(ll), free(b);
+                return rc;
+            }
+            char text[1024], a[1024];
             cl_tok_decode(r->tok, out, n, text, sizeof text);
             cl_normalize_answer(text, a, sizeof a);
-            cl_normalize_answer(r->data[j].labels[x->label], b, sizeof b);
-            correct += !strcmp(a, b);
+            correct += !strcmp(a, b[x->label]);
+            int best = 0; /* ties go to the first option: deterministic */
+            for (int k = 1; k < K; k++)
+                best = ll[k] > ll[best] ? k : best;
+            ranked += best == x->label;
             if (getenv("COLLIDE_DEBUG_EVAL") && i < 3)
-                fprintf(stderr, "  [%s] predicted \"%s\" for \"%s\"\n", r->o.task[j], text,
-                        r->data[j].labels[x->label]);
+                fprintf(stderr, "  [%s] generated \"%s\", ranked \"%s\", for \"%s\"\n",
+                        r->o.task[j], text, r->data[j].labels[best], r->data[j].labels[x->label]);
             if (r->o.progress && i % 10 == 0)
                 fprintf(stderr, "\r\033[Kcollide-train: evaluating %s: %s %d/%d", what,
                         r->o.task[j], i, E->n_test);
         }
-        acc[j] = (double)correct / E->n_test;
+        free(ll), free(b);
+        acc[CL_EVAL_GENERATE][j] = (double)correct / E->n_test;
+        acc[CL_EVAL_RANKED][j] = (double)ranked / E->n_test;
     }
     if (r->o.progress) {
-        fprintf(stderr, "\r\033[Kcollide-train: %s (%.0f s):", what, now() - t0);
+        fprintf(stderr, "\r\033[Kcollide-train: %s (%.0f s), ranked / generation:", what,
+                now() - t0);
         for (int j = 0; j < r->o.n_tasks; j++)
-            fprintf(stderr, " %s %.1f%%", r->o.task[j], 100 * acc[j]);
+            fprintf(stderr, " %s %.1f/%.1f%%", r->o.task[j], 100 * acc[CL_EVAL_RANKED][j],
+                    100 * acc[CL_EVAL_GENERATE][j]);
         fputc('\n', stderr);
     }
     return CL_OK;
+}
+
+/* Both protocols' rows: the ranked one first, so that the generation row,
+ * which resume reads to know a task is evaluated, commits the pair. */
+static int write_rows(run *r, int t, double *acc[CL_EVAL_COUNT], cl_error *err)
+{
+    int rc = cl_store_write_accuracy_row(r->st, CL_EVAL_RANKED, t, acc[CL_EVAL_RANKED], err);
+    return rc ? rc : cl_store_write_accuracy_row(r->st, CL_EVAL_GENERATE, t, acc[CL_EVAL_GENERATE], err);
+}
+
+static int write_baselines(run *r, double *acc[CL_EVAL_COUNT], cl_error *err)
+{
+    int rc = cl_store_write_baseline(r->st, CL_EVAL_RANKED, acc[CL_EVAL_RANKED], err);
+    return rc ? rc : cl_store_write_baseline(r->st, CL_EVAL_GENERATE, acc[CL_EVAL_GENERATE], err);
+}
+
+/* Evaluate the base and store the baselines (FWT). */
+static int baseline(run *r, cl_error *err)
+{
+    double *b = malloc(2 * (size_t)r->o.n_tasks * sizeof *b);
+    if (!b)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    double *acc[CL_EVAL_COUNT] = {b, b + r->o.n_tasks};
+    int rc = evaluate(r, acc, "the base model", err);
+    if (!rc)
+        rc = write_baselines(r, acc, err);
+    free(b);
+    return rc;
 }
 
 /* ------------------------------------------------------------ the run */
@@ -433,6 +482,26 @@ static int setup(run *r, cl_error *err)
         return rc;
     r->n_lora = count_lora(r->m);
     r->M = cl_llama_lora_count(r->m);
+    /* the penalty form: auto is the released code's wherever it is defined;
+     * an explicit code form on a non-square target is refused now, before
+     * anything is created */
+    const cl_lora_slot *odd = NULL;
+    for (int i = 0; i < r->M && !odd; i++) {
+        const cl_lora_slot *sl = cl_llama_lora_slot(r->m, i);
+        if (sl->d_in != sl->d_out)
+            odd = sl;
+    }
+    if (r->o.penalty_code < 0)
+        r->o.penalty_code = !odd;
+    else if (r->o.penalty_code == 1 && odd && uses_sparse(r->o.method)) {
+        rc = cl_error_set(err, CL_ERR_ARG,
+                          "--penalty code: N-LoRA's released code penalises the r x r product "
+                          "A B, defined only when d_in = d_out; layers.%d.%s is %d x %d (use "
+                          "--penalty paper or square --targets)",
+                          odd->layer, cl_proj_short(odd->proj), odd->d_out, odd->d_in);
+        cl_llama_lora_free(r->m);
+        return rc;
+    }
     cl_llama_lora_free(r->m);
     cl_llama_lora_set_dropout(r->m, (float)r->o.dropout);
     if ((rc = cl_llama_prepare(r->m, B, T, 0, err)) ||
@@ -468,16 +537,20 @@ static void teardown(run *r)
  * under way), evaluate, then the remaining tasks. */
 static int continue_run(run *r, int in_task, int need_eval, cl_train_summary *sum, cl_error *err)
 {
-    double *acc = malloc((size_t)r->o.n_tasks * sizeof *acc);
-    if (!acc)
+    int T = r->o.n_tasks;
+    double *buf = malloc(2 * (size_t)T * sizeof *buf);
+    if (!buf)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    double *acc[CL_EVAL_COUNT] = {buf, buf + T};
     /* a run killed after its last evaluation has nothing left to do: its
-     * last row is already in the store */
-    const double *R = cl_store_accuracy(r->st);
-    for (int j = 0; j < r->o.n_tasks; j++)
-        acc[j] = R && r->task > 0 ? R[(size_t)(r->task - 1) * r->o.n_tasks + j] : 0;
+     * last rows are already in the store */
+    for (int e = 0; e < CL_EVAL_COUNT; e++) {
+        const double *R = cl_store_accuracy(r->st, (cl_eval)e);
+        for (int j = 0; j < T; j++)
+            acc[e][j] = r->task > 0 ? R[(size_t)(r->task - 1) * T + j] : 0;
+    }
     int rc = CL_OK;
-    for (int t = r->task; t < r->o.n_tasks && !rc; t++) {
+    for (int t = r->task; t < T && !rc; t++) {
         if (!in_task && !need_eval)
             rc = start_task(r, t, err);
         if (!rc && !need_eval)
@@ -488,17 +561,18 @@ static int continue_run(run *r, int in_task, int need_eval, cl_train_summary *su
         if (!rc)
             rc = evaluate(r, acc, what, err);
         if (!rc)
-            rc = cl_store_write_accuracy_row(r->st, t, acc, err);
+            rc = write_rows(r, t, acc, err);
         if (!rc)
             sum->tasks_done = t + 1;
     }
-    if (!rc) {
-        double s = 0;
-        for (int j = 0; j < r->o.n_tasks; j++)
-            s += acc[j];
-        sum->aa = s / r->o.n_tasks;
-    }
-    free(acc);
+    if (!rc)
+        for (int e = 0; e < CL_EVAL_COUNT; e++) {
+            double s = 0;
+            for (int j = 0; j < T; j++)
+                s += acc[e][j];
+            sum->aa[e] = s / T;
+        }
+    free(buf);
     return rc;
 }
 
@@ -529,7 +603,8 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
     const char **np = calloc((size_t)r->M, sizeof *np);
     const char *tn[CL_TRAIN_MAX_TASKS], *td[CL_TRAIN_MAX_TASKS];
     double lam[CL_TRAIN_MAX_TASKS];
-    char *cfg = cl_train_opts_json(o);
+    int64_t ntest[CL_TRAIN_MAX_TASKS], nlab[CL_TRAIN_MAX_TASKS];
+    char *cfg = cl_train_opts_json(&r->o); /* the resolved settings */
     if (!names || !dout || !din || !rank || !np || !cfg) {
         rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     } else {
@@ -544,6 +619,8 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
             tn[t] = o->task[t];
             td[t] = strcmp(o->task[t], o->source[t]) ? o->source[t] : "";
             lam[t] = uses_sparse(o->method) ? lam_task(r, t) : 0; /* what the loss used */
+            ntest[t] = r->enc[t].n_test;
+            nlab[t] = r->data[t].n_labels;
         }
         char created[64];
         snprintf(created, sizeof created, "collide-train %s", cl_version());
@@ -552,7 +629,7 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
                      .scaling = o->alpha / o->rank, .scaling_rule = "alpha/r",
                      .penalty_form = o->method == CL_M_SEQLORA || o->method == CL_M_INCLORA
                                          ? "none"
-                                         : o->penalty_code ? "code" : "paper",
+                                         : r->o.penalty_code ? "code" : "paper",
                      .lambda_orth = uses_orth(o->method) ? o->lambda_orth : 0,
                      .lambda_l2 = uses_orth(o->method) ? o->lambda_l2 : 0,
                      .lambda_sparse = uses_sparse(o->method) ? o->lambda_default : 0,
@@ -560,7 +637,7 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
                      .train_config = cfg},
             .n_tasks = o->n_tasks, .task_names = tn, .task_lambda = lam, .task_data = td,
             .n_modules = r->M, .module_names = np, .d_out = dout, .d_in = din, .rank = rank,
-            .resume_bytes = resume_size(r)};
+            .resume_bytes = resume_size(r), .task_n_test = ntest, .task_n_labels = nlab};
         if (!rc)
             rc = cl_store_create(path, &spec, &r->st, err);
     }
@@ -569,15 +646,7 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
     if (rc)
         goto out;
     /* the base's accuracy on every task, before any training (FWT) */
-    double *base = malloc((size_t)o->n_tasks * sizeof *base);
-    if (!base) {
-        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = evaluate(r, base, "the base model", err);
-    if (!rc)
-        rc = cl_store_write_baseline(r->st, base, err);
-    free(base);
+    rc = baseline(r, err);
     if (!rc) {
         r->task = 0;
         rc = continue_run(r, 0, 0, sum, err);
@@ -616,19 +685,13 @@ int cl_train_resume(const char *path, int progress, cl_train_summary *sum, cl_er
                           cl_store_n_modules(r->st), r->M);
         goto out;
     }
-    const double *base = cl_store_baseline(r->st);
+    const double *base = cl_store_baseline(r->st, CL_EVAL_GENERATE);
     int64_t N = cl_store_n_snapshots(r->st);
     if (N == 0) {
-        /* killed before the first snapshot: the baseline may be missing */
-        if (isnan(base[0])) {
-            double *b = malloc((size_t)r->o.n_tasks * sizeof *b);
-            rc = b ? evaluate(r, b, "the base model", err) : cl_error_set(err, CL_ERR_NOMEM, "oom");
-            if (!rc)
-                rc = cl_store_write_baseline(r->st, b, err);
-            free(b);
-            if (rc)
-                goto out;
-        }
+        /* killed before the first snapshot: the baseline may be missing
+         * (the generation one is written last) */
+        if (isnan(base[0]) && (rc = baseline(r, err)))
+            goto out;
         r->task = 0;
         rc = continue_run(r, 0, 0, sum, err);
         fill_summary(r, sum);
@@ -702,7 +765,7 @@ int cl_train_resume(const char *path, int progress, cl_train_summary *sum, cl_er
     r->tokens = h.tokens;
     r->wall0 = h.wall;
     r->t_start = now();
-    const double *R = cl_store_accuracy(r->st);
+    const double *R = cl_store_accuracy(r->st, CL_EVAL_GENERATE);
     int ended = last->kind == CL_SNAP_END_OF_TASK;
     if (ended && !isnan(R[(size_t)t * r->o.n_tasks])) {
         /* task t is done and evaluated: the next one */

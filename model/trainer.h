@@ -30,7 +30,9 @@ typedef struct cl_train_opts {
     char base_dir[1024];
     /* method */
     cl_method method;
-    int penalty_code;        /* 0: paper form, 1: the released code's form */
+    int penalty_code;        /* 0: paper form, 1: the released code's form,
+                                -1: auto (code when every target is square;
+                                resolved when the run starts) */
     double lambda[CL_TRAIN_MAX_TASKS]; /* N-LoRA lambda per task */
     double lambda_default;
     double lambda_orth, lambda_l2;
@@ -57,7 +59,7 @@ typedef struct cl_train_summary {
     int tasks_done;
     int64_t steps, tokens;
     double seconds, tokens_per_s;
-    double aa;
+    double aa[CL_EVAL_COUNT];   /* per protocol (cl_eval) */
 } cl_train_summary;
 
 /* A new run into store (which must not exist). */

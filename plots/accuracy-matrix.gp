@@ -1,4 +1,4 @@
-# accuracy-matrix.gp -- the accuracy matrix R as a heatmap, one panel per store,
+# accuracy-matrix.gp -- the accuracy matrix R as a heatmap, one panel per store and protocol,
 # values printed in the cells (up to 12 tasks), AA and BWT in the title.
 # Variables: title, npanels, ncols; per store p: ptitle<p>, ptasks<p>,
 # pnames<p> (task names, a word list).

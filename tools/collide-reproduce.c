@@ -17,6 +17,8 @@
 
 static const char PROG[] = "collide-reproduce";
 
+
+
 static const char *USAGE =
     "usage: collide-reproduce [--quick] -o DIR [options]\n"
     "\n"
@@ -24,18 +26,28 @@ static const char *USAGE =
     "numbers beside the published ones (DIR/tables.md, DIR/tables.tex), the stores\n"
     "(DIR/stores/), a full report of each (DIR/report.txt) and the figures (DIR/figures/).\n"
     "\n"
-    "  --quick              inclora, olora and nlora on one 4-task order: order 1 on the real\n"
-    "                       data when found (yahoo's missing data replaced and recorded), the\n"
-    "                       synthetic benchmark otherwise. Without --quick: seqlora, inclora,\n"
-    "                       olora and nlora on orders 1-6, and an N-LoRA lambda sweep.\n"
+    "  --quick              the small experiment (the main job) on order 1 of the real\n"
+    "                       data when found (yahoo's missing data replaced and recorded),\n"
+    "                       the synthetic benchmark otherwise: inclora, olora and nlora at\n"
+    "                       their defaults, and an N-LoRA lambda sweep at smaller caps. On\n"
+    "                       the real data its caps are 150 examples a class, 2 epochs and\n"
+    "                       inputs of 128 tokens (options given win). Without --quick:\n"
+    "                       seqlora, inclora, olora and nlora on orders 1-6, and the sweep.\n"
     "  -o, --output DIR     where everything goes (required)\n"
     "  --data DIR           the CL_Benchmark folder (default: $COLLIDE_DATA, then\n"
     "                       ../shared/datasets/CL_Benchmark)\n"
     "  --synthetic          the synthetic benchmark even when real data is found\n"
-    "  --base DIR           the base model (default: DIR/base, pretrained on first use)\n"
+    "  --base DIR           the base model (default: on the real data the committed\n"
+    "                       model/base when run from the repository, else DIR/base; on\n"
+    "                       the synthetic DIR/base-synthetic; pretrained on first use)\n"
     "  --train-per-class N --test-per-task N --epochs N --lr X --max-len N --targets q,v\n"
     "                       training settings (collide-train's defaults otherwise)\n"
-    "  --threshold M:V      collision threshold for the tables (default energy:0.99)\n"
+    "  --sweep-train-per-class N\n"
+    "                       the N-LoRA lambda sweep's cap (default 100 on the real data,\n"
+    "                       with 100 test examples a task; 150 on the synthetic; at most\n"
+    "                       the runs' own)\n"
+    "  --threshold M:V      scale-free threshold for the tables (default energy:0.99); an\n"
+    "                       absolute one is derived from the IncLoRA run and shown beside\n"
     "  --quiet              no progress on stderr\n"
     "  -h, --help           this help\n"
     "\n"
@@ -74,31 +86,40 @@ static int write_report(const cl_repro_opts *o, cl_error *err)
     return cl_atomic_commit(af, err);
 }
 
-/* Figures 1 to 5 of collide-plot into DIR/figures: every finished store, and
- * for the collision map the O-LoRA and N-LoRA runs side by side. */
-static int draw_figures(const cl_repro_opts *o, const cl_threshold *th, int *no_image,
-                        cl_error *err)
+/* Figures 1 to 5 of collide-plot into DIR/figures: forgetting against
+ * density (every run, the sweep included) at the absolute threshold and at
+ * th, two panels; the collision map and nuclear norms of the O-LoRA and
+ * N-LoRA runs side by side; collision against orthogonality of every run;
+ * the accuracy matrices (both protocols) of the three default runs. */
+static int draw_figures(const cl_repro_opts *o, const cl_threshold *th, double abs_eps,
+                        int *no_image, cl_error *err)
 {
-    char *stores[CL_REPRO_MAX_RUNS], *pair[2];
-    int n = 0, np = 0;
+    char *stores[CL_REPRO_MAX_RUNS], *pair[2], *main3[CL_REPRO_MAX_RUNS];
+    int n = 0, np = 0, n3 = 0;
     for (int i = 0; i < o->n_runs; i++) {
-        if (access(o->runs[i].store, F_OK) != 0)
+        if (cl_repro_store_state(o->runs[i].store) != 1)
             continue;
         stores[n++] = (char *)o->runs[i].store;
+        if (!o->runs[i].sweep)
+            main3[n3++] = (char *)o->runs[i].store;
         if ((o->runs[i].method == CL_M_OLORA || o->runs[i].method == CL_M_NLORA) && np < 2 &&
-            isnan(o->runs[i].lambda))
+            !o->runs[i].sweep)
             pair[np++] = (char *)o->runs[i].store;
     }
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/figures", o->dir);
     static const char *figs[] = {"forgetting-sparsity", "collision-map", "nuclear-norm",
                                  "collision-orthogonality", "accuracy-matrix"};
+    cl_threshold abs_th = {.mode = CL_TH_ABS, .value = abs_eps};
     *no_image = 0;
     for (int k = 0; k < 5; k++) {
         const char *why = NULL;
         int pairwise = k == 1 || k == 2;
-        int rc = plot_draw(figs[k], pairwise && np == 2 ? pair : stores,
-                           pairwise && np == 2 ? 2 : n, dir, th, &why, err);
+        char **list = pairwise && np == 2 ? pair : k == 4 ? main3 : stores;
+        int nl = pairwise && np == 2 ? 2 : k == 4 ? n3 : n;
+        int rc = k == 0 && !isnan(abs_eps)
+                     ? plot_draw2(figs[k], list, nl, dir, &abs_th, th, &why, err)
+                     : plot_draw(figs[k], list, nl, dir, th, &why, err);
         if (rc)
             return rc;
         if (why) {
@@ -110,6 +131,26 @@ static int draw_figures(const cl_repro_opts *o, const cl_threshold *th, int *no_
     return CL_OK;
 }
 
+/* The base in dir, pretrained with the defaults when it is not there yet. */
+static int ensure_base(const char *dir, int synthetic, const char *data, int progress,
+                       cl_error *err)
+{
+    if (cl_pretrain_is_done(dir))
+        return CL_OK;
+    if (progress)
+        fprintf(stderr, "collide-reproduce: pretraining the base into %s\n", dir);
+    cl_pretrain_opts po;
+    cl_pretrain_defaults(&po, synthetic);
+    po.progress = progress;
+    cl_pretrain_corpus corpus;
+    int rc = cl_pretrain_gather(synthetic ? NULL : data, synthetic, progress, &corpus, err);
+    cl_pretrain_result pr;
+    if (!rc)
+        rc = cl_pretrain(corpus.text, corpus.len, corpus.n, dir, corpus.desc, &po, &pr, err);
+    cl_pretrain_corpus_free(&corpus);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     ck_blas_single_thread();
@@ -117,9 +158,9 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     cl_train_defaults(&o.train);
     const char *data = NULL, *base = NULL, *th_text = CL_THRESHOLD_DEFAULT;
-    int quiet = 0;
+    int quiet = 0, set_tpc = 0, set_epochs = 0, set_maxlen = 0;
     enum { O_QUICK = 256, O_DATA, O_SYN, O_BASE, O_TPC, O_TPT, O_EPOCHS, O_LR, O_MAXLEN,
-           O_TARGETS, O_TH, O_QUIET };
+           O_TARGETS, O_TH, O_QUIET, O_SWEEP_TPC };
     static const struct option lo[] = {
         {"quick", no_argument, 0, O_QUICK},      {"output", required_argument, 0, 'o'},
         {"data", required_argument, 0, O_DATA},  {"synthetic", no_argument, 0, O_SYN},
@@ -128,6 +169,7 @@ int main(int argc, char **argv)
         {"epochs", required_argument, 0, O_EPOCHS}, {"lr", required_argument, 0, O_LR},
         {"max-len", required_argument, 0, O_MAXLEN}, {"targets", required_argument, 0, O_TARGETS},
         {"threshold", required_argument, 0, O_TH}, {"quiet", no_argument, 0, O_QUIET},
+        {"sweep-train-per-class", required_argument, 0, O_SWEEP_TPC},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     opterr = 0;
     int c;
@@ -142,11 +184,15 @@ int main(int argc, char **argv)
         case O_BASE: base = optarg; break;
         case O_TPC:
             o.train.train_per_class = (int)cli_whole(PROG, "--train-per-class", optarg, 1, 100000);
+            set_tpc = 1;
             break;
         case O_TPT:
             o.train.test_per_task = (int)cli_whole(PROG, "--test-per-task", optarg, 1, 1000000);
             break;
-        case O_EPOCHS: o.train.epochs = (int)cli_whole(PROG, "--epochs", optarg, 1, 1000); break;
+        case O_EPOCHS:
+            o.train.epochs = (int)cli_whole(PROG, "--epochs", optarg, 1, 1000);
+            set_epochs = 1;
+            break;
         case O_LR: {
             char *end;
             o.train.lr = strtod(optarg, &end);
@@ -154,7 +200,10 @@ int main(int argc, char **argv)
                 cli_usage_error(PROG, "--lr must be in (0, 1)", optarg);
             break;
         }
-        case O_MAXLEN: o.train.max_len = (int)cli_whole(PROG, "--max-len", optarg, 16, 8192); break;
+        case O_MAXLEN:
+            o.train.max_len = (int)cli_whole(PROG, "--max-len", optarg, 16, 8192);
+            set_maxlen = 1;
+            break;
         case O_TARGETS: {
             char *copy = strdup(optarg), *save = NULL;
             o.train.targets = 0;
@@ -168,6 +217,10 @@ int main(int argc, char **argv)
             break;
         }
         case O_TH: th_text = optarg; break;
+        case O_SWEEP_TPC:
+            o.sweep_train_per_class =
+                (int)cli_whole(PROG, "--sweep-train-per-class", optarg, 1, 100000);
+            break;
         case O_QUIET: quiet = 1; break;
         default: cli_usage_error(PROG, "unknown or incomplete option", argv[optind - 1]);
         }
@@ -183,7 +236,8 @@ int main(int argc, char **argv)
     snprintf(o.dir, sizeof o.dir, "%s", out);
     o.progress = !quiet && isatty(2);
     /* real data when found, the synthetic benchmark otherwise */
-    if (!o.train.synthetic && cl_bench_find_root(data, o.train.data_dir, sizeof o.train.data_dir, &err)) {
+    if (!o.train.synthetic &&
+        cl_bench_find_root(data, o.train.data_dir, sizeof o.train.data_dir, &err) != CL_OK) {
         if (data) {
             fprintf(stderr, "collide-reproduce: %s\n", err.msg);
             return 1;
@@ -195,38 +249,46 @@ int main(int argc, char **argv)
     }
     if (o.train.synthetic)
         o.train.data_dir[0] = 0;
-    int rc = cl_repro_plan(&o, &err);
-    if (!rc && base) {
-        snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s", base);
-    } else if (!rc) {
-        if (snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s/base", o.dir) >=
-            (int)sizeof o.train.base_dir)
-            cli_usage_error(PROG, "-o DIR: path too long", o.dir);
-        if (!cl_pretrain_is_done(o.train.base_dir)) {
-            if (o.progress)
-                fprintf(stderr, "collide-reproduce: pretraining the base into %s\n", o.train.base_dir);
-            cl_pretrain_opts po;
-            cl_pretrain_defaults(&po);
-            po.progress = o.progress;
-            cl_pretrain_corpus corpus;
-            rc = cl_pretrain_gather(o.train.synthetic ? NULL : o.train.data_dir, o.train.synthetic,
-                                    o.progress, &corpus, &err);
-            cl_pretrain_result pr;
-            if (!rc)
-                rc = cl_pretrain(corpus.text, corpus.len, corpus.n, o.train.base_dir, corpus.desc,
-                                 &po, &pr, &err);
-            cl_pretrain_corpus_free(&corpus);
-        }
+    /* --quick on the real data: the caps that fit 15 minutes on 2 cores and
+     * still learn every task of order 1 (docs/RESULTS.md); options given win */
+    if (o.quick && !o.train.synthetic) {
+        if (!set_tpc)
+            o.train.train_per_class = 150;
+        if (!set_epochs)
+            o.train.epochs = 2;
+        if (!set_maxlen)
+            o.train.max_len = 128;
     }
+    /* the sweep's smaller caps: 100 a class and 100 test examples on the real
+     * data, 150 a class on the synthetic; never more than the runs' own */
+    if (!o.sweep_train_per_class)
+        o.sweep_train_per_class = o.train.synthetic ? 150 : 100;
+    if (o.sweep_train_per_class > o.train.train_per_class)
+        o.sweep_train_per_class = o.train.train_per_class;
+    o.sweep_test_per_task = o.train.synthetic ? o.train.test_per_task : 100;
+    if (o.sweep_test_per_task > o.train.test_per_task)
+        o.sweep_test_per_task = o.train.test_per_task;
+    int rc = cl_repro_plan(&o, &err);
+    if (!base && !o.train.synthetic && cl_pretrain_is_done(CL_COMMITTED_BASE))
+        base = CL_COMMITTED_BASE;
+    if (!rc && base)
+        snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s", base);
+    else if (!rc && snprintf(o.train.base_dir, sizeof o.train.base_dir,
+                             o.train.synthetic ? "%s/base-synthetic" : "%s/base",
+                             o.dir) >= (int)sizeof o.train.base_dir)
+        cli_usage_error(PROG, "-o DIR: path too long", o.dir);
+    if (!rc)
+        rc = ensure_base(o.train.base_dir, o.train.synthetic, o.train.data_dir, o.progress, &err);
     if (!rc)
         rc = cl_repro_train(&o, &err);
+    double abs_eps = NAN;
     if (!rc)
-        rc = cl_repro_tables(&o, &th, &err);
+        rc = cl_repro_tables(&o, &th, &abs_eps, &err);
     if (!rc)
         rc = write_report(&o, &err);
     int no_image = 0;
     if (!rc)
-        rc = draw_figures(&o, &th, &no_image, &err);
+        rc = draw_figures(&o, &th, abs_eps, &no_image, &err);
     if (rc) {
         fprintf(stderr, "collide-reproduce: %s\n", err.msg);
         return 1;

@@ -56,7 +56,7 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
         cli_cell_s(t, cl_store_task_data(s, i));
         cli_cell_f(t, cl_store_task_lambda(s, i));
         cli_cell_i(t, cl_store_task_end(s, i));
-        cli_cell_f(t, cl_store_baseline(s)[i]);
+        cli_cell_f(t, cl_store_baseline(s, CL_EVAL_GENERATE)[i]);
     }
     t = cli_table_get(c, "modules", mc, 6);
     for (int i = 0; i < M; i++) {

@@ -37,6 +37,9 @@ typedef struct plot_opts {
     int json;                /* --format json                               */
     int progress;            /* stderr is a terminal and not --quiet        */
     cl_threshold th;         /* --threshold (default energy:0.99)           */
+    cl_threshold th2;        /* forgetting-sparsity: a second --threshold,
+                                drawn as a second panel                     */
+    int has_th2;
     const char *module;      /* --module GLOB, or NULL                      */
     const char *snapshot;    /* --snapshot, default task-ends               */
     const char *device;
@@ -92,6 +95,10 @@ void plot_args_parse(plot_opts *o, int argc, char **argv);
  * or is NULL. */
 int plot_draw(const char *figure, char **stores, int n_stores, const char *outdir,
               const cl_threshold *th, const char **no_image, cl_error *err);
+/* The same with a second threshold (forgetting-sparsity's second panel). */
+int plot_draw2(const char *figure, char **stores, int n_stores, const char *outdir,
+               const cl_threshold *th, const cl_threshold *th2, const char **no_image,
+               cl_error *err);
 
 /* plot_report.c: mkdir -p DIR; print the files written (text or JSON). */
 int plot_outdir_create(const char *dir, cl_error *err);

@@ -25,7 +25,9 @@ static void usage(FILE *f)
           "  -o, --output DIR      where the files go (created if missing; required)\n"
           "  --svg, --pdf          also draw DIR/FIGURE.svg, DIR/FIGURE.pdf\n"
           "  --data-only           write the CSV only (no gnuplot needed; exit 0)\n"
-          "  --threshold M:V       activity threshold: abs:E, rel:P, energy:F or top:Q\n"
+          "  --threshold M:V       activity threshold: abs:E, rel:P, energy:F or top:Q;\n"
+          "                        forgetting-sparsity takes a second one, drawn as a\n"
+          "                        second panel (e.g. an absolute and energy:0.99)\n"
           "                        (default " CL_THRESHOLD_DEFAULT "; stated in titles and the CSV)\n"
           "  --module GLOB         only modules whose name matches (collision-map: the\n"
           "                        first match; default the store's first module)\n"
@@ -126,6 +128,13 @@ void plot_opts_defaults(plot_opts *o)
 int plot_draw(const char *figure, char **stores, int n_stores, const char *outdir,
               const cl_threshold *th, const char **no_image, cl_error *err)
 {
+    return plot_draw2(figure, stores, n_stores, outdir, th, NULL, no_image, err);
+}
+
+int plot_draw2(const char *figure, char **stores, int n_stores, const char *outdir,
+               const cl_threshold *th, const cl_threshold *th2, const char **no_image,
+               cl_error *err)
+{
     plot_opts o;
     plot_opts_defaults(&o);
     o.fig = plot_figure_find(figure);
@@ -136,6 +145,10 @@ int plot_draw(const char *figure, char **stores, int n_stores, const char *outdi
     o.n_stores = n_stores;
     if (th)
         o.th = *th;
+    if (th2) {
+        o.th2 = *th2;
+        o.has_th2 = 1;
+    }
     int rc = plot_outdir_create(outdir, err);
     if (rc)
         return rc;
@@ -179,8 +192,16 @@ void plot_args_parse(plot_opts *o, int argc, char **argv)
         case O_PDF: o->pdf = 1; break;
         case O_DATA: o->data_only = 1; break;
         case O_TH:
-            if (cl_threshold_parse(optarg, &o->th, &err))
+            /* a second --threshold: forgetting-sparsity's second panel */
+            if (given & PLOT_OPT_THRESHOLD) {
+                if (o->has_th2)
+                    bad("--threshold given more than twice");
+                if (cl_threshold_parse(optarg, &o->th2, &err))
+                    bad("%s", err.msg);
+                o->has_th2 = 1;
+            } else if (cl_threshold_parse(optarg, &o->th, &err)) {
                 bad("%s", err.msg);
+            }
             given |= PLOT_OPT_THRESHOLD;
             break;
         case O_MOD: o->module = optarg; given |= PLOT_OPT_MODULE; break;
@@ -249,6 +270,8 @@ void plot_args_parse(plot_opts *o, int argc, char **argv)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((given & names[i].bit) && !(o->fig->opts & names[i].bit))
             bad("%s does not apply to the %s figure", names[i].opt, o->fig->name);
+    if (o->has_th2 && strcmp(o->fig->name, "forgetting-sparsity"))
+        bad("a second --threshold applies only to the forgetting-sparsity figure");
     if (sweep) {
         static const char *mode[] = {"abs", "rel", "energy", "top"};
         char *copy = strdup(sweep), *save = NULL;

@@ -1,5 +1,6 @@
-/* plot_matrix.c -- the accuracy matrix R as a heatmap, one panel per store,
- * with AA and BWT in the title: collide-forget's tables (fam_forget). */
+/* plot_matrix.c -- the accuracy matrix R as a heatmap, one panel per store
+ * and evaluation protocol (the headline first), with AA and BWT in the title:
+ * collide-forget's tables (fam_forget). */
 #include "plot.h"
 #include "families.h"
 
@@ -10,6 +11,7 @@ typedef struct am_ctx {
     plot_csv w;
     plot_vars v;
     int max_tasks;
+    int panels;
 } am_ctx;
 
 static void pct(char *buf, size_t n, double x)
@@ -22,8 +24,8 @@ static void pct(char *buf, size_t n, double x)
 
 static int am_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
 {
+    (void)index;
     am_ctx *k = vc;
-    int p = index + 1;
     int rc = plot_family(r, s, fam_forget, NULL, 0, err);
     if (rc)
         return rc;
@@ -31,36 +33,44 @@ static int am_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
     int n = cli_table_nrows(t), c_after = plot_col(t, "after_task");
     int c_an = plot_col(t, "after_name"), c_task = plot_col(t, "task");
     int c_name = plot_col(t, "name"), c_acc = plot_col(t, "accuracy");
-    for (int i = 0; i < n; i++) {
-        plot_csv_s(&k->w, cl_store_path(s));
-        plot_csv_i(&k->w, p);
-        plot_csv_s(&k->w, cl_store_meta(s)->method);
-        plot_csv_i(&k->w, (int64_t)cli_table_num(t, i, c_after));
-        plot_csv_s(&k->w, cli_table_str(t, i, c_an));
-        plot_csv_i(&k->w, (int64_t)cli_table_num(t, i, c_task));
-        plot_csv_s(&k->w, cli_table_str(t, i, c_name));
-        plot_csv_f(&k->w, cli_table_num(t, i, c_acc));
-        plot_csv_row_end(&k->w);
-    }
+    int c_prot = plot_col(t, "protocol");
     const cli_table *sm = plot_table(r, "summary");
     int T = cl_store_n_tasks(s);
-    char aa[32], bwt[32], fm[32], buf[512], names[4096] = "";
-    pct(aa, sizeof aa, cli_table_num(sm, 0, plot_col(sm, "aa")));
-    pct(bwt, sizeof bwt, cli_table_num(sm, 0, plot_col(sm, "bwt")));
-    pct(fm, sizeof fm, cli_table_num(sm, 0, plot_col(sm, "forgetting_max")));
-    snprintf(buf, sizeof buf, "%s [%s], %d of %d tasks evaluated\nAA %s, BWT %s, F_max %s",
-             plot_basename(cl_store_path(s)), cl_store_meta(s)->method,
-             (int)cli_table_num(sm, 0, plot_col(sm, "tasks_evaluated")), T, aa, bwt, fm);
-    plot_var_ps(&k->v, "ptitle", p, buf);
-    for (int j = 0; j < T; j++) {
-        char word[80];
-        plot_series(cl_store_task_name(s, j), word, sizeof word);
-        if (strlen(names) + strlen(word) + 4 < sizeof names)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s\"%s\"",
-                     j ? " " : "", word);
+    for (int q = 0; q < cli_table_nrows(sm); q++) {
+        const char *prot = cli_table_str(sm, q, plot_col(sm, "protocol"));
+        int p = ++k->panels;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(cli_table_str(t, i, c_prot), prot))
+                continue;
+            plot_csv_s(&k->w, cl_store_path(s));
+            plot_csv_i(&k->w, p);
+            plot_csv_s(&k->w, cl_store_meta(s)->method);
+            plot_csv_s(&k->w, prot);
+            plot_csv_i(&k->w, (int64_t)cli_table_num(t, i, c_after));
+            plot_csv_s(&k->w, cli_table_str(t, i, c_an));
+            plot_csv_i(&k->w, (int64_t)cli_table_num(t, i, c_task));
+            plot_csv_s(&k->w, cli_table_str(t, i, c_name));
+            plot_csv_f(&k->w, cli_table_num(t, i, c_acc));
+            plot_csv_row_end(&k->w);
+        }
+        char aa[32], bwt[32], la[32], ch[32], buf[512], names[4096] = "";
+        pct(aa, sizeof aa, cli_table_num(sm, q, plot_col(sm, "aa")));
+        pct(bwt, sizeof bwt, cli_table_num(sm, q, plot_col(sm, "bwt")));
+        pct(la, sizeof la, cli_table_num(sm, q, plot_col(sm, "la")));
+        pct(ch, sizeof ch, cli_table_num(sm, q, plot_col(sm, "chance_mean")));
+        snprintf(buf, sizeof buf, "%s [%s], %s scoring\nAA %s, LA %s, BWT %s (chance %s)",
+                 plot_basename(cl_store_path(s)), cl_store_meta(s)->method, prot, aa, la, bwt, ch);
+        plot_var_ps(&k->v, "ptitle", p, buf);
+        for (int j = 0; j < T; j++) {
+            char word[80];
+            plot_series(cl_store_task_name(s, j), word, sizeof word);
+            if (strlen(names) + strlen(word) + 4 < sizeof names)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s\"%s\"",
+                         j ? " " : "", word);
+        }
+        plot_var_ps(&k->v, "pnames", p, names);
+        plot_var_pi(&k->v, "ptasks", p, T);
     }
-    plot_var_ps(&k->v, "pnames", p, names);
-    plot_var_pi(&k->v, "ptasks", p, T);
     if (T > k->max_tasks)
         k->max_tasks = T;
     return CL_OK;
@@ -70,15 +80,15 @@ int plot_accuracy_matrix(plot_run *r, cl_error *err)
 {
     am_ctx k;
     memset(&k, 0, sizeof k);
-    static const char *cols[] = {"store", "panel", "method", "after_task", "after_name", "task",
-                                 "name", "accuracy"};
-    int rc = plot_csv_open(r, cols, 8, &k.w, err);
+    static const char *cols[] = {"store", "panel", "method", "protocol", "after_task",
+                                 "after_name", "task", "name", "accuracy"};
+    int rc = plot_csv_open(r, cols, 9, &k.w, err);
     if (rc)
         return rc;
     rc = plot_each_store(r, am_store, &k, err);
     if ((rc = plot_csv_finish(r, &k.w, &k.v, rc, err)))
         return rc;
-    int n = r->o->n_stores, cols_n = n < 3 ? n : 3, rows_n = (n + cols_n - 1) / cols_n;
+    int n = k.panels, cols_n = n < 2 ? 1 : 2, rows_n = (n + cols_n - 1) / cols_n;
     plot_var_i(&k.v, "npanels", n);
     plot_var_i(&k.v, "ncols", cols_n);
     plot_var_s(&k.v, "title", "Accuracy matrix R[i][j]: accuracy on task j after training task i");

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_SERIES = 16, MAX_VALS = 8 };
+enum { MAX_SERIES = 16, MAX_VALS = 12 };
 
 /* One store's point, kept until every store is read: the labels are placed
  * knowing where all the points are. */
@@ -18,6 +18,7 @@ typedef struct point {
     int64_t snapshot;
     double val[MAX_VALS];
     int label_pos;       /* 1 right-above, 2 right-below, 3 left-above, 4 left-below */
+    int label_pos2;      /* the same in the second panel (x2), when there is one */
 } point;
 
 typedef struct scatter {
@@ -26,6 +27,7 @@ typedef struct scatter {
     char series[MAX_SERIES][64];
     int n_series;
     int vx, vy;          /* which val[] are drawn as x and y */
+    int vx2;             /* a second panel's x (-1: none) */
 } scatter;
 
 static int point_new(plot_run *r, scatter *sc, cl_store *s, int64_t snapshot, cl_error *err)
@@ -70,11 +72,11 @@ enum { N_SPOTS = 8 };
 /* Greedy placement: each label goes where it covers the fewest labels
  * already placed and points, in coordinates normalised to the data range.
  * A character is about 1/110 of the plot's width and 1/30 of its height. */
-static void place_labels(scatter *sc)
+static void place_labels(scatter *sc, int vx, int second)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int i = 0; i < sc->n; i++) {
-        double x = sc->p[i].val[sc->vx], y = sc->p[i].val[sc->vy];
+        double x = sc->p[i].val[vx], y = sc->p[i].val[sc->vy];
         if (isfinite(x) && isfinite(y)) {
             x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
         }
@@ -87,8 +89,9 @@ static void place_labels(scatter *sc)
         return; /* labels stay at spot 1: drawn, perhaps overlapping */
     for (int i = 0; i < sc->n; i++) {
         point *p = &sc->p[i];
-        p->label_pos = 1;
-        double x = (p->val[sc->vx] - x0) / sx, y = (p->val[sc->vy] - y0) / sy;
+        int *lp = second ? &p->label_pos2 : &p->label_pos;
+        *lp = 1;
+        double x = (p->val[vx] - x0) / sx, y = (p->val[sc->vy] - y0) / sy;
         if (!isfinite(x) || !isfinite(y) || !p->label[0])
             continue;
         double w = cw * (double)strlen(p->label), best = INFINITY;
@@ -104,13 +107,13 @@ static void place_labels(scatter *sc)
             for (int o = 0; o < i; o++)
                 cost += overlap(b, box[o]) / (w * ch);
             for (int o = 0; o < sc->n; o++) {
-                double px = (sc->p[o].val[sc->vx] - x0) / sx, py = (sc->p[o].val[sc->vy] - y0) / sy;
+                double px = (sc->p[o].val[vx] - x0) / sx, py = (sc->p[o].val[sc->vy] - y0) / sy;
                 double pb[4] = {px - 0.7 * cw, px + 0.7 * cw, py - 0.5 * ch, py + 0.5 * ch};
                 cost += overlap(b, pb) / (1.4 * cw * ch);
             }
             if (cost < best) {
                 best = cost;
-                p->label_pos = q + 1;
+                *lp = q + 1;
                 memcpy(box[i], b, sizeof b);
             }
         }
@@ -119,8 +122,8 @@ static void place_labels(scatter *sc)
 }
 
 static const char *const head_cols[] = {"store", "method", "series", "lambda", "label",
-                                        "label_pos", "threshold", "snapshot"};
-enum { N_HEAD = 8 };
+                                        "label_pos", "label_pos2", "threshold", "snapshot"};
+enum { N_HEAD = 9 };
 
 /* Write the CSV (head columns, then the values), then draw. */
 static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, int nv,
@@ -129,7 +132,9 @@ static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, in
     plot_csv w;
     const char *cols[N_HEAD + MAX_VALS];
     if (!rc) {
-        place_labels(sc);
+        place_labels(sc, sc->vx, 0);
+        if (sc->vx2 >= 0)
+            place_labels(sc, sc->vx2, 1);
         memcpy(cols, head_cols, sizeof head_cols);
         memcpy(cols + N_HEAD, vcols, (size_t)nv * sizeof *vcols);
         rc = plot_csv_open(r, cols, N_HEAD + nv, &w, err);
@@ -145,6 +150,7 @@ static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, in
             plot_csv_f(&w, p->lambda);
             plot_csv_s(&w, p->label);
             plot_csv_i(&w, p->label_pos);
+            plot_csv_i(&w, p->label_pos2);
             plot_csv_s(&w, th);
             plot_csv_i(&w, p->snapshot);
             for (int q = 0; q < nv; q++)
@@ -162,19 +168,23 @@ static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, in
         plot_var_i(v, "nseries", sc->n_series);
         /* the label places in use, by alignment: gnuplot 5.4 crashes on a
          * 'with labels' clause with no valid point in a one-row file */
-        char used[3][32] = {"", "", ""};
-        for (int q = 0; q < N_SPOTS; q++) {
-            int any = 0;
-            for (int i = 0; i < sc->n; i++)
-                any |= sc->p[i].label_pos == q + 1 && sc->p[i].label[0] &&
-                       isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]);
-            char *u = used[spots[q].align + 1];
-            if (any)
-                snprintf(u + strlen(u), 32 - strlen(u), "%s%d", u[0] ? " " : "", q + 1);
+        for (int panel = 0; panel < (sc->vx2 >= 0 ? 2 : 1); panel++) {
+            char used[3][32] = {"", "", ""};
+            int vx = panel ? sc->vx2 : sc->vx;
+            for (int q = 0; q < N_SPOTS; q++) {
+                int any = 0;
+                for (int i = 0; i < sc->n; i++)
+                    any |= (panel ? sc->p[i].label_pos2 : sc->p[i].label_pos) == q + 1 &&
+                           sc->p[i].label[0] && isfinite(sc->p[i].val[vx]) &&
+                           isfinite(sc->p[i].val[sc->vy]);
+                char *u = used[spots[q].align + 1];
+                if (any)
+                    snprintf(u + strlen(u), 32 - strlen(u), "%s%d", u[0] ? " " : "", q + 1);
+            }
+            plot_var_s(v, panel ? "labels_right2" : "labels_right", used[0]);
+            plot_var_s(v, panel ? "labels_center2" : "labels_center", used[1]);
+            plot_var_s(v, panel ? "labels_left2" : "labels_left", used[2]);
         }
-        plot_var_s(v, "labels_right", used[0]);
-        plot_var_s(v, "labels_center", used[1]);
-        plot_var_s(v, "labels_left", used[2]);
         int drawn = 0;
         for (int i = 0; i < sc->n; i++)
             drawn += isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]);
@@ -183,7 +193,7 @@ static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, in
             fprintf(stderr, "collide-plot: %s: no store has both coordinates defined (they need "
                             "two tasks, or two evaluated tasks); the figure says so\n",
                     r->o->fig->name);
-        rc = plot_render(r, v, 1200, 800, err);
+        rc = plot_render(r, v, sc->vx2 >= 0 ? 2000 : 1200, 800, err);
     }
     plot_vars_free(v);
     free(sc->p);
@@ -215,7 +225,8 @@ static double column_mean(const cli_table *t, const char *col)
 
 /* ------------------------------------------------------------ forgetting */
 
-enum { FS_TASKS, FS_DENSITY, FS_HOYER, FS_FMAX, FS_BWT, FS_AA, FS_X, FS_Y, FS_N };
+enum { FS_TASKS, FS_DENSITY, FS_HOYER, FS_FMAX, FS_BWT, FS_AA, FS_X, FS_Y, FS_X2, FS_N };
+_Static_assert((int)FS_N <= (int)MAX_VALS, "a point holds MAX_VALS values");
 
 static int fs_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
 {
@@ -229,6 +240,17 @@ static int fs_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
     double density = column_mean(t, "density_mean"), hoyer = column_mean(t, "hoyer_mean");
     int tasks = cli_table_nrows(t);
     cli_tables_free(&r->c); /* fam_forget has a "tasks" table of its own */
+    double density2 = NAN;
+    if (r->o->has_th2) { /* the second panel: density at the second threshold */
+        cl_threshold keep = r->c.th[0];
+        r->c.th[0] = r->o->th2;
+        rc = plot_family(r, s, fam_sparsity, NULL, 0, err);
+        r->c.th[0] = keep;
+        if (rc)
+            return rc;
+        density2 = column_mean(plot_table(r, "tasks"), "density_mean");
+        cli_tables_free(&r->c);
+    }
     if ((rc = plot_family(r, s, fam_forget, NULL, 0, err)))
         return rc;
     t = plot_table(r, "summary");
@@ -243,15 +265,16 @@ static int fs_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
     v[FS_AA] = cli_table_num(t, 0, plot_col(t, "aa"));
     v[FS_X] = r->o->x == PLOT_X_HOYER ? hoyer : density;
     v[FS_Y] = r->o->y == PLOT_Y_BWT ? v[FS_BWT] : v[FS_FMAX];
+    v[FS_X2] = density2;
     return CL_OK;
 }
 
 int plot_forgetting_sparsity(plot_run *r, cl_error *err)
 {
-    scatter sc = {.vx = FS_X, .vy = FS_Y};
+    scatter sc = {.vx = FS_X, .vy = FS_Y, .vx2 = r->o->has_th2 ? FS_X2 : -1};
     int rc = plot_each_store(r, fs_store, &sc, err);
     static const char *vcols[FS_N] = {"tasks", "density", "hoyer", "forgetting_max", "bwt", "aa",
-                                      "x", "y"};
+                                      "x", "y", "x2"};
     char th[48], buf[1024], st[512];
     plot_vars v = {0};
     plot_threshold_text(r, th, sizeof th);
@@ -269,8 +292,18 @@ int plot_forgetting_sparsity(plot_run *r, cl_error *err)
                                   "tasks and modules)", th);
         plot_var_s(&v, "xlabel", buf);
     }
-    plot_var_s(&v, "ylabel", bwt ? "backward transfer BWT (accuracy points, %)"
-                                 : "forgetting F_max (accuracy points, %)");
+    plot_var_s(&v, "ylabel", bwt ? "backward transfer BWT (accuracy points, %; headline scoring)"
+                                 : "forgetting F_max (accuracy points, %; headline scoring)");
+    if (r->o->has_th2) {
+        char th2[48];
+        cl_threshold_format(&r->o->th2, th2, sizeof th2);
+        snprintf(buf, sizeof buf, "density of ΔW at %s (mean over tasks and modules)", th2);
+        plot_var_s(&v, "x2label", buf);
+        snprintf(buf, sizeof buf, "%s against density at two thresholds: %s", bwt ? "Backward transfer" : "Forgetting", st);
+        plot_var_s(&v, "title", buf);
+        snprintf(buf, sizeof buf, "density of ΔW at %s (mean over tasks and modules)", th);
+        plot_var_s(&v, "xlabel", buf);
+    }
     return scatter_finish(r, &sc, vcols, FS_N, &v, rc, err);
 }
 
@@ -278,6 +311,7 @@ int plot_forgetting_sparsity(plot_run *r, cl_error *err)
 
 enum { CO_TASKS, CO_MODS, CO_PAIRS, CO_OO_MEAN, CO_OO_TOTAL, CO_ACR, CO_ACR_POOLED, CO_DENS,
        CO_N };
+_Static_assert((int)CO_N <= (int)MAX_VALS, "a point holds MAX_VALS values");
 
 static int co_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)
 {
@@ -307,7 +341,7 @@ static int co_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
 
 int plot_collision_orthogonality(plot_run *r, cl_error *err)
 {
-    scatter sc = {.vx = CO_OO_MEAN, .vy = CO_ACR};
+    scatter sc = {.vx = CO_OO_MEAN, .vy = CO_ACR, .vx2 = -1};
     int rc = plot_each_store(r, co_store, &sc, err);
     static const char *vcols[CO_N] = {"tasks", "modules", "pairs", "oo_pair_mean", "oo_total",
                                       "acr_mean", "acr_pooled", "density_mean"};

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < T; i++) {
         for (int j = 0; j < T; j++)
             acc[j] = j <= i ? 0.8 - 0.02 * (i - j) : 0.3;
-        if (cl_store_write_accuracy_row(s, i, acc, &err))
+        if (cl_store_write_accuracy_row(s, CL_EVAL_GENERATE, i, acc, &err))
             return fail(&err);
     }
     if (cl_store_close(s, &err))

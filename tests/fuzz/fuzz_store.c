@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(u.B);
         }
     }
-    const double *R = cl_store_accuracy(s);
+    const double *R = cl_store_accuracy(s, CL_EVAL_GENERATE);
     for (int i = 0; i < T * T && i < 4096; i++)
         if (!isnan(R[i]) && !(R[i] >= 0 && R[i] <= 1))
             abort();

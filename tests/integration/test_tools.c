@@ -279,7 +279,7 @@ static void test_forget_info_report(void)
     cl_store *s;
     cl_error err;
     cl_store_open(store, &s, &err);
-    const double *R = cl_store_accuracy(s);
+    const double *R = cl_store_accuracy(s, CL_EVAL_GENERATE);
     double aa = (R[6] + R[7] + R[8]) / 3, bwt = ((R[6] - R[0]) + (R[7] - R[4])) / 2;
     double fm = ((fmax(R[0], R[3]) - R[6]) + (R[4] - R[7])) / 2;
     cl_store_close(s, NULL);

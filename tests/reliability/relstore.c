@@ -79,7 +79,7 @@ static int probe(const char *path)
             values += (long long)u.k * (u.d_in + u.d_out);
             cl_lowrank_free(&u);
         }
-    const double *R = cl_store_accuracy(s), *base = cl_store_baseline(s);
+    const double *R = cl_store_accuracy(s, CL_EVAL_GENERATE), *base = cl_store_baseline(s, CL_EVAL_GENERATE);
     int rows_evaluated = 0, baseline = 0;
     for (int i = 0; i < T; i++) {
         int any = 0;

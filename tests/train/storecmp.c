@@ -35,12 +35,16 @@ static int compare(cl_store *a, cl_store *b)
         if (strcmp(cl_store_task_name(a, t), cl_store_task_name(b, t)) ||
             strcmp(cl_store_task_data(a, t), cl_store_task_data(b, t)) ||
             !same_d(cl_store_task_lambda(a, t), cl_store_task_lambda(b, t)) ||
-            !same_d(cl_store_baseline(a)[t], cl_store_baseline(b)[t]))
+            !same_d(cl_store_baseline(a, CL_EVAL_GENERATE)[t], cl_store_baseline(b, CL_EVAL_GENERATE)[t]) ||
+            !same_d(cl_store_baseline(a, CL_EVAL_RANKED)[t], cl_store_baseline(b, CL_EVAL_RANKED)[t]) ||
+            cl_store_task_n_test(a, t) != cl_store_task_n_test(b, t) ||
+            cl_store_task_n_labels(a, t) != cl_store_task_n_labels(b, t))
             DIFF("task %d", t);
-    for (int i = 0; i < T * T; i++)
-        if (!same_d(cl_store_accuracy(a)[i], cl_store_accuracy(b)[i]))
-            DIFF("accuracy R[%d][%d]: %g vs %g", i / T, i % T, cl_store_accuracy(a)[i],
-                 cl_store_accuracy(b)[i]);
+    for (int e = 0; e < CL_EVAL_COUNT; e++)
+        for (int i = 0; i < T * T; i++)
+            if (!same_d(cl_store_accuracy(a, (cl_eval)e)[i], cl_store_accuracy(b, (cl_eval)e)[i]))
+                DIFF("%s accuracy R[%d][%d]: %g vs %g", cl_eval_name((cl_eval)e), i / T, i % T,
+                     cl_store_accuracy(a, (cl_eval)e)[i], cl_store_accuracy(b, (cl_eval)e)[i]);
     int64_t N = cl_store_n_snapshots(a);
     if (N != cl_store_n_snapshots(b))
         DIFF("%lld vs %lld snapshots", (long long)N, (long long)cl_store_n_snapshots(b));

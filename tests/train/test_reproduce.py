@@ -13,6 +13,7 @@ usage: test_reproduce.py BINDIR WORKDIR
 Python's standard library only.
 """
 import json
+import math
 import os
 import random
 import re
@@ -59,7 +60,9 @@ r = run("collide-pretrain", "-o", base, "--synthetic", "--dim", "64", "--layers"
         "--steps", "60", "--lr", "1e-2", "--quiet")
 check(r.returncode == 0, f"pretrain: {r.stderr}")
 ARGS = ["--quick", "--synthetic", "--base", base, "--train-per-class", "6", "--test-per-task", "6",
-        "--epochs", "1", "--lr", "1e-2", "--max-len", "128", "--quiet"]
+        "--sweep-train-per-class", "4", "--epochs", "1", "--lr", "1e-2", "--max-len", "128",
+        "--quiet"]
+SWEEP = 4  # N-LoRA lambdas beside the default (model/reproduce.c)
 gnuplot = shutil.which("gnuplot") is not None
 
 
@@ -92,32 +95,116 @@ tex = open(os.path.join(out, "tables.tex")).read()
 check("\\begin{tabular}" in tex and tex.count("\\begin{tabular}") == tex.count("\\end{tabular}"),
       "tables.tex holds balanced tabulars")
 
-# 2: our rows in tables.md are the tools' numbers
+# 2: our rows in tables.md, and the claims, are the tools' numbers
 md = open(os.path.join(out, "tables.md")).read()
+claims = json.load(open(os.path.join(out, "claims.json")))
+eps = claims["abs_threshold"]
+check(eps is not None and eps > 0, f"an absolute threshold was derived ({eps})")
+ABS = f"abs:{eps!r}"
+
+
+def near(a, b, what, tol=5e-4):
+    check(abs(a - b) <= tol * max(1.0, abs(b)), f"{what}: {a} in tables.md, {b} from the tool")
+
+
+def tool_th(name, store, th):
+    r = run(name, "--format", "json", "--threshold", th, store)
+    check(r.returncode == 0, f"{name} {store}: {r.stderr.strip()}")
+    return json.loads(r.stdout)["tables"]
+
+
+def headline(store):
+    rows = [x for x in tool("collide-forget", store)["summary"] if x["headline"]]
+    check(len(rows) == 1 and rows[0]["protocol"] == "ranked", f"{store}: ranked is the headline")
+    return rows[0]
+
+
+vals = {}
 for m, label in RUNS:
     row = re.search(r"^\| \*\*" + re.escape(label) + r" \(collide\)\*\* \| synthetic \|(.*)$", md,
                     re.M)
     if not check(row is not None, f"tables.md has the {label} collision row"):
         continue
     cells = [c.strip().rstrip("%") for c in row.group(1).split("|") if c.strip()]
-    acr, oo, nuc, dens = (float(c) for c in cells[:4])
+    acr_a, acr_e, oo, nuc, dens_a, dens_e = (float(c) for c in cells[:6])
     col = tool("collide-collision", stores[m])["summary"][0]
+    cola = tool_th("collide-collision", stores[m], ABS)["summary"][0]
     ort = tool("collide-ortho", stores[m])["summary"][0]
     sub = [t["nuclear_mean"] for t in tool("collide-subspace", stores[m])["tasks"] if t["task"] >= 0]
-    fg = tool("collide-forget", stores[m])["summary"][0]
-
-    def near(a, b, what):
-        check(abs(a - b) <= 5e-4 * max(1.0, abs(b)), f"{label}: {what} {a} in tables.md, {b} "
-              "from the tool")
-    near(acr, round(100 * col["acr_mean"], 1), "ACR")
-    near(dens, round(100 * col["density_mean"], 1), "density")
-    near(oo, float(f"{ort['oo_pair_mean']:.4g}"), "OO per pair")
-    near(nuc, float(f"{sum(sub) / len(sub):.4g}"), "mean nuclear norm")
+    fg = headline(stores[m])
+    vals[m] = dict(acr_e=col["acr_mean"], acr_a=cola["acr_mean"], dens_a=cola["density_mean"],
+                   dens_e=col["density_mean"], oo=ort["oo_pair_mean"],
+                   nuc=sum(sub) / len(sub), aa=fg["aa"])
+    near(acr_e, round(100 * col["acr_mean"], 1), f"{label}: ACR at energy:0.99")
+    near(acr_a, round(100 * cola["acr_mean"], 1), f"{label}: ACR at {ABS}")
+    near(dens_e, round(100 * col["density_mean"], 1), f"{label}: density")
+    near(dens_a, round(100 * cola["density_mean"], 1), f"{label}: density at {ABS}")
+    near(oo, float(f"{ort['oo_pair_mean']:.4g}"), f"{label}: OO per pair")
+    near(nuc, float(f"{sum(sub) / len(sub):.4g}"), f"{label}: mean nuclear norm")
     aa = re.search(r"^\| \*\*" + re.escape(label)
-                   + r" \(collide\)\*\* \| collide base, synthetic tasks \| ([0-9.]+) \|", md, re.M)
-    if check(aa is not None, f"tables.md has the {label} AA row"):
-        near(float(aa.group(1)), round(100 * fg["aa"], 1), "AA")
+                   + r" \(collide, ranked\)\*\* \| collide base, synthetic tasks \| ([0-9.]+) \|",
+                   md, re.M)
+    if check(aa is not None, f"tables.md has the {label} ranked AA row"):
+        near(float(aa.group(1)), round(100 * fg["aa"], 1), f"{label}: AA")
 check("N-LoRA (published) | T5-large | 79.2" in md, "published N-LoRA order 1 AA beside ours")
+
+# the claims: each compared number recomputed from the tools' JSON
+byname = {c["claim"]: c for c in claims["claims"]}
+o, nl = vals.get("olora"), vals.get("nlora")
+
+
+def claim_is(key, want):
+    c = [x for n, x in byname.items() if key in n]
+    if not check(len(c) == 1, f"claims.json has one claim matching {key!r}"):
+        return
+    got = c[0]["value"]
+    check(c[0]["verdict"] in ("holds", "does not hold", "not measurable here"),
+          f"{key}: verdict {c[0]['verdict']!r}")
+    if want is None or not math.isfinite(want):
+        check(got is None, f"{key}: {got} where the tools give {want}")
+    else:
+        check(got is not None and abs(got - want) <= 1e-6 * max(1.0, abs(want)),
+              f"{key}: claims.json {got}, tools {want}")
+
+
+def ratio(a, b):
+    return a / b if b else (math.inf if a else math.nan)
+
+
+if o and nl:
+    claim_is("collision rate (paper-like", ratio(o["acr_a"], nl["acr_a"]))
+    claim_is("collision rate (scale-free", ratio(o["acr_e"], nl["acr_e"]))
+    claim_is("orthogonality", ratio(o["oo"], nl["oo"]))
+    claim_is("nuclear norm", ratio(o["nuc"], nl["nuc"]))
+    claim_is("sparser (density, paper-like", ratio(o["dens_a"], nl["dens_a"]))
+    claim_is("sparser (density, scale-free", ratio(o["dens_e"], nl["dens_e"]))
+    claim_is("average accuracy", 100 * (nl["aa"] - o["aa"]))
+    # less forgetting with sparsity: Spearman over IncLoRA and every N-LoRA run
+    pts = []
+    for f in sorted(os.listdir(os.path.join(out, "stores"))):
+        if f.startswith("inclora-") or f.startswith("nlora-"):
+            st = os.path.join(out, "stores", f)
+            d = tool_th("collide-collision", st, ABS)["summary"][0]["density_mean"]
+            pts.append((d, headline(st)["forgetting_max"]))
+    check(len(pts) == 2 + SWEEP, f"{len(pts)} runs in the sweep's claim")
+
+    def rk(xs):
+        return [sum(y < x for y in xs) + (sum(y == x for y in xs) + 1) / 2 for x in xs]
+    rx, ry = rk([p[0] for p in pts]), rk([p[1] for p in pts])
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    claim_is("less forgetting", sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else math.nan)
+check("| Claim | Published |" in md, "tables.md has the claims table")
+# the sweep reaches "update crushed": at its largest lambda N-LoRA's update is
+# sparser at the absolute threshold than IncLoRA's
+lam = max(float(re.search(r"lambda([0-9.e+-]+)\.h5$", f).group(1))
+          for f in os.listdir(os.path.join(out, "stores")) if "lambda" in f)
+big = os.path.join(out, "stores", f"nlora-synthetic-lambda{lam:g}.h5")
+di = tool_th("collide-collision", stores["inclora"], ABS)["summary"][0]["density_mean"]
+dn = tool_th("collide-collision", big, ABS)["summary"][0]["density_mean"]
+print(f"density at {ABS}: inclora {di:.4f}, nlora lambda {lam:g} {dn:.4f}")
+check(dn < di, f"N-LoRA at lambda {lam:g}: density {dn} at {ABS}, IncLoRA's {di}")
 
 
 # 3: a second run trains nothing

@@ -30,6 +30,7 @@ def check(cond, what):
     if not cond:
         failures += 1
         print(f"FAIL: {what}", file=sys.stderr)
+    return cond
 
 
 def run(*args, **kw):
@@ -135,7 +136,42 @@ print(f"OO: inclora {oi['oo_total']:.4g}, olora {oo['oo_total']:.4g}")
 check(oo["oo_total"] < oi["oo_total"], "olora's OO is not below inclora's")
 acc = tool_json("collide-forget", inc)
 m = acc["tables"]["matrix"] if acc else []
-check(len(m) == 16 and all(x["accuracy"] is not None for x in m), "a full 4 x 4 accuracy matrix")
+for prot in ("ranked", "generation"):
+    mp = [x for x in m if x["protocol"] == prot]
+    check(len(mp) == 16 and all(x["accuracy"] is not None for x in mp),
+          f"a full 4 x 4 {prot} accuracy matrix")
+    check(all(x["stderr"] is not None for x in mp), f"every {prot} accuracy has its standard error")
+
+# 6. a learned task scores above chance under both protocols: two 3-label
+# tasks, LoRA on q, k, v and o; each task's diagonal entry must be 3 standard
+# errors above chance by ranked scoring and by generation
+# the synthetic default shape at half its steps: the tiny base above learns
+# the answer format but not the tasks
+lbase = os.path.join(WORK, "learnbase")
+r = run("collide-pretrain", "-o", lbase, "--synthetic", "--steps", "1500", "--quiet")
+check(r.returncode == 0, f"pretrain the learning base: {r.stderr}")
+learn = os.path.join(WORK, "learn.h5")
+if os.path.exists(learn):
+    os.remove(learn)
+r = run("collide-train", "-o", learn, "--synthetic", "--base", lbase, "--tasks", "synth2,synth4",
+        "--method", "inclora", "--targets", "q,k,v,o", "--train-per-class", "250", "--epochs", "2",
+        "--lr", "3e-3", "--test-per-task", "60", "--snapshot-every", "0", "--seed", "7", "--quiet")
+check(r.returncode == 0, f"train learn: {r.stderr.strip()}")
+fj = tool_json("collide-forget", learn)
+if fj:
+    for prot in ("ranked", "generation"):
+        for task in (0, 1):
+            row = [x for x in fj["tables"]["tasks"] if x["protocol"] == prot and x["task"] == task]
+            if not check(len(row) == 1, f"{prot}: task {task} in collide-forget"):
+                continue
+            x = row[0]
+            se = x["learned_stderr"] or 1 / 60  # 100%: the standard error is 0
+            z = (x["learned"] - x["chance"]) / se
+            print(f"learned {x['name']}, {prot}: {100 * x['learned']:.1f}% against chance "
+                  f"{100 * x['chance']:.1f}% ({z:.1f} standard errors)")
+            check(x["n_test"] == 60 and abs(x["chance"] - 1 / 3) < 1e-12, f"{prot}: counts")
+            check(z >= 3, f"{prot}: {x['name']} learned to {x['learned']}, not 3 standard "
+                  f"errors above chance {x['chance']}")
 
 print(f"test_train: {'FAIL' if failures else 'PASS'}: {checks} checks, {failures} failures")
 sys.exit(1 if failures else 0)

@@ -39,7 +39,8 @@ static int write_store(const char *p, const char *method, int n_snap, int resume
         .n_tasks = T, .task_names = tasks, .task_lambda = (double[]){0.4, 1.2, 0.4},
         .task_data = (const char *const[]){"", "yelp", ""}, .n_modules = M,
         .module_names = mods, .d_out = dout, .d_in = din, .rank = mrank,
-        .resume_bytes = resume_bytes};
+        .resume_bytes = resume_bytes, .task_n_test = (int64_t[]){200, 50, 7},
+        .task_n_labels = (int64_t[]){4, 14, 2}};
     cl_store *s;
     int rc = cl_store_create(p, &sp, &s, err);
     if (rc)
@@ -73,9 +74,14 @@ static int write_store(const char *p, const char *method, int n_snap, int resume
     }
     if (!rc) {
         double acc[T] = {0.9, 0.2, NAN}, base[T] = {0.1, 0.2, 0.3};
-        rc = cl_store_write_baseline(s, base, err);
+        double racc[T] = {0.95, 0.5, 0.25}, rbase[T] = {0.25, 0.5, 0.75};
+        rc = cl_store_write_baseline(s, CL_EVAL_GENERATE, base, err);
         if (!rc)
-            rc = cl_store_write_accuracy_row(s, 0, acc, err);
+            rc = cl_store_write_accuracy_row(s, CL_EVAL_GENERATE, 0, acc, err);
+        if (!rc)
+            rc = cl_store_write_baseline(s, CL_EVAL_RANKED, rbase, err);
+        if (!rc)
+            rc = cl_store_write_accuracy_row(s, CL_EVAL_RANKED, 0, racc, err);
     }
     int rc2 = cl_store_close(s, err);
     return rc ? rc : rc2;
@@ -111,8 +117,20 @@ static void test_round_trip(void)
     CHECK(w->task == 1 && w->epoch == 3 && w->step == 30 && w->loss == 0.25 && isnan(w->penalty_l2) &&
               w->kind == CL_SNAP_PERIODIC && w->wall_time == 4.5,
           "row 3");
-    const double *R = cl_store_accuracy(s), *b = cl_store_baseline(s);
+    const double *R = cl_store_accuracy(s, CL_EVAL_GENERATE), *b = cl_store_baseline(s, CL_EVAL_GENERATE);
     CHECK(R[0] == 0.9 && R[1] == 0.2 && isnan(R[2]) && isnan(R[3]) && b[2] == 0.3, "accuracy");
+    const double *Rr = cl_store_accuracy(s, CL_EVAL_RANKED), *br = cl_store_baseline(s, CL_EVAL_RANKED);
+    CHECK(Rr[0] == 0.95 && Rr[1] == 0.5 && Rr[2] == 0.25 && isnan(Rr[3]) && br[2] == 0.75,
+          "ranked accuracy kept apart from generation");
+    CHECK(cl_store_has_eval(s, CL_EVAL_RANKED) && cl_store_has_eval(s, CL_EVAL_GENERATE),
+          "both protocols evaluated");
+    CHECK(cl_store_task_n_test(s, 0) == 200 && cl_store_task_n_test(s, 2) == 7 &&
+              cl_store_task_n_labels(s, 1) == 14,
+          "test and label counts");
+    /* binomial standard error, closed form: sqrt(0.9 * 0.1 / 200) */
+    CHECK_NEAR(cl_acc_stderr(R[0], cl_store_task_n_test(s, 0)), sqrt(0.09 / 200), 1e-15, 0,
+               "standard error");
+    CHECK(isnan(cl_acc_stderr(0.5, 0)), "no standard error without a count");
     for (int j = 0; j < 7; j++)
         for (int mm = 0; mm < M; mm++) {
             cl_lowrank u;
@@ -168,6 +186,39 @@ static void test_round_trip(void)
 }
 
 /* seqlora: task t's update is its end minus the previous task's end. */
+/* A format 1 store (no ranked accuracy, no counts), as collide 0.1 wrote it:
+ * made from a version 2 store by removing what version 2 added. It reads,
+ * with ranked accuracies NaN and counts unknown, and is not appended to. */
+static void test_format1(void)
+{
+    char p[300];
+    path_in(p, sizeof p, "v1.h5");
+    cl_error err;
+    CHECK(write_store(p, "inclora", 2, 64, &err) == CL_OK, "%s", err.msg);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    const char *added[] = {"accuracy_ranked", "tasks/baseline_ranked", "tasks/n_test",
+                           "tasks/n_labels"};
+    for (int i = 0; i < 4; i++)
+        CHECK(H5Ldelete(f, added[i], H5P_DEFAULT) >= 0, "delete %s", added[i]);
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    int64_t one = 1;
+    CHECK(H5Awrite(a, H5T_NATIVE_INT64, &one) >= 0, "version 1");
+    H5Aclose(a);
+    H5Fclose(f);
+    cl_store *s = NULL;
+    CHECK(cl_store_open(p, &s, &err) == CL_OK, "a version 1 store reads: %s", err.msg);
+    if (!s)
+        return;
+    CHECK(cl_store_format_version(s) == 1, "version %d", cl_store_format_version(s));
+    CHECK(cl_store_accuracy(s, CL_EVAL_GENERATE)[0] == 0.9, "its accuracy");
+    CHECK(isnan(cl_store_accuracy(s, CL_EVAL_RANKED)[0]) && !cl_store_has_eval(s, CL_EVAL_RANKED),
+          "no ranked accuracy");
+    CHECK(cl_store_task_n_test(s, 0) == 0 && cl_store_task_n_labels(s, 0) == 0, "counts unknown");
+    cl_store_close(s, NULL);
+    CHECK(cl_store_open_append(p, &s, &err) == CL_ERR_VERSION, "appending refused");
+    CHECK_CONTAINS(err.msg, "version 1 stores are read but not appended to");
+}
+
 static void test_seqlora_difference(void)
 {
     char p[300];
@@ -529,6 +580,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     test_round_trip();
+    test_format1();
     test_seqlora_difference();
     test_bad_inputs();
     test_killed_writer();
