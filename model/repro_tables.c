@@ -752,7 +752,13 @@ int cl_repro_tables(const cl_repro_opts *o, const cl_threshold *th, double *abs_
         if (!(rc = cl_store_open(o->runs[i].store, &s, err))) {
             rc = cl_store_summary(s, NULL, &top, be, &sm, err);
             cl_store_close(s, NULL);
-            eps = rc ? NAN : sm.tau_median;
+            /* three significant digits: the value the tables print reproduces
+             * every number with the tools (--threshold abs:EPS) */
+            if (!rc && sm.tau_median > 0) {
+                char b[32];
+                snprintf(b, sizeof b, "%.3g", sm.tau_median);
+                eps = strtod(b, NULL);
+            }
         }
     }
     cl_threshold abs_th = {.mode = CL_TH_ABS, .value = eps};

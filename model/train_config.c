@@ -83,6 +83,12 @@ char *cl_train_opts_json(const cl_train_opts *o)
                                                   : o->penalty_code ? "code"
                                                                     : "paper"));
     json_object_set_new(j, "lambda", lam);
+    /* the scale lambda multiplies (docs/METRICS.md, "The N-LoRA penalty's scale") */
+    json_object_set_new(j, "sparse_penalty",
+                        json_string(o->penalty_code < 0    ? "auto"
+                                    : o->penalty_code ? "sum over modules of |A B|_1 (r x r)"
+                                                      : "sum over modules of r^2/(d_out d_in) "
+                                                        "|s B A|_1"));
     json_object_set_new(j, "lambda_orth", json_real(o->lambda_orth));
     json_object_set_new(j, "lambda_l2", json_real(o->lambda_l2));
     json_object_set_new(j, "rank", json_integer(o->rank));

@@ -334,18 +334,22 @@ int main(int argc, char **argv)
                (long long)sum.steps, sum.seconds, sum.tokens_per_s);
         for (int e = 0; e < 2; e++) {
             const double *R = cl_store_accuracy(s, prot[e]);
-            printf("%s accuracy R[i][j] (%%), row i = after task i%s:\n%-10s", cl_eval_name(prot[e]),
-                   e == 0 ? " (headline)" : "", "");
+            printf("%s accuracy R[i][j] (%%, ± binomial standard error), row i = after task i%s:"
+                   "\n%-10s",
+                   cl_eval_name(prot[e]), e == 0 ? " (headline)" : "", "");
             for (int k = 0; k < T; k++)
-                printf(" %9.9s", cl_store_task_name(s, k));
+                printf(" %11.11s", cl_store_task_name(s, k));
             printf("\n");
             for (int i = 0; i < T; i++) {
                 printf("%-10.10s", cl_store_task_name(s, i));
                 for (int k = 0; k < T; k++) {
-                    if (isnan(R[i * T + k]))
-                        printf(" %9s", "-");
+                    double p = R[i * T + k], se = cl_acc_stderr(p, cl_store_task_n_test(s, k));
+                    char cell[32];
+                    if (isnan(p))
+                        snprintf(cell, sizeof cell, "-");
                     else
-                        printf(" %9.1f", 100 * R[i * T + k]);
+                        snprintf(cell, sizeof cell, "%.1f±%.1f", 100 * p, 100 * se);
+                    printf(" %11s", cell);
                 }
                 printf("\n");
             }

@@ -72,7 +72,7 @@ enum { N_SPOTS = 8 };
 /* Greedy placement: each label goes where it covers the fewest labels
  * already placed and points, in coordinates normalised to the data range.
  * A character is about 1/110 of the plot's width and 1/30 of its height. */
-static void place_labels(scatter *sc, int vx, int second)
+static void place_labels(scatter *sc, int vx, int second, double cw)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int i = 0; i < sc->n; i++) {
@@ -81,9 +81,20 @@ static void place_labels(scatter *sc, int vx, int second)
             x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
         }
     }
-    /* the scripts pad the ranges by about a fifth */
-    double sx = x1 > x0 ? 1.2 * (x1 - x0) : 1, sy = y1 > y0 ? 1.15 * (y1 - y0) : 1;
-    const double cw = 1.0 / 110, ch = 1.0 / 30;
+    /* the scripts' ranges: from near 0 when the data are not negative, else
+     * padded below; padded above for the labels (plots/forgetting-sparsity.gp) */
+    if (x1 > x0) {
+        double lo = x0 >= 0 ? -0.04 * x1 : x0 - 0.06 * (x1 - x0);
+        x1 += 0.16 * (x1 - (lo < 0 ? lo : x0));
+        x0 = lo;
+    }
+    if (y1 > y0) {
+        double lo = y0 >= 0 ? -0.04 * y1 : y0 - 0.06 * (y1 - y0);
+        y1 += 0.10 * (y1 - (lo < 0 ? lo : y0));
+        y0 = lo;
+    }
+    double sx = x1 > x0 ? x1 - x0 : 1, sy = y1 > y0 ? y1 - y0 : 1;
+    const double ch = 1.0 / 30;
     double(*box)[4] = calloc((size_t)(sc->n ? sc->n : 1), sizeof *box);
     if (!box)
         return; /* labels stay at spot 1: drawn, perhaps overlapping */
@@ -132,9 +143,11 @@ static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, in
     plot_csv w;
     const char *cols[N_HEAD + MAX_VALS];
     if (!rc) {
-        place_labels(sc, sc->vx, 0);
+        /* a character is about 1/110 of one panel's width, 1/80 of each of two */
+        double cw = sc->vx2 >= 0 ? 1.0 / 80 : 1.0 / 110;
+        place_labels(sc, sc->vx, 0, cw);
         if (sc->vx2 >= 0)
-            place_labels(sc, sc->vx2, 1);
+            place_labels(sc, sc->vx2, 1, cw);
         memcpy(cols, head_cols, sizeof head_cols);
         memcpy(cols + N_HEAD, vcols, (size_t)nv * sizeof *vcols);
         rc = plot_csv_open(r, cols, N_HEAD + nv, &w, err);
