@@ -452,8 +452,11 @@ static void learn_check(FILE *f, cl_store *s)
     for (int j = 0; j < T; j++) {
         int64_t k = cl_store_task_n_labels(s, j), n = cl_store_task_n_test(s, j);
         double c = k > 0 ? 1.0 / (double)k : NAN, p = R[(size_t)j * T + j];
-        double se = cl_acc_stderr(p, n), z = (p - c) / se;
-        known &= !isnan(c) && !isnan(p) && se > 0;
+        double se = cl_acc_stderr(p, n);
+        /* at 0% or 100% the binomial standard error is 0: the margin is then
+         * as large as it gets when above chance */
+        double z = se > 0 ? (p - c) / se : p > c ? INFINITY : -INFINITY;
+        known &= !isnan(c) && !isnan(se);
         la += p / T, ch += c / T;
         above += z >= 3;
         zmin = z < zmin ? z : zmin;
@@ -466,7 +469,7 @@ static void learn_check(FILE *f, cl_store *s)
     }
     fprintf(f, "\nLearning check (ranked): LA %.1f%% against a mean chance of %.1f%% (%.2fx; "
                "target 2x): **%s**; tasks 3 standard errors above their chance: %d of %d "
-               "(smallest margin %.1f standard errors): **%s**.\n",
+               "(smallest margin %.1f standard errors, inf at 100%%): **%s**.\n",
             100 * la, 100 * ch, la / ch, la >= 2 * ch ? "met" : "not met", above, T, zmin,
             above == T ? "met" : "not met");
 }
