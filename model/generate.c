@@ -136,30 +136,6 @@ static int prefill(cl_llama *m, const int32_t *prompt, int n_prompt, int cap, kv
     return CL_OK;
 }
 
-int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
-                      int32_t *out, cl_error *err)
-{
-    const cl_llama_config *c = &m->c;
-    if (max_new < 0)
-        return cl_error_set(err, CL_ERR_ARG, "generate: max_new %d < 0", max_new);
-    kv_cache kc;
-    int rc = prefill(m, prompt, n_prompt, n_prompt + max_new, &kc, err);
-    if (rc)
-        return -rc;
-    int tok = argmax(m->a.logits + (size_t)(n_prompt - 1) * c->vocab_size, c->vocab_size);
-    int n = 0;
-    for (int pos = n_prompt; n < max_new; pos++) {
-        if (tok == eos)
-            break;
-        out[n++] = tok;
-        if (n == max_new)
-            break;
-        decode_step(m, tok, pos, kc.k, kc.v, kc.cap, kc.buf, kc.logits);
-        tok = argmax(kc.logits, c->vocab_size);
-    }
-    return n;
-}
-
 /* log softmax(x)[t], in double for the sum over the vocabulary */
 static double log_prob(const float *x, int n, int t)
 {
@@ -177,7 +153,7 @@ int cl_llama_evaluate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_
                       double *ll, cl_error *err)
 {
     const cl_llama_config *c = &m->c;
-    int longest = 1;
+    int longest = 0;
     for (int j = 0; j < k; j++) {
         if (n_opt[j] < 1)
             return -cl_error_set(err, CL_ERR_ARG, "score: option %d is empty", j);
@@ -219,6 +195,12 @@ int cl_llama_evaluate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_
         tok = argmax(kc.logits, c->vocab_size);
     }
     return n;
+}
+
+int cl_llama_generate(cl_llama *m, const int32_t *prompt, int n_prompt, int max_new, int eos,
+                      int32_t *out, cl_error *err)
+{
+    return cl_llama_evaluate(m, prompt, n_prompt, max_new, eos, out, NULL, NULL, 0, NULL, err);
 }
 
 int cl_llama_score_options(cl_llama *m, const int32_t *prompt, int n_prompt,

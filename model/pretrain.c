@@ -363,6 +363,28 @@ int cl_pretrain_gather(const char *data, int synthetic, int verbose, cl_pretrain
     return CL_OK;
 }
 
+int cl_pretrain_ensure(const char *dir, const char *data, int synthetic, int progress,
+                       cl_error *err)
+{
+    if (cl_pretrain_is_done(dir))
+        return CL_OK;
+    if (progress)
+        fprintf(stderr, "collide: no base in %s yet; training it (collide-pretrain)\n", dir);
+    cl_pretrain_opts o;
+    cl_pretrain_defaults(&o, synthetic);
+    o.progress = progress;
+    cl_pretrain_corpus c;
+    int rc = cl_pretrain_gather(synthetic ? NULL : data, synthetic, progress, &c, err);
+    cl_pretrain_result r;
+    if (!rc)
+        rc = cl_pretrain(c.text, c.len, c.n, dir, c.desc, &o, &r, err);
+    cl_pretrain_corpus_free(&c);
+    if (!rc && progress)
+        fprintf(stderr, "collide: base %s: held-out loss %.3f nats/token (unigram %.3f)\n", dir,
+                r.heldout_loss, r.unigram_entropy);
+    return rc;
+}
+
 int cl_pretrain_default_base(const char *data, int synthetic, int progress, char *dir, size_t n,
                              cl_error *err)
 {
@@ -376,19 +398,5 @@ int cl_pretrain_default_base(const char *data, int synthetic, int progress, char
         return CL_OK;
     if (mkdir("out", 0777) != 0 && errno != EEXIST)
         return cl_error_set(err, CL_ERR_IO, "out: cannot create: %s", strerror(errno));
-    if (progress)
-        fprintf(stderr, "collide: no base in %s yet; training it (collide-pretrain)\n", dir);
-    cl_pretrain_opts o;
-    cl_pretrain_defaults(&o, synthetic);
-    o.progress = progress;
-    cl_pretrain_corpus c;
-    int rc = cl_pretrain_gather(data, synthetic, progress, &c, err);
-    cl_pretrain_result r;
-    if (!rc)
-        rc = cl_pretrain(c.text, c.len, c.n, dir, c.desc, &o, &r, err);
-    cl_pretrain_corpus_free(&c);
-    if (!rc && progress)
-        fprintf(stderr, "collide: base %s: held-out loss %.3f nats/token (unigram %.3f)\n", dir,
-                r.heldout_loss, r.unigram_entropy);
-    return rc;
+    return cl_pretrain_ensure(dir, data, synthetic, progress, err);
 }

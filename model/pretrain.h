@@ -60,8 +60,12 @@ int cl_pretrain_gather(const char *data, int synthetic, int verbose, cl_pretrain
                        cl_error *err);
 void cl_pretrain_corpus_free(cl_pretrain_corpus *c);
 
-/* The base the trainer uses when none is given, trained on first use:
- * out/base (real data) or out/base-synthetic. */
+/* The base in dir, pretrained there with the defaults when it is not there
+ * yet (on data's text, or the synthetic benchmark's). */
+int cl_pretrain_ensure(const char *dir, const char *data, int synthetic, int progress,
+                       cl_error *err);
+/* The base the trainer uses when none is given: the committed model/base, or
+ * out/base (real data) or out/base-synthetic, trained on first use. */
 int cl_pretrain_default_base(const char *data, int synthetic, int progress, char *dir, size_t n,
                              cl_error *err);
 

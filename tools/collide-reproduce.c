@@ -131,26 +131,6 @@ static int draw_figures(const cl_repro_opts *o, const cl_threshold *th, double a
     return CL_OK;
 }
 
-/* The base in dir, pretrained with the defaults when it is not there yet. */
-static int ensure_base(const char *dir, int synthetic, const char *data, int progress,
-                       cl_error *err)
-{
-    if (cl_pretrain_is_done(dir))
-        return CL_OK;
-    if (progress)
-        fprintf(stderr, "collide-reproduce: pretraining the base into %s\n", dir);
-    cl_pretrain_opts po;
-    cl_pretrain_defaults(&po, synthetic);
-    po.progress = progress;
-    cl_pretrain_corpus corpus;
-    int rc = cl_pretrain_gather(synthetic ? NULL : data, synthetic, progress, &corpus, err);
-    cl_pretrain_result pr;
-    if (!rc)
-        rc = cl_pretrain(corpus.text, corpus.len, corpus.n, dir, corpus.desc, &po, &pr, err);
-    cl_pretrain_corpus_free(&corpus);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     ck_blas_single_thread();
@@ -278,7 +258,8 @@ int main(int argc, char **argv)
                              o.dir) >= (int)sizeof o.train.base_dir)
         cli_usage_error(PROG, "-o DIR: path too long", o.dir);
     if (!rc)
-        rc = ensure_base(o.train.base_dir, o.train.synthetic, o.train.data_dir, o.progress, &err);
+        rc = cl_pretrain_ensure(o.train.base_dir, o.train.data_dir, o.train.synthetic, o.progress,
+                                &err);
     if (!rc)
         rc = cl_repro_train(&o, &err);
     double abs_eps = NAN;

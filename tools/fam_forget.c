@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* The protocols in print order: the headline first. */
-int fam_forget_protocols(const cl_store *s, cl_eval out[CL_EVAL_COUNT])
+static int protocols(const cl_store *s, cl_eval out[CL_EVAL_COUNT])
 {
     int n = 0;
     if (cl_store_has_eval(s, CL_EVAL_RANKED))
@@ -72,7 +72,7 @@ int fam_forget(cli *c, cl_store *s, cl_error *err)
 {
     int T = cl_store_n_tasks(s);
     cl_eval prot[CL_EVAL_COUNT];
-    int np = fam_forget_protocols(s, prot);
+    int np = protocols(s, prot);
     static const char *mc[] = {"store", "protocol", "after_task:i", "after_name", "task:i",
                                "name", "accuracy:f", "stderr:f"};
     static const char *tc[] = {"store", "protocol", "task:i", "name", "labels:i", "chance:f",
