@@ -566,6 +566,13 @@ static int open_in_child(const char *path, cl_error *err)
             dup2(dn, 1);
             dup2(dn, 2);
         }
+        /* the bound must hold whatever the caller did with SIGALRM (a
+         * handler, as libFuzzer installs, or SIG_IGN, or a blocked mask) */
+        signal(SIGALRM, SIG_DFL);
+        sigset_t al;
+        sigemptyset(&al);
+        sigaddset(&al, SIGALRM);
+        sigprocmask(SIG_UNBLOCK, &al, NULL);
         alarm(CHILD_SECONDS);
         cl_store *s;
         cl_error e;

@@ -18,6 +18,12 @@ Each check states the correct behaviour; each failed before its fix.
 3. model/pretrain.c, cl_pretrain(): the base folder is made with mkdtemp
    (mode 0700) and renamed into place, so a base is private to its owner
    whatever the umask. Expected: 0777 less the umask, as mkdir gives.
+4. libmetrics/store_read.c, open_in_child(): the throw-away child that reads
+   a store's metadata first is bounded by alarm(20), but it inherited the
+   caller's SIGALRM disposition: under a handler (libFuzzer's) or SIG_IGN the
+   alarm never fired, and a file on which libhdf5 loops for ever
+   (gheap_loop.h5, found by fuzz_store: a damaged global heap) hung the tool.
+   Expected: refused, exit 1, "did not finish in 20 s", whatever SIGALRM is.
 """
 import json
 import os
@@ -117,6 +123,18 @@ mode = os.stat(base).st_mode & 0o777 if os.path.isdir(base) else None
 check(mode == 0o777 & ~mask, f"model/pretrain.c cl_pretrain: base folder mode "
                              f"{oct(mode) if mode is not None else None}, umask {oct(mask)} gives "
                              f"{oct(0o777 & ~mask)}")
+
+# 4. the child's time bound holds when the caller ignores SIGALRM
+loop = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gheap_loop.h5")
+try:
+    r = subprocess.run([os.path.join(BIN, "collide-info"), loop], env=ENV, capture_output=True,
+                       text=True, timeout=90,
+                       preexec_fn=lambda: signal.signal(signal.SIGALRM, signal.SIG_IGN))
+    check(r.returncode == 1 and "did not finish in 20 s" in r.stderr and loop in r.stderr,
+          f"store_read.c open_in_child: rc {r.returncode}: {r.stderr.strip()}")
+except subprocess.TimeoutExpired:
+    check(False, "store_read.c open_in_child: collide-info hung on a file libhdf5 loops on "
+          "(SIGALRM ignored by the caller)")
 
 print(f"regressions: {'FAIL' if failures else 'PASS'}: {checks} checks, {failures} failing "
       f"(each a bug in a file this area does not change)")
