@@ -243,6 +243,10 @@ int64_t cl_store_module_d_in(const cl_store *s, int m);
 int32_t cl_store_module_rank(const cl_store *s, int m);
 int64_t cl_store_n_snapshots(const cl_store *s);
 const cl_snapshot_row *cl_store_snapshot(const cl_store *s, int64_t id);
+/* The rank and scale of module m's adapter at snapshot id (they may differ
+ * per task and module in imported stores); 0 / NaN when out of range. */
+int32_t cl_store_snapshot_rank(const cl_store *s, int64_t id, int m);
+double cl_store_snapshot_scale(const cl_store *s, int64_t id, int m);
 /* End-of-task snapshot of task t, or -1 if task t has not ended. */
 int64_t cl_store_task_end(const cl_store *s, int t);
 /* R (T x T, row-major, NaN where not evaluated) and baselines (T), per

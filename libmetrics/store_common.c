@@ -218,6 +218,16 @@ const cl_snapshot_row *cl_store_snapshot(const cl_store *s, int64_t id)
     return id >= 0 && id < s->N ? &s->rows[id] : NULL;
 }
 
+int32_t cl_store_snapshot_rank(const cl_store *s, int64_t id, int m)
+{
+    return id >= 0 && id < s->N && m >= 0 && m < s->M ? s->snap_rank[id * s->M + m] : 0;
+}
+
+double cl_store_snapshot_scale(const cl_store *s, int64_t id, int m)
+{
+    return id >= 0 && id < s->N && m >= 0 && m < s->M ? s->snap_scale[id * s->M + m] : NAN;
+}
+
 int64_t cl_store_task_end(const cl_store *s, int t)
 {
     return t >= 0 && t < s->T ? s->task_end[t] : -1;

@@ -5,6 +5,7 @@
 #include "cl_internal.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 
 static int is_seqlora(const cl_store *s)
@@ -156,6 +157,29 @@ int cl_view_update(cl_store *s, const cl_view *v, int i, int m, cl_lowrank *out,
     return CL_OK;
 }
 
+/* A glob that matches nothing: suggest the glob that would ("q_proj" ->
+ * "*q_proj"), else show what the names look like. */
+static int no_module(const cl_store *s, const char *glob, cl_error *err)
+{
+    int M = cl_store_n_modules(s);
+    char alt[2][256];
+    snprintf(alt[0], sizeof alt[0], "*%s", glob);
+    snprintf(alt[1], sizeof alt[1], "*%s*", glob);
+    for (int k = 0; k < 2; k++)
+        for (int m = 0; m < M; m++)
+            if (fnmatch(alt[k], cl_store_module_name(s, m), 0) == 0)
+                return cl_error_set(err, CL_ERR_ARG,
+                                    "%s: --module \"%s\" matches none of the %d modules; "
+                                    "did you mean '%s'? (a glob matches the whole name, "
+                                    "e.g. %s)",
+                                    cl_store_path(s), glob, M, alt[k],
+                                    cl_store_module_name(s, m));
+    return cl_error_set(err, CL_ERR_ARG,
+                        "%s: --module \"%s\" matches none of the %d modules (names such as "
+                        "%s; collide-info lists them)",
+                        cl_store_path(s), glob, M, M ? cl_store_module_name(s, 0) : "none");
+}
+
 int cl_modules_select(const cl_store *s, const char *glob, int **idx, int *n, cl_error *err)
 {
     int M = cl_store_n_modules(s);
@@ -169,8 +193,7 @@ int cl_modules_select(const cl_store *s, const char *glob, int **idx, int *n, cl
     if (*n == 0) {
         free(*idx);
         *idx = NULL;
-        return cl_error_set(err, CL_ERR_ARG, "%s: --module \"%s\" matches none of the %d modules",
-                            cl_store_path(s), glob, M);
+        return no_module(s, glob, err);
     }
     return CL_OK;
 }

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { T_STR, T_INT, T_FLT };
@@ -52,55 +54,84 @@ static char *xstrdup(const char *s)
 
 /* ------------------------------------------------------------ options */
 
-static const struct {
-    unsigned flag;
-    const char *text;
-} common_help[] = {
-    {CLI_OPT_SNAPSHOT, "  --snapshot S      task-ends (default), last, all or a snapshot id:\n"
-                       "                    which adapters stand for each task\n"},
-    {CLI_OPT_MODULE, "  --module GLOB     only modules whose name matches (e.g. 'layers.*.attn.q')\n"},
-    {CLI_OPT_THRESHOLD, "  --threshold M:V   activity threshold: abs:E, rel:P, energy:F or top:Q\n"
-                        "                    (default " CL_THRESHOLD_DEFAULT ")\n"},
-    {CLI_OPT_SWEEP, "  --sweep[=LIST]    also sweep the threshold value (comma-separated values\n"
-                    "                    for the --threshold mode; default list per mode)\n"},
-    {CLI_OPT_RANK_TOL, "  --rank-tol X      a singular value counts when > X * sigma_1 (default 0.01)\n"},
-    {CLI_OPT_PER_MODULE, "  --per-module      also print every module, not only the aggregates\n"},
-    {CLI_OPT_DEVICE, "  --device D        cpu, cuda or auto (default auto: CUDA only with a GPU)\n"},
-};
+/* Keys of the common options, above any tool's. */
+enum { CK_FORMAT = 1000, CK_QUIET, CK_FORCE, CK_TABLE, CK_VERSION, CK_HELP = 'h' };
 
-static void usage(FILE *f, const cli_tool *t)
+static const cli_opt common_opts[] = {
+    {"format", CK_FORMAT, "F", 0, NULL}, /* help made from the spec */
+    {"table", CK_TABLE, "NAME", 0, NULL},
+    {"force", CK_FORCE, NULL, 0, "replace existing outputs (never an input)"},
+    {"quiet", CK_QUIET, NULL, 0, "no progress on stderr"},
+    {"version", CK_VERSION, NULL, 0, "print the version"},
+    {"help", CK_HELP, NULL, 0, "this help"},
+};
+enum { N_COMMON = sizeof common_opts / sizeof common_opts[0] };
+
+static int common_wanted(const cli_spec *sp, int key)
 {
-    fprintf(f, "usage: %s [options] STORE...\n\n%s\n\noptions:\n", t->name, t->summary);
-    for (size_t i = 0; i < sizeof common_help / sizeof common_help[0]; i++)
-        if (t->opts & common_help[i].flag)
-            fputs(common_help[i].text, f);
-    fputs("  --format F        text (default), csv or json\n"
-          "  --table NAME      with --format csv: which table to print",
-          f);
-    fprintf(f, " (default %s)\n", t->primary);
-    fputs("  --quiet           no progress on stderr\n"
-          "  --version         print the version\n"
-          "  -h, --help        this help\n",
-          f);
-    if (t->details)
-        fprintf(f, "\n%s\n", t->details);
-    fputs("\nExit status: 0 success, 1 bad input or failure (message on stderr naming the\n"
-          "file, object and reason), 2 bad usage.\n",
-          f);
+    return key == CK_FORCE ? (sp->common & CLI_C_FORCE) != 0
+           : key == CK_TABLE ? (sp->common & CLI_C_TABLE) != 0
+                             : 1;
 }
 
-static void usage_error(const cli_tool *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void usage_error(const cli_tool *t, const char *fmt, ...)
+static void opt_left(const cli_opt *o, char *buf, size_t n)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", t->name);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", t->name);
-    exit(CLI_EXIT_USAGE);
+    int k = o->key < 128 && o->key != CK_HELP ? o->key : o->key == CK_HELP ? 'h' : 0;
+    int w = k ? snprintf(buf, n, "  -%c, --%s", k, o->name) : snprintf(buf, n, "  --%s", o->name);
+    if (o->arg && w >= 0 && (size_t)w < n)
+        snprintf(buf + w, n - (size_t)w, (o->flags & CLI_OPTIONAL) ? "[=%s]" : " %s", o->arg);
+}
+
+static void opt_help(FILE *f, const cli_opt *o, const char *text, int col)
+{
+    char left[96];
+    opt_left(o, left, sizeof left);
+    int w = (int)strlen(left);
+    if (w + 2 > col)
+        fprintf(f, "%s\n%*s", left, col, "");
+    else
+        fprintf(f, "%-*s", col, left);
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(f, "%.*s\n", len, p);
+        if (!nl || !nl[1])
+            break;
+        p = nl + 1;
+        fprintf(f, "%*s", col, "");
+    }
+}
+
+static void spec_usage(FILE *f, const cli_spec *sp)
+{
+    fprintf(f, "usage: %s %s\n\n%s\n\noptions:\n", sp->name, sp->synopsis, sp->summary);
+    int col = 20;
+    char left[96];
+    for (const cli_opt *o = sp->opts; o && o->name; o++) {
+        opt_left(o, left, sizeof left);
+        int w = (int)strlen(left) + 2;
+        if (!(o->flags & CLI_HIDDEN) && w > col && w <= 26)
+            col = w;
+    }
+    for (const cli_opt *o = sp->opts; o && o->name; o++)
+        if (!(o->flags & CLI_HIDDEN))
+            opt_help(f, o, o->help ? o->help : "", col);
+    char fmt[512];
+    snprintf(fmt, sizeof fmt, "text (default), csv or json%s%s", sp->formats ? ": " : "",
+             sp->formats ? sp->formats : "");
+    char table[160];
+    snprintf(table, sizeof table, "with --format csv: which table to print (default %s)",
+             sp->primary ? sp->primary : "the first");
+    for (int i = 0; i < N_COMMON; i++) {
+        const cli_opt *o = &common_opts[i];
+        if (common_wanted(sp, o->key))
+            opt_help(f, o, o->key == CK_FORMAT ? fmt : o->key == CK_TABLE ? table : o->help, col);
+    }
+    if (sp->details)
+        fprintf(f, "\n%s\n", sp->details);
+    fprintf(f, "\nExit status: 0 success, 1 bad input or failure (message on stderr naming the\n"
+               "file, object and reason), 2 bad usage%s%s.\n",
+            sp->exit_note ? "; " : "", sp->exit_note ? sp->exit_note : "");
 }
 
 void cli_usage_error(const char *prog, const char *msg, const char *arg)
@@ -108,6 +139,128 @@ void cli_usage_error(const char *prog, const char *msg, const char *arg)
     fprintf(stderr, "%s: %s%s%s\nTry '%s --help'.\n", prog, msg, arg ? ": " : "",
             arg ? arg : "", prog);
     exit(CLI_EXIT_USAGE);
+}
+
+static void spec_error(const cli_spec *sp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+static void spec_error(const cli_spec *sp, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", sp->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", sp->name);
+    exit(CLI_EXIT_USAGE);
+}
+
+/* A word that can only be an option's value: a number or a comma list of
+ * numbers, and no file of that name (a store could be called "5"). */
+static int value_word(const char *w)
+{
+    if (!w[0] || w[0] == '-' || access(w, F_OK) == 0)
+        return 0;
+    for (const char *p = w; *p;) {
+        char *end;
+        strtod(p, &end);
+        if (end == p)
+            return 0;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return 0;
+    }
+    return 1;
+}
+
+void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *ctx,
+               cli_args *out)
+{
+    memset(out, 0, sizeof *out);
+    int n_tool = 0;
+    while (sp->opts && sp->opts[n_tool].name)
+        n_tool++;
+    int n_all = n_tool + N_COMMON;
+    const cli_opt **all = xcalloc((size_t)n_all, sizeof *all);
+    struct option *lo = xcalloc((size_t)n_all + 1, sizeof *lo);
+    int *seen = xcalloc((size_t)n_all, sizeof *seen);
+    char shorts[64] = ":h";
+    int nl = 0;
+    for (int i = 0; i < n_all; i++) {
+        const cli_opt *o = i < n_tool ? &sp->opts[i] : &common_opts[i - n_tool];
+        if (i >= n_tool && !common_wanted(sp, o->key))
+            continue;
+        all[nl] = o;
+        lo[nl].name = o->name;
+        lo[nl].has_arg = !o->arg ? no_argument
+                         : (o->flags & CLI_OPTIONAL) ? optional_argument
+                                                     : required_argument;
+        lo[nl].val = o->key;
+        if (o->key < 128 && o->key != 'h' && strlen(shorts) + 3 < sizeof shorts) {
+            size_t k = strlen(shorts);
+            shorts[k] = (char)o->key;
+            shorts[k + 1] = o->arg ? ':' : 0;
+            shorts[k + 2] = 0;
+        }
+        nl++;
+    }
+    opterr = 0;
+    optind = 1;
+    int key, li;
+    while ((li = -1, key = getopt_long(argc, argv, shorts, lo, &li)) != -1) {
+        if (key == '?')
+            spec_error(sp, "unknown option '%s'", argv[optind - 1]);
+        if (key == ':')
+            spec_error(sp, "option '%s' needs a value", argv[optind - 1]);
+        int idx = li;
+        for (int i = 0; idx < 0 && i < nl; i++)
+            if (all[i]->key == key)
+                idx = i;
+        const cli_opt *o = all[idx];
+        if (o->flags & CLI_NOT_HERE)
+            spec_error(sp, "option '--%s' does not apply to this tool", o->name);
+        if (seen[idx]++ && !(o->flags & CLI_REPEAT))
+            spec_error(sp, "--%s given twice (it takes one value%s)", o->name,
+                       !strcmp(o->name, "module")
+                           ? "; one glob can match several modules, e.g. 'layers.*.attn.[qv]'"
+                           : "");
+        const char *arg = optarg;
+        if (o->arg && (o->flags & CLI_OPTIONAL) && !arg && optind < argc &&
+            value_word(argv[optind]))
+            arg = argv[optind++];
+        switch (key) {
+        case CK_HELP:
+            spec_usage(stdout, sp);
+            exit(CLI_EXIT_OK);
+        case CK_VERSION:
+            printf("%s %s\n", sp->name, cl_version());
+            exit(CLI_EXIT_OK);
+        case CK_FORMAT:
+            if (!strcmp(arg, "text")) out->format = CLI_TEXT;
+            else if (!strcmp(arg, "csv")) out->format = CLI_CSV;
+            else if (!strcmp(arg, "json")) out->format = CLI_JSON;
+            else spec_error(sp, "--format \"%s\": expected text, csv or json", arg);
+            break;
+        case CK_QUIET: out->quiet = 1; break;
+        case CK_FORCE: out->force = 1; break;
+        case CK_TABLE: out->table = arg; break;
+        default: on(ctx, key, arg);
+        }
+    }
+    free(all);
+    free(lo);
+    free(seen);
+    if (out->table && out->format != CLI_CSV)
+        spec_error(sp, "--table applies to --format csv only");
+    out->args = argv + optind;
+    out->n_args = argc - optind;
+    if (out->n_args < sp->min_args)
+        spec_error(sp, "no %s given", sp->args_name ? sp->args_name : "argument");
+    if (sp->max_args >= 0 && out->n_args > sp->max_args)
+        spec_error(sp, "unexpected argument '%s'", out->args[sp->max_args]);
+    out->progress = !out->quiet && isatty(2);
 }
 
 long cli_whole(const char *prog, const char *opt, const char *s, long lo, long hi)
@@ -157,6 +310,33 @@ static int sweep_defaults(cl_threshold base, cl_threshold *out)
     return 6;
 }
 
+int cli_sweep_parse(const char *prog, cl_threshold base, const char *list, cl_threshold *out,
+                    int max)
+{
+    if (!list)
+        return sweep_defaults(base, out);
+    static const char *names[] = {"abs", "rel", "energy", "top"};
+    char *copy = xstrdup(list), *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char spec[64];
+        cl_error err;
+        snprintf(spec, sizeof spec, "%s:%s", names[base.mode], tok);
+        if (n == max) {
+            char m[64];
+            snprintf(m, sizeof m, "--sweep: at most %d values", max);
+            cli_usage_error(prog, m, list);
+        }
+        if (cl_threshold_parse(spec, &out[n], &err))
+            cli_usage_error(prog, "--sweep", err.msg);
+        n++;
+    }
+    free(copy);
+    if (n == 0)
+        cli_usage_error(prog, "--sweep: no value in the list", list);
+    return n;
+}
+
 void cli_init_defaults(cli *c, const char *prog, FILE *out)
 {
     memset(c, 0, sizeof *c);
@@ -170,135 +350,134 @@ void cli_init_defaults(cli *c, const char *prog, FILE *out)
     c->n_th = 1;
 }
 
+/* The metric tools' options; which ones a tool has is its CLI_OPT_ mask. */
+enum { O_SNAP = 256, O_MOD, O_TH, O_DEV, O_PERM, O_RTOL, O_SWEEP, O_ALL };
+
+static const struct {
+    unsigned flag;
+    cli_opt opt;
+} metric_opts[] = {
+    {CLI_OPT_SNAPSHOT, {"snapshot", O_SNAP, "S", 0,
+                        "task-ends (default), last, all or a snapshot id:\n"
+                        "which adapters stand for each task"}},
+    {CLI_OPT_MODULE, {"module", O_MOD, "GLOB", 0,
+                      "only modules whose name matches (e.g. 'layers.*.attn.q')"}},
+    {CLI_OPT_THRESHOLD, {"threshold", O_TH, "M:V", 0,
+                         "activity threshold: abs:E, rel:P, energy:F or top:Q\n"
+                         "(default " CL_THRESHOLD_DEFAULT ")"}},
+    {CLI_OPT_SWEEP, {"sweep", O_SWEEP, "LIST", CLI_OPTIONAL,
+                     "also sweep the threshold value: comma-separated values of\n"
+                     "the --threshold mode (--sweep 0.5,0.9 or --sweep=0.5,0.9);\n"
+                     "alone, the mode's default list"}},
+    {CLI_OPT_RANK_TOL, {"rank-tol", O_RTOL, "X", 0,
+                        "a singular value counts when > X * sigma_1 (default 0.01)"}},
+    {CLI_OPT_PER_MODULE, {"per-module", O_PERM, NULL, 0,
+                          "also print every module, not only the aggregates"}},
+    {CLI_OPT_ALL, {"all", O_ALL, NULL, 0,
+                   "list every module and snapshot (text cuts long lists)"}},
+    {CLI_OPT_DEVICE, {"device", O_DEV, "D", 0,
+                      "cpu, cuda or auto (default auto: CUDA only with a GPU)"}},
+};
+enum { N_METRIC = sizeof metric_opts / sizeof metric_opts[0] };
+
+typedef struct init_ctx {
+    cli *c;
+    const char *sweep_list;
+} init_ctx;
+
+static void on_metric_opt(void *vctx, int key, const char *arg)
+{
+    init_ctx *x = vctx;
+    cli *c = x->c;
+    cl_error err;
+    switch (key) {
+    case O_SNAP:
+        /* the form is checked here (bad usage, 2); whether the store holds
+         * that snapshot, when it is opened (bad input, 1) */
+        if (strcmp(arg, "task-ends") && strcmp(arg, "last") && strcmp(arg, "all") &&
+            (!arg[0] || strspn(arg, "0123456789") != strlen(arg)))
+            cli_usage_error(c->prog, "--snapshot: expected task-ends, last, all or a snapshot id",
+                            arg);
+        c->snapshot = arg;
+        break;
+    case O_MOD: c->module = arg; break;
+    case O_TH:
+        if (c->n_th == CLI_MAX_TH)
+            cli_usage_error(c->prog, "--threshold: too many", arg);
+        if (cl_threshold_parse(arg, &c->th[c->n_th], &err))
+            cli_usage_error(c->prog, "--threshold", err.msg);
+        c->n_th++;
+        break;
+    case O_DEV:
+        if (strcmp(arg, "cpu") && strcmp(arg, "cuda") && strcmp(arg, "auto") &&
+            strncmp(arg, "cpu:", 4))
+            cli_usage_error(c->prog, "--device: expected cpu, cuda or auto", arg);
+        c->device = arg;
+        break;
+    case O_PERM: c->per_module = 1; break;
+    case O_ALL: c->all = 1; break;
+    case O_RTOL: {
+        char *end;
+        c->rank_tol = strtod(arg, &end);
+        if (end == arg || *end || !(c->rank_tol >= 0 && c->rank_tol < 1))
+            cli_usage_error(c->prog, "--rank-tol must be a number in [0, 1)", arg);
+        break;
+    }
+    case O_SWEEP:
+        c->sweep = 1;
+        x->sweep_list = arg;
+        break;
+    }
+}
+
 void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
 {
-    memset(c, 0, sizeof *c);
-    c->prog = t->name;
+    cli_init_defaults(c, t->name, stdout);
+    c->n_th = 0;
     c->opts = t->opts;
-    c->snapshot = "task-ends";
-    c->device = "auto";
-    c->rank_tol = CL_RANK_TOL_DEFAULT;
-    c->out = stdout;
     c->primary = t->primary;
-    int quiet = 0, th_given = 0;
-    const char *sweep_list = NULL;
-    enum { O_SNAP = 256, O_MOD, O_TH, O_FMT, O_DEV, O_PERM, O_RTOL, O_SWEEP, O_TABLE, O_QUIET, O_VER };
-    static const struct option lo[] = {
-        {"snapshot", required_argument, 0, O_SNAP}, {"module", required_argument, 0, O_MOD},
-        {"threshold", required_argument, 0, O_TH},  {"format", required_argument, 0, O_FMT},
-        {"device", required_argument, 0, O_DEV},    {"per-module", no_argument, 0, O_PERM},
-        {"rank-tol", required_argument, 0, O_RTOL}, {"sweep", optional_argument, 0, O_SWEEP},
-        {"table", required_argument, 0, O_TABLE},   {"quiet", no_argument, 0, O_QUIET},
-        {"version", no_argument, 0, O_VER},         {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    static const unsigned needs[] = {[O_SNAP - 256] = CLI_OPT_SNAPSHOT,
-                                     [O_MOD - 256] = CLI_OPT_MODULE,
-                                     [O_TH - 256] = CLI_OPT_THRESHOLD,
-                                     [O_DEV - 256] = CLI_OPT_DEVICE,
-                                     [O_PERM - 256] = CLI_OPT_PER_MODULE,
-                                     [O_RTOL - 256] = CLI_OPT_RANK_TOL,
-                                     [O_SWEEP - 256] = CLI_OPT_SWEEP};
-    opterr = 0;
-    int o, li = 0;
-    while ((o = getopt_long(argc, argv, "h", lo, &li)) != -1) {
-        /* lo[li], not argv[optind - 1]: for "--device tpu" that is "tpu" */
-        if (o >= 256 && o - 256 < (int)(sizeof needs / sizeof needs[0]) && needs[o - 256] &&
-            !(t->opts & needs[o - 256]))
-            usage_error(t, "option '--%s' does not apply to this tool", lo[li].name);
-        cl_error err;
-        char *end;
-        switch (o) {
-        case 'h':
-            usage(stdout, t);
-            exit(CLI_EXIT_OK);
-        case O_VER:
-            printf("%s %s\n", t->name, cl_version());
-            exit(CLI_EXIT_OK);
-        case O_SNAP:
-            /* the form is checked here (bad usage, 2); whether the store
-             * holds that snapshot, when it is read (bad input, 1) */
-            if (strcmp(optarg, "task-ends") && strcmp(optarg, "last") && strcmp(optarg, "all") &&
-                (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg)))
-                usage_error(t, "--snapshot \"%s\": expected task-ends, last, all or a snapshot id",
-                            optarg);
-            c->snapshot = optarg;
-            break;
-        case O_MOD: c->module = optarg; break;
-        case O_TH:
-            if (th_given && !(t->opts & CLI_OPT_MULTI_THRESHOLD))
-                usage_error(t, "--threshold given twice");
-            if (c->n_th == CLI_MAX_TH)
-                usage_error(t, "at most %d thresholds", CLI_MAX_TH);
-            if (cl_threshold_parse(optarg, &c->th[c->n_th], &err))
-                usage_error(t, "%s", err.msg);
-            c->n_th++;
-            th_given = 1;
-            break;
-        case O_FMT:
-            if (!strcmp(optarg, "text")) c->format = CLI_TEXT;
-            else if (!strcmp(optarg, "csv")) c->format = CLI_CSV;
-            else if (!strcmp(optarg, "json")) c->format = CLI_JSON;
-            else usage_error(t, "--format \"%s\": expected text, csv or json", optarg);
-            break;
-        case O_DEV:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto") &&
-                strncmp(optarg, "cpu:", 4))
-                usage_error(t, "--device \"%s\": expected cpu, cuda or auto", optarg);
-            c->device = optarg;
-            break;
-        case O_PERM: c->per_module = 1; break;
-        case O_RTOL:
-            c->rank_tol = strtod(optarg, &end);
-            if (end == optarg || *end || !(c->rank_tol >= 0 && c->rank_tol < 1))
-                usage_error(t, "--rank-tol \"%s\": expected a number in [0, 1)", optarg);
-            break;
-        case O_SWEEP:
-            c->sweep = 1;
-            sweep_list = optarg;
-            break;
-        case O_TABLE: c->table = optarg; break;
-        case O_QUIET: quiet = 1; break;
-        default:
-            usage_error(t, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
+    cli_opt opts[N_METRIC + 1];
+    int n = 0;
+    for (int i = 0; i < N_METRIC; i++) {
+        opts[n] = metric_opts[i].opt;
+        if (!(t->opts & metric_opts[i].flag))
+            opts[n].flags |= CLI_HIDDEN | CLI_NOT_HERE; /* named in the refusal */
+        if (metric_opts[i].flag == CLI_OPT_THRESHOLD && (t->opts & CLI_OPT_MULTI_THRESHOLD))
+            opts[n].flags |= CLI_REPEAT;
+        n++;
     }
+    opts[n] = (cli_opt){0};
+    const cli_spec sp = {.name = t->name,
+                         .synopsis = "[options] STORE...",
+                         .summary = t->summary,
+                         .details = t->details,
+                         .opts = opts,
+                         .common = CLI_C_TABLE,
+                         .primary = t->primary,
+                         .min_args = 1,
+                         .max_args = -1,
+                         .args_name = "STORE"};
+    init_ctx x = {c, NULL};
+    cli_args a;
+    cli_parse(&sp, argc, argv, on_metric_opt, &x, &a);
     if (c->n_th == 0) {
         cl_error err;
         cl_threshold_parse(CL_THRESHOLD_DEFAULT, &c->th[0], &err);
         c->n_th = 1;
     }
     if (c->sweep) {
-        /* The sweep adds thresholds after the main one. */
-        cl_threshold base = c->th[0];
-        if (sweep_list) {
-            char *copy = xstrdup(sweep_list), *save = NULL;
-            for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                char spec[64];
-                cl_error err;
-                static const char *names[] = {"abs", "rel", "energy", "top"};
-                snprintf(spec, sizeof spec, "%s:%s", names[base.mode], tok);
-                if (c->n_th == CLI_MAX_TH)
-                    usage_error(t, "--sweep: at most %d values", CLI_MAX_TH - 1);
-                if (cl_threshold_parse(spec, &c->th[c->n_th], &err))
-                    usage_error(t, "--sweep: %s", err.msg);
-                c->n_th++;
-            }
-            free(copy);
-        } else {
-            cl_threshold d[8];
-            int nd = sweep_defaults(base, d);
-            for (int i = 0; i < nd; i++)
-                if (d[i].mode != base.mode || d[i].value != base.value) /* listed once */
-                    c->th[c->n_th++] = d[i];
-        }
+        /* The sweep adds thresholds after the main one, each listed once. */
+        cl_threshold d[CLI_MAX_TH];
+        int nd = cli_sweep_parse(c->prog, c->th[0], x.sweep_list, d, CLI_MAX_TH - 1);
+        for (int i = 0; i < nd && c->n_th < CLI_MAX_TH; i++)
+            if (d[i].mode != c->th[0].mode || d[i].value != c->th[0].value)
+                c->th[c->n_th++] = d[i];
     }
-    if (c->table && c->format != CLI_CSV)
-        usage_error(t, "--table applies to --format csv only");
-    c->stores = argv + optind;
-    c->n_stores = argc - optind;
-    if (c->n_stores < 1)
-        usage_error(t, "no STORE given");
-    c->progress = !quiet && isatty(2);
+    c->format = a.format;
+    c->table = a.table;
+    c->stores = a.args;
+    c->n_stores = a.n_args;
+    c->progress = a.progress;
 }
 
 cl_backend *cli_backend(cli *c)
@@ -548,19 +727,29 @@ void cli_text_matrix(cli *c, const char *title, int n, const char *const *names,
                      double mul, const char *fmt)
 {
     FILE *f = c->out;
-    int w = 8;
+    int w = 8, longest = 0;
     for (int i = 0; i < n; i++) {
         int l = (int)strlen(names[i]);
-        w = l > w ? l : w;
+        longest = l > longest ? l : longest;
     }
-    if (w > 16)
-        w = 16;
-    fprintf(f, "%s\n%*s", title, w + 2, "");
-    for (int j = 0; j < n; j++)
-        fprintf(f, " %*.*s", w, w, names[j]);
+    /* Long names (imported adapters' directory names) are never cut: rows
+     * carry the whole name after a number, columns the number. */
+    int numbered = longest > 12;
+    if (!numbered && longest > w)
+        w = longest;
+    int rw = numbered ? longest + 4 : w;
+    fprintf(f, "%s\n  %*s", title, rw, "");
+    for (int j = 0; j < n; j++) {
+        char h[16];
+        snprintf(h, sizeof h, "%d", j + 1);
+        fprintf(f, " %*s", w, numbered ? h : names[j]);
+    }
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
-        fprintf(f, "  %-*.*s", w, w, names[i]);
+        if (numbered)
+            fprintf(f, "  %2d  %-*s", i + 1, longest, names[i]);
+        else
+            fprintf(f, "  %-*s", w, names[i]);
         for (int j = 0; j < n; j++) {
             char buf[64];
             double x = v[i * n + j];
@@ -572,6 +761,92 @@ void cli_text_matrix(cli *c, const char *title, int n, const char *const *names,
         }
         fputc('\n', f);
     }
+}
+
+/* One cell as text: floats with 4 significant digits, NaN as "-". */
+static void cell_text(const cell *x, char *buf, size_t n)
+{
+    if (x->type == T_STR)
+        snprintf(buf, n, "%s", x->s ? x->s : "");
+    else if (x->type == T_INT)
+        snprintf(buf, n, "%lld", (long long)x->i);
+    else if (isnan(x->f))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.4g", x->f);
+}
+
+int cli_table_mark(const cli *c, const char *table)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", c->prefix ? c->prefix : "", table);
+    return cli_table_nrows(cli_table_find(c, name));
+}
+
+void cli_text_rows(cli *c, const char *table, int from, const char *const *cols, int ncols)
+{
+    cli_text_rows_cut(c, table, from, -1, -1, cols, ncols);
+}
+
+void cli_text_rows_cut(cli *c, const char *table, int from, int cut_from, int cut_to,
+                       const char *const *cols, int ncols)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", c->prefix ? c->prefix : "", table);
+    const cli_table *t = cli_table_find(c, name);
+    if (!t || from >= t->nrows)
+        return;
+    int *idx = xcalloc((size_t)ncols, sizeof *idx), *w = xcalloc((size_t)ncols, sizeof *w);
+    char buf[512];
+    for (int j = 0; j < ncols; j++) {
+        idx[j] = cli_table_col(t, cols[j]);
+        w[j] = (int)strlen(cols[j]);
+        for (int r = from; idx[j] >= 0 && r < t->nrows; r++) {
+            if (r >= cut_from && r < cut_to)
+                continue;
+            cell_text(&t->cells[(size_t)r * (size_t)t->ncols + (size_t)idx[j]], buf, sizeof buf);
+            int l = (int)strlen(buf);
+            w[j] = l > w[j] ? l : w[j];
+        }
+    }
+    fputs("   ", c->out);
+    for (int j = 0; j < ncols; j++)
+        fprintf(c->out, " %-*s", j == ncols - 1 ? 0 : w[j], cols[j]);
+    fputc('\n', c->out);
+    for (int r = from; r < t->nrows; r++) {
+        if (r == cut_from && cut_to > cut_from) {
+            fprintf(c->out, "    ... %d more (--all lists every one) ...\n", cut_to - cut_from);
+            r = cut_to - 1;
+            continue;
+        }
+        fputs("   ", c->out);
+        for (int j = 0; j < ncols; j++) {
+            const cell *x = idx[j] >= 0 ? &t->cells[(size_t)r * (size_t)t->ncols + (size_t)idx[j]]
+                                        : NULL;
+            if (x)
+                cell_text(x, buf, sizeof buf);
+            else
+                buf[0] = 0;
+            /* numbers right-aligned, text left (the last unpadded) */
+            if (x && x->type != T_STR)
+                fprintf(c->out, " %*s", w[j], buf);
+            else
+                fprintf(c->out, " %-*s", j == ncols - 1 ? 0 : w[j], buf);
+        }
+        fputc('\n', c->out);
+    }
+    free(idx);
+    free(w);
+}
+
+int cli_names_width(const cl_store *s, const cl_view *v, int min)
+{
+    int w = min;
+    for (int i = 0; i < v->n; i++) {
+        int l = (int)strlen(cl_store_task_name(s, v->task[i]));
+        w = l > w ? l : w;
+    }
+    return w;
 }
 
 const char **cli_view_names(const cl_store *s, const cl_view *v)
@@ -621,21 +896,84 @@ int cli_walk_views(cli *c, cl_store *s, const cli_walk_ops *ops, void *ctx, cl_e
     return rc;
 }
 
+/* ------------------------------------------------------------ outputs */
+
+/* Is the existing file P (stat st) the input IN, or inside IN when IN is a
+ * directory? Paths are compared resolved, so "a/../b" and links count. */
+static int is_input(const char *p, const struct stat *st, const char *in)
+{
+    struct stat si;
+    if (stat(in, &si) != 0)
+        return 0;
+    if (si.st_dev == st->st_dev && si.st_ino == st->st_ino)
+        return 1;
+    if (!S_ISDIR(si.st_mode))
+        return 0;
+    char rp[PATH_MAX], ri[PATH_MAX];
+    if (!realpath(p, rp) || !realpath(in, ri))
+        return 0;
+    size_t n = strlen(ri);
+    return !strncmp(rp, ri, n) && (rp[n] == '/' || (n == 1 && ri[0] == '/'));
+}
+
+int cli_output_check(const char *prog, const char *path, int force, const char *const *inputs,
+                     int n_inputs)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : (fprintf(stderr, "%s: %s: %s\n", prog, path,
+                                              strerror(errno)), CLI_EXIT_FAIL);
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && is_input(path, &st, inputs[i])) {
+            fprintf(stderr, "%s: %s: is an input (%s); refusing to write over it, --force or not\n",
+                    prog, path, inputs[i]);
+            return CLI_EXIT_FAIL;
+        }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s: is a directory; give a file name\n", prog, path);
+        return CLI_EXIT_FAIL;
+    }
+    if (!force) {
+        fprintf(stderr, "%s: %s: already exists; refusing to overwrite it (--force replaces it)\n",
+                prog, path);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ stores */
+
+/* Everything the options ask of a store, checked before any output: the
+ * store opens, holds the --snapshot, and some module matches --module. */
+static int check_store(cli *c, cl_store *s, cl_error *err)
+{
+    cl_view_list views;
+    int *mods = NULL, nm = 0;
+    int rc = cl_views_select(s, c->snapshot, &views, err);
+    if (rc)
+        return rc;
+    cl_view_list_free(&views);
+    if ((c->opts & CLI_OPT_MODULE) || c->module)
+        rc = cl_modules_select(s, c->module, &mods, &nm, err);
+    free(mods);
+    return rc;
+}
 
 int cli_run(cli *c, int (*fn)(cli *c, cl_store *s, cl_error *err))
 {
-    for (int i = 0; i < c->n_stores; i++) {
-        cl_store *s;
-        cl_error err;
-        if (cl_store_open(c->stores[i], &s, &err))
-            return cli_finish(c, cli_fail(c, &err));
-        int rc = fn(c, s, &err);
-        cl_store_close(s, NULL);
-        if (rc)
-            return cli_finish(c, cli_fail(c, &err));
-    }
-    return cli_finish(c, CLI_EXIT_OK);
+    cl_store **s = xcalloc((size_t)c->n_stores, sizeof *s);
+    cl_error err;
+    int rc = CL_OK;
+    for (int i = 0; i < c->n_stores && !rc; i++)
+        if (!(rc = cl_store_open(c->stores[i], &s[i], &err)))
+            rc = check_store(c, s[i], &err);
+    for (int i = 0; i < c->n_stores && !rc; i++)
+        rc = fn(c, s[i], &err);
+    for (int i = 0; i < c->n_stores; i++)
+        if (s[i])
+            cl_store_close(s[i], NULL);
+    free(s);
+    return cli_finish(c, rc ? cli_fail(c, &err) : CLI_EXIT_OK);
 }
 
 void cli_cell_threshold(cli_table *t, const cl_threshold *th)
@@ -685,6 +1023,7 @@ const char *cli_table_str(const cli_table *t, int row, int col)
 }
 
 void cli_tables_free(cli *c) { free_tables(c); }
+
 
 int cli_sweep_defaults(cl_threshold base, cl_threshold *out) { return sweep_defaults(base, out); }
 

@@ -25,6 +25,7 @@ enum {
     CLI_OPT_RANK_TOL = 1 << 5,
     CLI_OPT_SWEEP = 1 << 6,
     CLI_OPT_MULTI_THRESHOLD = 1 << 7, /* --threshold may repeat */
+    CLI_OPT_ALL = 1 << 8,             /* --all: no list cut in text */
 };
 
 /* Exit status: scripts can tell bad usage from bad input. */
@@ -47,6 +48,7 @@ typedef struct cli {
     int n_th;
     double rank_tol;
     int per_module;
+    int all;
     int sweep;
     int progress;           /* stderr is a terminal and not --quiet */
     int progress_shown;
@@ -69,6 +71,61 @@ typedef struct cli_tool {
     const char *primary;    /* the CSV table printed without --table */
 } cli_tool;
 
+/* ---- the one option parser ----
+ * A tool lists its options in a table; cli_parse adds the options every tool
+ * has (--format, --quiet, --version, --help, and --force / --table where the
+ * tool says so), prints the help from the table, and applies one set of
+ * rules: an option given twice is refused unless it repeats by nature
+ * (CLI_REPEAT); an optional value is taken from "--x=V" or from the next
+ * word when that word is a number or a comma list of numbers and not an
+ * existing file; an unknown option or a missing value is bad usage (exit 2). */
+enum {
+    CLI_REPEAT = 1 << 0,   /* may be given more than once */
+    CLI_OPTIONAL = 1 << 1, /* the value may be left out */
+    CLI_HIDDEN = 1 << 2,   /* parsed, not listed in --help */
+    CLI_NOT_HERE = 1 << 3, /* another tool's option: refused by name */
+};
+
+typedef struct cli_opt {
+    const char *name;  /* long name without "--" */
+    int key;           /* passed to the handler; a letter also makes -LETTER */
+    const char *arg;   /* the value's name in --help, NULL for a flag */
+    unsigned flags;
+    const char *help;  /* lines after the first are indented by cli_parse */
+} cli_opt;
+
+/* Which common options a tool has beyond --format, --quiet, --version, --help. */
+enum { CLI_C_FORCE = 1 << 0, CLI_C_TABLE = 1 << 1 };
+
+typedef struct cli_spec {
+    const char *name;
+    const char *synopsis; /* after the name: "[options] STORE..." */
+    const char *summary;  /* paragraphs before the options */
+    const char *details;  /* paragraphs after them, or NULL */
+    const cli_opt *opts;  /* ends with an entry whose name is NULL */
+    unsigned common;
+    const char *formats;  /* what --format csv/json print, for --help */
+    const char *primary;  /* with CLI_C_TABLE: the table csv prints by default */
+    int min_args, max_args; /* positional arguments (max -1: any) */
+    const char *args_name;  /* "STORE", "ADAPTER": for "no STORE given" */
+    const char *exit_note;  /* extra exit statuses for --help, or NULL */
+} cli_spec;
+
+typedef struct cli_args {
+    cli_format format;
+    int quiet, force, progress; /* progress: stderr is a terminal, no --quiet */
+    const char *table;
+    char **args;
+    int n_args;
+} cli_args;
+
+/* Called for each tool option in command-line order; a bad value is reported
+ * with cli_usage_error. */
+typedef void (*cli_opt_fn)(void *ctx, int key, const char *arg);
+
+void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *ctx,
+               cli_args *out);
+
 /* For tools that parse their own options: print "PROG: MSG[: ARG]" and the
  * --help hint on stderr, exit 2. */
 void cli_usage_error(const char *prog, const char *msg, const char *arg)
@@ -77,6 +134,15 @@ void cli_usage_error(const char *prog, const char *msg, const char *arg)
  * other text is a usage error naming the option and its range. */
 long cli_whole(const char *prog, const char *opt, const char *s, long lo, long hi);
 double cli_real(const char *prog, const char *opt, const char *s, double lo, double hi);
+
+/* The output policy of every tool. PATH may never be one of INPUTS (the
+ * same file by device and inode, or an existing file inside an input that is
+ * a directory), --force or not; an existing PATH is refused unless FORCE.
+ * On refusal prints "PROG: PATH: reason" on stderr and returns
+ * CLI_EXIT_FAIL; returns 0 when PATH may be written (atomically: see
+ * cl_atomic_open). Check every output before writing any. */
+int cli_output_check(const char *prog, const char *path, int force,
+                     const char *const *inputs, int n_inputs);
 
 /* Parses argv; on --help prints and exits 0, on a usage error prints and
  * exits 2. Positional arguments are stores (at least one). */
@@ -107,6 +173,14 @@ int cli_text(const cli *c);
 /* A T x T matrix with task names, values printed with fmt (NaN as "-"). */
 void cli_text_matrix(cli *c, const char *title, int n, const char *const *names,
                      const double *v, double mul, const char *fmt);
+/* Rows FROM.. of TABLE, columns COLS, as an aligned text table (--per-module
+ * and any table a tool prints in full). */
+void cli_text_rows(cli *c, const char *table, int from, const char *const *cols, int ncols);
+/* The same with rows [CUT_FROM, CUT_TO) left out and counted on one line. */
+void cli_text_rows_cut(cli *c, const char *table, int from, int cut_from, int cut_to,
+                       const char *const *cols, int ncols);
+/* The rows TABLE (this tool's prefix added) has so far: where a view's rows begin. */
+int cli_table_mark(const cli *c, const char *table);
 /* Heading line for one store and view. */
 void cli_text_heading(cli *c, const cl_store *s, const cl_view *v);
 
@@ -128,6 +202,9 @@ int cli_run(cli *c, int (*fn)(cli *c, cl_store *s, cl_error *err));
 
 void cli_cell_threshold(cli_table *t, const cl_threshold *th);
 
+/* The width that holds every task name of the view whole (at least MIN). */
+int cli_names_width(const cl_store *s, const cl_view *v, int min);
+
 /* Task names of a view (pointers into the store). Caller frees the array. */
 const char **cli_view_names(const cl_store *s, const cl_view *v);
 
@@ -143,8 +220,12 @@ double cli_table_num(const cli_table *t, int row, int col);
 const char *cli_table_str(const cli_table *t, int row, int col);
 /* Release every table, keeping the rest of c (back end, options). */
 void cli_tables_free(cli *c);
-/* The default --sweep values for base's mode (at most 8); returns the count. */
+/* The --sweep values: LIST (comma-separated values of base's mode) or, when
+ * NULL, the mode's default list; at most MAX. Returns the count; a bad list
+ * is a usage error. */
 int cli_sweep_defaults(cl_threshold base, cl_threshold *out);
+int cli_sweep_parse(const char *prog, cl_threshold base, const char *list, cl_threshold *out,
+                    int max);
 /* CSV as the tools print it: a field quoted when needed; the shortest decimal
  * that reads back as the same double. */
 void cli_fprint_csv_field(FILE *f, const char *s);

@@ -10,7 +10,7 @@ int main(int argc, char **argv)
         "JSON holds every family's tables, named family.table (collision.pairs, ...);\n"
         "CSV prints one of them (--table, default collision.summary).",
         CLI_OPT_SNAPSHOT | CLI_OPT_MODULE | CLI_OPT_THRESHOLD | CLI_OPT_DEVICE |
-            CLI_OPT_RANK_TOL,
+            CLI_OPT_RANK_TOL | CLI_OPT_PER_MODULE,
         "collision.summary"};
     cli c;
     cli_init(&c, &tool, argc, argv);

@@ -18,6 +18,7 @@ typedef struct coll {
     int64_t *active;   /* [threshold][task] */
     double *dens_sum;  /* [threshold][task] */
     int64_t entries;
+    int mrow0; /* first module_pairs row of this view (--per-module text) */
 } coll;
 
 static void free_acc(coll *k)
@@ -38,6 +39,7 @@ static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int n
     k->n = v->n;
     k->nm = nm;
     k->entries = 0;
+    k->mrow0 = cli_table_mark(k->c, "module_pairs");
     size_t np = (size_t)k->n_th * (size_t)v->n * (size_t)v->n, nt = (size_t)k->n_th * (size_t)v->n;
     k->cr_sum = calloc(np, sizeof(double));
     k->jac_sum = calloc(np, sizeof(double));
@@ -165,7 +167,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
     double *acr_mean = calloc((size_t)k->n_th, sizeof(double));
     double *acr_pool = calloc((size_t)k->n_th, sizeof(double));
     double *dmean = calloc((size_t)k->n_th, sizeof(double));
-    double *mat = calloc((size_t)n * (size_t)n, sizeof(double));
+    double *mat = calloc(3 * (size_t)n * (size_t)n, sizeof(double));
     if (!acr_mean || !acr_pool || !dmean || !mat) {
         free(acr_mean), free(acr_pool), free(dmean), free(mat);
         free_acc(k);
@@ -191,8 +193,12 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                 int64_t aj = k->active[q * n + j];
                 cl_collision pooled = cl_collision_from_counts(k->both[at], ai, aj, k->entries);
                 double mean = k->cr_sum[at] / nm;
-                if (q == 0)
+                if (q == 0) {
                     mat[i * n + j] = mean;
+                    mat[n * n + i * n + j] = k->jac_n[at] ? k->jac_sum[at] / k->jac_n[at] : NAN;
+                    mat[2 * n * n + i * n + j] =
+                        k->lift_n[at] ? k->lift_sum[at] / k->lift_n[at] : NAN;
+                }
                 if (j <= i)
                     continue;
                 s_mean += mean;
@@ -232,16 +238,36 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                 nm);
         cli_text_matrix(c, "  collision rate CR_ij (%), mean over modules; diagonal: density",
                         n, names, mat, 100, "%.2f");
-        fprintf(c->out, "  ACR (mean CR over the %d pairs i<j): %.3f%%   pooled over entries: %.3f%%\n",
-                pairs, 100 * acr_mean[0], 100 * acr_pool[0]);
+        if (pairs)
+            fprintf(c->out,
+                    "  ACR (mean CR over the %d pairs i<j): %.3f%%   pooled over entries: %.3f%%\n",
+                    pairs, 100 * acr_mean[0], 100 * acr_pool[0]);
+        else
+            fprintf(c->out, "  ACR -  (one task: no pair to collide)\n");
+        if (n > 1) {
+            for (int i = 0; i < n; i++) /* a task with itself says nothing here */
+                mat[n * n + i * n + i] = mat[2 * n * n + i * n + i] = NAN;
+            cli_text_matrix(c, "  Jaccard index |A_i AND A_j| / |A_i OR A_j|, mean over modules", n,
+                            names, mat + n * n, 1, "%.3f");
+            cli_text_matrix(c, "  lift CR_ij / (density_i density_j): 1 = as if independent, "
+                               "mean over modules", n, names, mat + 2 * n * n, 1, "%.3f");
+        }
         if (k->n_th > 1) {
             fprintf(c->out, "  threshold sweep:\n    %-16s %10s %12s %12s\n", "threshold",
                     "ACR mean %", "ACR pooled %", "density %");
             for (int q = 0; q < k->n_th; q++) {
                 cl_threshold_format(&c->th[q], th, sizeof th);
-                fprintf(c->out, "    %-16s %10.3f %12.3f %12.3f\n", th, 100 * acr_mean[q],
-                        100 * acr_pool[q], 100 * dmean[q]);
+                char am[16], ap[16];
+                snprintf(am, sizeof am, pairs ? "%.3f" : "-", 100 * acr_mean[q]);
+                snprintf(ap, sizeof ap, pairs ? "%.3f" : "-", 100 * acr_pool[q]);
+                fprintf(c->out, "    %-16s %10s %12s %12.3f\n", th, am, ap, 100 * dmean[q]);
             }
+        }
+        if (c->per_module) {
+            static const char *cols[] = {"threshold", "module", "name_i", "name_j",
+                                         "collision_rate", "jaccard", "lift", "both"};
+            fprintf(c->out, "  per module (collision_rate and jaccard as fractions):\n");
+            cli_text_rows(c, "module_pairs", k->mrow0, cols, 8);
         }
         free(names);
     }

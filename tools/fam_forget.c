@@ -45,10 +45,9 @@ static void text_matrix(cli *c, const cl_store *s, const double *R)
         int l = (int)strlen(cl_store_task_name(s, j));
         w = l > w ? l : w;
     }
-    w = w > 16 ? 16 : w;
     fprintf(c->out, "%*s", w + 2, "");
     for (int j = 0; j < T; j++)
-        fprintf(c->out, " %*.*s", w, w, cl_store_task_name(s, j));
+        fprintf(c->out, " %*s", w, cl_store_task_name(s, j));
     fprintf(c->out, "\n  %-*s", w, "chance");
     for (int j = 0; j < T; j++) {
         char b[32];
@@ -58,7 +57,7 @@ static void text_matrix(cli *c, const cl_store *s, const double *R)
     }
     fputc('\n', c->out);
     for (int i = 0; i < T; i++) {
-        fprintf(c->out, "  %-*.*s", w, w, cl_store_task_name(s, i));
+        fprintf(c->out, "  %-*s", w, cl_store_task_name(s, i));
         for (int j = 0; j < T; j++) {
             char b[48];
             cell_text(b, sizeof b, R[i * T + j], cl_store_task_n_test(s, j));
@@ -159,6 +158,15 @@ int fam_forget(cli *c, cl_store *s, cl_error *err)
     }
     if (!cli_text(c))
         return CL_OK;
+    if (!cl_store_has_eval(s, CL_EVAL_GENERATE) && !cl_store_has_eval(s, CL_EVAL_RANKED)) {
+        fprintf(c->out, "\n== %s  [%s]\nforgetting   no accuracy recorded in this store (%s): "
+                        "nothing to compute\n",
+                path, cl_store_meta(s)->method,
+                !strcmp(cl_store_meta(s)->method, "imported")
+                    ? "imported adapters carry none; collide-train evaluates as it trains"
+                    : "no task was evaluated");
+        return CL_OK;
+    }
     fprintf(c->out, "\n== %s  [%s]\nforgetting   %d of %d tasks evaluated; headline protocol: %s\n",
             path, cl_store_meta(s)->method, f[0].tasks, T, cl_eval_name(prot[0]));
     for (int k = 0; k < np; k++) {
@@ -175,18 +183,22 @@ int fam_forget(cli *c, cl_store *s, cl_error *err)
         fprintf(c->out, "  baseline (before any training, for FWT):");
         for (int j = 0; j < T; j++)
             fprintf(c->out, isnan(b[j]) ? " -" : " %.1f", 100 * b[j]);
+        char v[6][16];
+        const double x[6] = {f[k].aa, f[k].la, f[k].bwt, f[k].forget_max, f[k].forget_first,
+                             f[k].fwt};
+        for (int q = 0; q < 6; q++) /* "-" where the store has too few rows */
+            snprintf(v[q], sizeof v[q], isnan(x[q]) ? "-" : "%.2f%%", 100 * x[q]);
         fprintf(c->out,
                 "\n"
-                "  AA       %7.2f%%  average accuracy: mean of the last row over the %d tasks seen\n"
-                "  LA       %7.2f%%  learning accuracy: mean of the diagonal R[j][j]\n"
-                "  BWT      %7.2f%%  backward transfer: mean_{j<T-1} R[T-1][j] - R[j][j]\n"
-                "  F_max    %7.2f%%  forgetting: mean_{j<T-1} max_{j<=i<T-1} R[i][j] - R[T-1][j]"
+                "  AA       %8s  average accuracy: mean of the last row over the %d tasks seen\n"
+                "  LA       %8s  learning accuracy: mean of the diagonal R[j][j]\n"
+                "  BWT      %8s  backward transfer: mean_{j<T-1} R[T-1][j] - R[j][j]\n"
+                "  F_max    %8s  forgetting: mean_{j<T-1} max_{j<=i<T-1} R[i][j] - R[T-1][j]"
                 " (Chaudhry et al. 2018)\n"
-                "  F_first  %7.2f%%  forgetting: mean_{j<T-1} R[j][j] - R[T-1][j]\n"
-                "  FWT      %7.2f%%  forward transfer: mean_{j>0} R[j-1][j] - baseline[j]"
+                "  F_first  %8s  forgetting: mean_{j<T-1} R[j][j] - R[T-1][j]\n"
+                "  FWT      %8s  forward transfer: mean_{j>0} R[j-1][j] - baseline[j]"
                 " (Lopez-Paz and Ranzato 2017)\n",
-                100 * f[k].aa, f[k].tasks, 100 * f[k].la, 100 * f[k].bwt, 100 * f[k].forget_max,
-                100 * f[k].forget_first, 100 * f[k].fwt);
+                v[0], f[k].tasks, v[1], v[2], v[3], v[4], v[5]);
         if (chance_n == T)
             fprintf(c->out, "  chance   %7.2f%%  mean over tasks of 1 / labels\n",
                     100 * chance_sum / T);

@@ -6,6 +6,115 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What collide-import cannot know: adapters trained elsewhere carry no
+ * seed, lambda, penalty or losses. */
+static int imported(const cl_run_meta *m) { return !strcmp(m->method, "imported"); }
+
+/* "4" or "4..8": a per-task quantity over the modules of snapshot id. */
+static void span(char *buf, size_t n, double lo, double hi, const char *fmt)
+{
+    char a[24], b[24];
+    snprintf(a, sizeof a, fmt, lo);
+    snprintf(b, sizeof b, fmt, hi);
+    if (!strcmp(a, b))
+        snprintf(buf, n, "%s", a);
+    else
+        snprintf(buf, n, "%s..%s", a, b);
+}
+
+static void task_lora(const cl_store *s, const cl_run_meta *m, int64_t id, char *buf, size_t n)
+{
+    int M = cl_store_n_modules(s);
+    double rlo = INFINITY, rhi = -INFINITY, slo = INFINITY, shi = -INFINITY;
+    double alo = INFINITY, ahi = -INFINITY;
+    int rs = !strcmp(m->scaling_rule, "alpha/sqrt(r)");
+    for (int j = 0; j < M; j++) {
+        double r = cl_store_snapshot_rank(s, id, j), sc = cl_store_snapshot_scale(s, id, j);
+        if (r <= 0 || isnan(sc))
+            continue;
+        double al = sc * (rs ? sqrt(r) : r); /* the scaling rule, undone */
+        rlo = fmin(rlo, r), rhi = fmax(rhi, r);
+        slo = fmin(slo, sc), shi = fmax(shi, sc);
+        alo = fmin(alo, al), ahi = fmax(ahi, al);
+    }
+    if (rlo > rhi) {
+        snprintf(buf, n, "no adapter");
+        return;
+    }
+    char r[72], a[72], sc[72];
+    span(r, sizeof r, rlo, rhi, "%g");
+    span(a, sizeof a, alo, ahi, "%.4g");
+    span(sc, sizeof sc, slo, shi, "%.4g");
+    snprintf(buf, n, "r %s  alpha %s  scale %s", r, a, sc);
+}
+
+static void print_text(cli *c, cl_store *s, int64_t params)
+{
+    const cl_run_meta *m = cl_store_meta(s);
+    int T = cl_store_n_tasks(s), M = cl_store_n_modules(s), imp = imported(m);
+    int64_t N = cl_store_n_snapshots(s);
+    FILE *f = c->out;
+    const char *nr = "not recorded";
+    fprintf(f, "%s\n  format        collide-store v%d\n  method        %s\n  base model    %s\n",
+            cl_store_path(s), cl_store_format_version(s), m->method,
+            m->base_model[0] ? m->base_model : nr);
+    fprintf(f, "  LoRA          r=%d alpha=%g scaling=%g (%s)%s\n", m->rank, m->alpha, m->scaling,
+            m->scaling_rule, imp ? "  (the first adapter's; per task below)" : "");
+    if (imp)
+        fprintf(f, "  penalty       %s\n  seed          %s\n", nr, nr);
+    else
+        fprintf(f,
+                "  penalty       %s  lambda_orth=%g lambda_l2=%g lambda_sparse=%g\n"
+                "  seed          %llu\n",
+                m->penalty_form, m->lambda_orth, m->lambda_l2, m->lambda_sparse,
+                (unsigned long long)m->seed);
+    fprintf(f, "  created by    %s\n", m->created_by);
+    int w = 4;
+    for (int i = 0; i < T; i++) {
+        int l = (int)strlen(cl_store_task_name(s, i));
+        w = l > w ? l : w;
+    }
+    fprintf(f, "  tasks (%d, in training order):\n", T);
+    for (int i = 0; i < T; i++) {
+        const char *d = cl_store_task_data(s, i);
+        int64_t e = cl_store_task_end(s, i);
+        fprintf(f, "    %2d %-*s", i, w, cl_store_task_name(s, i));
+        if (!imp)
+            fprintf(f, "  lambda=%-6g", cl_store_task_lambda(s, i));
+        if (e >= 0) {
+            char lora[256];
+            task_lora(s, m, e, lora, sizeof lora);
+            fprintf(f, "  ended at snapshot %lld  %s", (long long)e, lora);
+        } else {
+            fprintf(f, "  not ended");
+        }
+        if (d[0])
+            fprintf(f, "  (data of %s stood in)", d);
+        fputc('\n', f);
+    }
+    fprintf(f, "  modules (%d), %lld LoRA parameters per snapshot:\n", M, (long long)params);
+    static const char *mcols[] = {"module", "name", "d_out", "d_in", "rank"};
+    int mend = cli_table_mark(c, "modules"), mfrom = mend - M, cut = !c->all && M > 16;
+    cli_text_rows_cut(c, "modules", mfrom, cut ? mfrom + 8 : -1, cut ? mend - 8 : -1, mcols, 5);
+    int periodic = 0;
+    for (int64_t i = 0; i < N; i++)
+        periodic += cl_store_snapshot(s, i)->kind == CL_SNAP_PERIODIC;
+    fprintf(f, "  snapshots (%lld committed: %d periodic, %lld end of task):\n", (long long)N,
+            periodic, (long long)(N - periodic));
+    if (N > 0) {
+        static const char *scols[] = {"id",   "task", "name",         "kind",         "epoch",
+                                      "step", "loss", "penalty_orth", "penalty_sparse",
+                                      "wall_time"};
+        static const char *icols[] = {"id", "task", "name", "kind"};
+        int end = cli_table_mark(c, "snapshots"), from = end - (int)N;
+        int scut = !c->all && N > 24;
+        cli_text_rows_cut(c, "snapshots", from, scut ? from + 10 : -1, scut ? end - 10 : -1,
+                          imp ? icols : scols, imp ? 4 : 10);
+        if (imp)
+            fprintf(f, "    (losses and times: %s; imported adapters carry none)\n", nr);
+    }
+}
+
 int fam_info(cli *c, cl_store *s, cl_error *err)
 {
     (void)err;
@@ -88,47 +197,6 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     }
     if (!cli_text(c))
         return CL_OK;
-    FILE *f = c->out;
-    fprintf(f, "%s\n  format        collide-store v%d\n  method        %s\n  base model    %s\n",
-            path, cl_store_format_version(s), m->method, m->base_model[0] ? m->base_model : "-");
-    fprintf(f, "  LoRA          r=%d alpha=%g scaling=%g (%s)\n", m->rank, m->alpha, m->scaling,
-            m->scaling_rule);
-    fprintf(f, "  penalty       %s  lambda_orth=%g lambda_l2=%g lambda_sparse=%g\n", m->penalty_form,
-            m->lambda_orth, m->lambda_l2, m->lambda_sparse);
-    fprintf(f, "  seed          %llu\n  created by    %s\n", (unsigned long long)m->seed,
-            m->created_by);
-    fprintf(f, "  tasks (%d, in training order):\n", T);
-    for (int i = 0; i < T; i++) {
-        const char *d = cl_store_task_data(s, i);
-        int64_t e = cl_store_task_end(s, i);
-        fprintf(f, "    %2d %-16s lambda=%-6g %s", i, cl_store_task_name(s, i),
-                cl_store_task_lambda(s, i), e >= 0 ? "ended at snapshot " : "not ended");
-        if (e >= 0)
-            fprintf(f, "%lld", (long long)e);
-        if (d[0])
-            fprintf(f, "  (data of %s stood in)", d);
-        fputc('\n', f);
-    }
-    fprintf(f, "  modules (%d), %lld LoRA parameters per snapshot:\n", M, (long long)params);
-    for (int i = 0; i < M; i++) {
-        if (M > 12 && i == 6) {
-            fprintf(f, "    ... %d more ...\n", M - 12);
-            i = M - 6;
-        }
-        fprintf(f, "    %-40s %6lld x %-6lld r=%d\n", cl_store_module_name(s, i),
-                (long long)cl_store_module_d_out(s, i), (long long)cl_store_module_d_in(s, i),
-                cl_store_module_rank(s, i));
-    }
-    int periodic = 0;
-    for (int64_t i = 0; i < N; i++)
-        periodic += cl_store_snapshot(s, i)->kind == CL_SNAP_PERIODIC;
-    fprintf(f, "  snapshots     %lld committed (%d periodic, %lld end of task)\n", (long long)N,
-            periodic, (long long)(N - periodic));
-    if (N > 0) {
-        const cl_snapshot_row *w = cl_store_snapshot(s, N - 1);
-        fprintf(f, "  last          id %lld, task %s, step %lld, loss %.4g, %.1f s\n",
-                (long long)w->id, cl_store_task_name(s, w->task), (long long)w->step, w->loss,
-                w->wall_time);
-    }
+    print_text(c, s, params);
     return CL_OK;
 }

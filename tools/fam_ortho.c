@@ -14,6 +14,7 @@ typedef struct orth {
     int n, nm;
     double *sum;  /* [NQ][n][n] sums over modules  */
     int *cnt;     /* [NQ][n][n] modules defined     */
+    int mrow0; /* first module_pairs row of this view */
 } orth;
 
 static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int nm, cl_error *err)
@@ -24,6 +25,7 @@ static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int n
     o->v = v;
     o->n = v->n;
     o->nm = nm;
+    o->mrow0 = cli_table_mark(o->c, "module_pairs");
     size_t sz = (size_t)NQ * (size_t)v->n * (size_t)v->n;
     free(o->sum);
     free(o->cnt);
@@ -180,6 +182,12 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                 "  mean |cosine| %.4f; mean similarity A %.4f, B %.4f\n",
                 oo_tot, pairs ? oo_tot / pairs : NAN, aw, nac ? ac / nac : NAN,
                 nsa ? sa / nsa : NAN, nsb ? sb / nsb : NAN);
+        if (c->per_module) {
+            static const char *cols[] = {"module", "name_i", "name_j", "oo",    "sim_a",
+                                         "sim_b",  "awom",   "inner",  "cosine"};
+            fprintf(c->out, "  per module:\n");
+            cli_text_rows(c, "module_pairs", o->mrow0, cols, 9);
+        }
         free(names);
     }
     free(m_oo), free(m_sa), free(m_cos);

@@ -14,6 +14,7 @@ typedef struct spar {
     double *dens_sum;               /* [th][task]  */
     int64_t *active;                /* [th][task]  */
     int64_t entries;
+    int mrow0; /* first module_tasks row of this view */
 } spar;
 
 static void free_acc(spar *p)
@@ -31,6 +32,7 @@ static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int n
     p->v = v;
     p->n = v->n;
     p->nm = nm;
+    p->mrow0 = cli_table_mark(p->c, "module_tasks");
     p->entries = 0;
     free_acc(p);
     size_t n = (size_t)v->n, nt = (size_t)p->n_th * n;
@@ -98,12 +100,13 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                                  "density_mean:f", "density_pooled:f", "l1:f", "l2:f",
                                  "l1_over_l2:f", "hoyer_mean:f", "hoyer_pooled:f"};
     cli_table *t = cli_table_get(c, "tasks", cols, 12);
+    int w = cli_names_width(s, v, 16);
     if (cli_text(c)) {
         cli_text_heading(c, s, v);
         fprintf(c->out,
                 "sparsity   %d modules; l1 and l2 over all modules' entries; Hoyer 0 = dense, "
-                "1 = one entry\n  %-16s %12s %12s %10s %8s %8s",
-                p->nm, "task", "l1", "l2", "l1/l2", "hoyer", "(pool)");
+                "1 = one entry\n  %-*s %12s %12s %10s %8s %8s",
+                p->nm, w, "task", "l1", "l2", "l1/l2", "hoyer", "(pool)");
         for (int q = 0; q < p->n_th; q++) {
             char th[48];
             cl_threshold_format(&c->th[q], th, sizeof th);
@@ -130,7 +133,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_cell_f(t, pooled.hoyer);
         }
         if (cli_text(c)) {
-            fprintf(c->out, "  %-16.16s %12.5g %12.5g %10.4g %8.4f %8.4f",
+            fprintf(c->out, "  %-*s %12.5g %12.5g %10.4g %8.4f %8.4f", w,
                     cl_store_task_name(s, v->task[i]), pooled.l1, pooled.l2, pooled.l1_over_l2, hm,
                     pooled.hoyer);
             for (int q = 0; q < p->n_th; q++)
@@ -138,8 +141,15 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             fprintf(c->out, "\n");
         }
     }
-    if (cli_text(c))
+    if (cli_text(c)) {
         fprintf(c->out, "  (density columns: mean over modules of the active fraction)\n");
+        if (c->per_module) {
+            static const char *pm[] = {"threshold", "module", "name", "density", "tau",
+                                         "l1", "l2", "hoyer", "max_abs"};
+            fprintf(c->out, "  per module (density as a fraction):\n");
+            cli_text_rows(c, "module_tasks", p->mrow0, pm, 9);
+        }
+    }
     return CL_OK;
 }
 

@@ -16,6 +16,7 @@ typedef struct sub {
     double *sum;    /* [(n+1)][NS]: row n is the accumulated update */
     double *sig;    /* [(n+1)][kmax] sum of the i-th singular value  */
     int *sig_n;     /* [(n+1)][kmax] modules contributing             */
+    int mrow0; /* first module_tasks row of this view */
 } sub;
 
 static void free_acc(sub *u)
@@ -32,6 +33,7 @@ static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int n
     u->v = v;
     u->n = v->n;
     u->nm = nm;
+    u->mrow0 = cli_table_mark(u->c, "module_tasks");
     /* the widest spectrum: the accumulated update of every task */
     int kmax = 0;
     for (int j = 0; j < nm; j++)
@@ -135,12 +137,13 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
     cli_table *t = cli_table_get(c, "tasks", tc, 12);
     cli_table *ss = cli_table_get(c, "spectra", sc, 7);
     double nm = u->nm;
+    int w = cli_names_width(s, v, 13);
     if (cli_text(c)) {
         cli_text_heading(c, s, v);
         fprintf(c->out,
                 "subspaces   %d modules; a singular value counts when > %g * sigma_1\n"
-                "  %-16s %12s %12s %12s %10s %10s %10s\n",
-                u->nm, c->rank_tol, "task", "nuclear", "frobenius", "spectral", "count",
+                "  %-*s %12s %12s %12s %10s %10s %10s\n",
+                u->nm, c->rank_tol, w, "task", "nuclear", "frobenius", "spectral", "count",
                 "entropy-r", "stable-r");
     }
     for (int i = 0; i <= u->n; i++) {
@@ -173,13 +176,20 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_cell_f(ss, u->sig[(size_t)i * (size_t)u->kmax + (size_t)q] / cnt);
         }
         if (cli_text(c))
-            fprintf(c->out, "  %-16.16s %12.5g %12.5g %12.5g %10.2f %10.2f %10.2f\n", task_label(u, i),
+            fprintf(c->out, "  %-*s %12.5g %12.5g %12.5g %10.2f %10.2f %10.2f\n", w, task_label(u, i),
                     x[NUC] / nm, x[FRO] / nm, x[SPEC] / nm, x[CNT] / nm, x[ENT] / nm,
                     x[STAB] / nm);
     }
-    if (cli_text(c))
-        fprintf(c->out, "  (means over modules; nuclear = sum of singular values, the paper's "
-                        "Figure 3 quantity)\n");
+    if (cli_text(c)) {
+        fprintf(c->out, "  (means over modules; nuclear = sum of singular values of a task's own "
+                        "dW, (accumulated) = of the sum of all tasks' dW)\n");
+        if (c->per_module) {
+            static const char *cols[] = {"module", "name", "nuclear", "frobenius", "spectral",
+                                         "count", "entropy_rank", "stable_rank"};
+            fprintf(c->out, "  per module:\n");
+            cli_text_rows(c, "module_tasks", u->mrow0, cols, 8);
+        }
+    }
     return CL_OK;
 }
 
