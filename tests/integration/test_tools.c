@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <lapacke.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -539,6 +540,40 @@ static void test_newcomer(void)
     CHECK(run(args, &out, &e) == 0, "info imported");
     CHECK(count_of(out, "not recorded") >= 3, "imported info:\n%s", out);
     free(out), free(e);
+    /* one overwrite policy: an existing output is refused without --force
+     * and kept byte for byte; an input is never written over */
+    struct stat st0, st1;
+    stat(imp, &st0);
+    snprintf(args, sizeof args, "collide-import -o %s %s/gpt2/task1", imp, COLLIDE_PEFT_FIXTURES);
+    CHECK(run(args, &out, &e) == 1, "import over an existing store: not refused");
+    CHECK_CONTAINS(e, "already exists");
+    stat(imp, &st1);
+    CHECK(st0.st_size == st1.st_size && st0.st_mtime == st1.st_mtime, "existing store changed");
+    free(out), free(e);
+    snprintf(args, sizeof args, "collide-import --force --format csv -o %s %s/gpt2/task1", imp,
+             COLLIDE_PEFT_FIXTURES);
+    CHECK(run(args, &out, &e) == 0, "import --force: %s", e);
+    CHECK(!strncmp(out, "name,source,slice,dtype,r,lora_alpha", 36) && count_of(out, "\n") == 2,
+          "import --format csv:\n%s", out);
+    free(out), free(e);
+    char cp[700];
+    snprintf(cp, sizeof cp, "cp -r %s/gpt2/task1 %s/adapter", COLLIDE_PEFT_FIXTURES, dir);
+    CHECK(system(cp) == 0, "copy adapter");
+    snprintf(args, sizeof args, "collide-import --force -o %s/adapter/adapter_model.safetensors %s/adapter",
+             dir, dir);
+    CHECK(run(args, &out, &e) == 1, "import over its own input: not refused");
+    CHECK_CONTAINS(e, "is an input");
+    free(out), free(e);
+    /* the input is intact: it imports again */
+    snprintf(args, sizeof args, "collide-import -o %s/again.h5 %s/adapter", dir, dir);
+    CHECK(run(args, &out, &e) == 0, "the adapter survived: %s", e);
+    free(out), free(e);
+    /* the store above was replaced by one task: back to the pair */
+    snprintf(args, sizeof args,
+             "collide-import --force --quiet -o %s --tasks justbautista__finance_lora,"
+             "justbautista__fiqa_lora %s/gpt2/task1 %s/gpt2/task2",
+             imp, COLLIDE_PEFT_FIXTURES, COLLIDE_PEFT_FIXTURES);
+    CHECK(run(args, NULL, NULL) == 0, "import again");
     snprintf(args, sizeof args, "collide-forget %s", imp);
     CHECK(run(args, &out, &e) == 0, "forget imported");
     CHECK(strstr(out, "no accuracy recorded") && !strstr(out, "AA "),
