@@ -65,6 +65,37 @@ const cl_task_def *cl_task_find(const char *name)
 }
 
 int cl_task_count(void) { return (int)(sizeof tasks / sizeof tasks[0]); }
+
+/* Letters and digits only, lower case: "SST-2" and "sst2" compare equal. */
+static void fold(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        if (isalnum((unsigned char)*s))
+            out[k++] = (char)tolower((unsigned char)*s);
+    out[k] = 0;
+}
+
+void cl_task_unknown_msg(const char *name, char *out, size_t n)
+{
+    char a[64], b[64];
+    size_t k = 0;
+    fold(name, a, sizeof a);
+    const char *near = NULL;
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0] && !near; i++) {
+        fold(tasks[i].name, b, sizeof b);
+        if (a[0] && !strcmp(a, b))
+            near = tasks[i].name;
+    }
+    int w = snprintf(out, n, "unknown task \"%s\"%s%s%s; the %d tasks:", name,
+                     near ? "; did you mean " : "", near ? near : "", near ? "?" : "",
+                     cl_task_count());
+    k = w > 0 && (size_t)w < n ? (size_t)w : n - 1;
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0] && k + 1 < n; i++) {
+        w = snprintf(out + k, n - k, " %s", tasks[i].name);
+        k = w > 0 && (size_t)w < n - k ? k + (size_t)w : n - 1;
+    }
+}
 const cl_task_def *cl_task_at(int i) { return &tasks[i]; }
 
 const char *cl_family_instruction(const char *family)

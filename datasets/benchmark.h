@@ -20,6 +20,9 @@ typedef struct cl_task_def {
 
 const cl_task_def *cl_task_find(const char *name);
 int cl_task_count(void);
+/* For an unknown task name: "did you mean SST-2?" when the name matches one
+ * but for case and punctuation, then the list of the 15 names. */
+void cl_task_unknown_msg(const char *name, char *out, size_t n);
 const cl_task_def *cl_task_at(int i);
 /* The instruction of a family ("" for COPA, which has none upstream). */
 const char *cl_family_instruction(const char *family);

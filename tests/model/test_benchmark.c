@@ -127,6 +127,17 @@ int main(void)
     put("NLI/RTE/train.json", "[{\"sentence\": \"x item 1\", \"label\": \"entailment\"},"
                               " {\"sentence\": \"y item 2\", \"label\": \"maybe\"}]");
 
+    /* an unknown task name: the near miss, then every name */
+    char msg[512];
+    cl_task_unknown_msg("sst2", msg, sizeof msg);
+    CHECK(strstr(msg, "unknown task \"sst2\"; did you mean SST-2?") != NULL, "%s", msg);
+    CHECK(strstr(msg, "the 15 tasks:") && strstr(msg, " agnews") && strstr(msg, " WiC"), "%s", msg);
+    cl_task_unknown_msg("cola", msg, sizeof msg);
+    CHECK(!strstr(msg, "did you mean") && strstr(msg, " yelp"), "%s", msg);
+    char tiny[24];
+    cl_task_unknown_msg("a-rather-long-name", tiny, sizeof tiny);
+    CHECK(strlen(tiny) == sizeof tiny - 1, "cut to the buffer: %s", tiny);
+
     cl_error err;
     cl_load_opts lo = {.train_per_class = 30, .test_per_task = 50, .seed = 7};
     cl_task_data t, u;

@@ -285,14 +285,14 @@ out = os.path.join(WORK, "synth-out.h5")
 open(out, "wb").write(precious)
 for lim in (4096, 100000, 250000):
     keep_output(f"full disk ({lim} bytes): collide-synth", out, lambda: tool(
-        "collide-synth", "-o", out, "--tasks", "3", "--modules", "8", "--shape", "64x64", "--rank",
+        "collide-synth", "--force", "-o", out, "--tasks", "3", "--modules", "8", "--shape", "64x64", "--rank",
         "4", preexec=limit(lim)))
 adapter = os.path.join(SRC, "fixtures", "peft", "llama", "task1")
 out = os.path.join(WORK, "import-out.h5")
 open(out, "wb").write(precious)
 for lim in (4096, 140000):
     keep_output(f"full disk ({lim} bytes): collide-import", out, lambda: tool(
-        "collide-import", "-o", out, adapter, preexec=limit(lim)))
+        "collide-import", "--force", "-o", out, adapter, preexec=limit(lim)))
 # collide-export: an adapter already exported stays as it was
 store = fresh("export-src.h5")
 r = tool("collide-synth", "-o", store, "--tasks", "2", "--modules", "4", "--shape", "64x64")
@@ -303,7 +303,7 @@ os.makedirs(os.path.join(exp, "task1"))
 existing = os.path.join(exp, "task1", "adapter_model.safetensors")
 open(existing, "wb").write(precious)
 keep_output("full disk: collide-export", existing, lambda: tool(
-    "collide-export", store, "-o", exp, preexec=limit(6000)))
+    "collide-export", "--force", store, "-o", exp, preexec=limit(6000)))
 left = [p for p in glob.glob(os.path.join(exp, "**", "*"), recursive=True) if ".tmp." in p]
 check(not left, f"full disk: collide-export left temporary files: {left}")
 
