@@ -11,11 +11,21 @@
  * Import after export is therefore lossless: the same factors, ranks and
  * scales. Pattern keys are the full module paths, regex-escaped, so each
  * matches exactly one module in PEFT (re.match) and in collide (regcomp).
+ *
+ * A store written by collide-train names its modules layers.N.attn.q ...
+ * layers.N.mlp.down (model/trainer.c), while the base it adapted is a
+ * LlamaForCausalLM whose modules are model.layers.N.self_attn.q_proj ...
+ * model.layers.N.mlp.down_proj. Such a store is exported under the HF
+ * names (so the adapter loads on its base), as a CAUSAL_LM adapter with the
+ * lora_dropout it was trained with. Every other store (imported, synthetic)
+ * keeps the module names it has.
  */
 #include "peft_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -184,19 +194,176 @@ static int is_conv1d_name(const char *n)
     return !strcmp(d, "c_attn") || !strcmp(d, "c_proj") || !strcmp(d, "c_fc");
 }
 
+/* ------------------------------------------------- module names */
+
+/* collide-train's module names (model/lora.c, cl_proj_short) and the
+ * LlamaForCausalLM modules they adapt (model/llama.c reads the base's
+ * weights under these names), in cl_proj order. */
+static const char *const CT_SHORT[] = {"attn.q", "attn.k", "attn.v", "attn.o",
+                                       "mlp.gate", "mlp.up", "mlp.down"};
+static const char *const CT_HF[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                    "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                    "mlp.down_proj"};
+static const char *const CT_TARGET[] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                        "gate_proj", "up_proj", "down_proj"};
+#define CT_NPROJ 7
+
+/* The projection of a collide-train module name "layers.N.attn.q" (and N),
+ * or -1 when the name is not one. */
+static int ct_parse(const char *name, int *layer)
+{
+    if (strncmp(name, "layers.", 7))
+        return -1;
+    const char *p = name + 7;
+    if (!isdigit((unsigned char)p[0]) || (p[0] == '0' && isdigit((unsigned char)p[1])))
+        return -1;
+    long l = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        l = 10 * l + (*p - '0');
+        if (l > INT_MAX / 2)
+            return -1;
+    }
+    if (*p != '.')
+        return -1;
+    for (int i = 0; i < CT_NPROJ; i++)
+        if (!strcmp(p + 1, CT_SHORT[i])) {
+            *layer = (int)l;
+            return i;
+        }
+    return -1;
+}
+
+/* What every task of one export shares: the names written, target_modules,
+ * lora_dropout and the default task_type (CAUSAL_LM for a store with a
+ * train_config, i.e. written by collide-train). */
+typedef struct export_names {
+    int M;
+    char **name;       /* per module: the PEFT module path written        */
+    json_t *targets;   /* target_modules                                   */
+    double dropout;    /* lora_dropout                                     */
+    const char *task_type; /* NULL: null                                   */
+    int hf;            /* names mapped from collide-train's to the HF ones */
+} export_names;
+
+static void export_names_free(export_names *n)
+{
+    if (n->name)
+        for (int m = 0; m < n->M; m++)
+            free(n->name[m]);
+    free(n->name);
+    json_decref(n->targets);
+    memset(n, 0, sizeof *n);
+}
+
+/* lora_dropout recorded in collide-train's train_config ("dropout"); 0 when
+ * absent or unreadable (the value only matters in training mode). */
+static double train_dropout(const char *cfg)
+{
+    json_t *j = json_loads(cfg, 0, NULL);
+    json_t *d = j ? json_object_get(j, "dropout") : NULL;
+    double v = json_is_number(d) ? json_number_value(d) : 0.0;
+    json_decref(j);
+    return isfinite(v) && v >= 0 && v < 1 ? v : 0.0;
+}
+
+static int export_names_init(cl_store *s, const cl_peft_export_spec *sp, export_names *n,
+                             cl_error *err)
+{
+    const cl_run_meta *meta = cl_store_meta(s);
+    int M = cl_store_n_modules(s), max_layer = -1;
+    unsigned projs = 0;
+    memset(n, 0, sizeof *n);
+    n->M = M;
+    n->name = cl_alloc((size_t)M, sizeof *n->name, err);
+    n->targets = json_array();
+    if (!n->name || !n->targets) {
+        int had = n->name != NULL;
+        export_names_free(n);
+        return had ? cl_error_set(err, CL_ERR_NOMEM, "out of memory") : err->code;
+    }
+    /* collide-train's stores carry train_config; map only when every module
+     * has collide's naming, so a store that already has PEFT paths keeps
+     * them */
+    n->hf = meta->train_config && meta->train_config[0] && M > 0;
+    for (int m = 0; m < M && n->hf; m++) {
+        int l = 0, p = ct_parse(cl_store_module_name(s, m), &l);
+        n->hf = p >= 0;
+        if (p >= 0) {
+            projs |= 1u << p;
+            max_layer = l > max_layer ? l : max_layer;
+        }
+    }
+    int bad = 0;
+    for (int m = 0; m < M && !bad; m++) {
+        const char *name = cl_store_module_name(s, m);
+        if (n->hf) {
+            int l = 0, p = ct_parse(name, &l);
+            size_t len = strlen(CT_HF[p]) + 32;
+            n->name[m] = cl_alloc(len, 1, err);
+            if (n->name[m])
+                snprintf(n->name[m], len, "model.layers.%d.%s", l, CT_HF[p]);
+        } else {
+            n->name[m] = cl_strdup(name, err);
+        }
+        bad = !n->name[m];
+    }
+    if (bad) {
+        export_names_free(n);
+        return err->code;
+    }
+    /* target_modules: for a collide-train store that adapts the same
+     * projections in every layer 0..L-1 (what the trainer does), the
+     * projection names, as PEFT users write them; otherwise every full path,
+     * each matching exactly one module */
+    int grid = 0, np = 0;
+    for (int p = 0; p < CT_NPROJ; p++)
+        np += (projs >> p) & 1;
+    if (n->hf && (int64_t)np * (max_layer + 1) == M) {
+        unsigned char *seen = cl_alloc((size_t)M, 1, err);
+        if (!seen) {
+            export_names_free(n);
+            return err->code;
+        }
+        grid = 1;
+        for (int m = 0; m < M && grid; m++) {
+            int l = 0, p = ct_parse(cl_store_module_name(s, m), &l);
+            /* each (layer, projection) once: seen[l] is a mask of projections;
+             * l <= max_layer < M */
+            grid = !((seen[l] >> p) & 1);
+            seen[l] |= (unsigned char)(1u << p);
+        }
+        free(seen);
+    }
+    for (int p = 0; p < CT_NPROJ && grid; p++)
+        if ((projs >> p) & 1)
+            bad |= json_array_append_new(n->targets, json_string(CT_TARGET[p]));
+    for (int m = 0; m < M && !grid; m++)
+        bad |= json_array_append_new(n->targets, json_string(n->name[m]));
+    if (bad) {
+        export_names_free(n);
+        return cl_error_set(err, CL_ERR_VALUE,
+                            "%s: cannot build target_modules (a name that is not UTF-8?)",
+                            cl_store_path(s));
+    }
+    /* collide-train trains causal language models, always */
+    int trained = meta->train_config && meta->train_config[0];
+    n->dropout = trained ? train_dropout(meta->train_config) : 0.0;
+    n->task_type = sp && sp->task_type ? sp->task_type : trained ? "CAUSAL_LM" : NULL;
+    return CL_OK;
+}
+
 static int make_config(cl_store *s, const export_plan *p, const int32_t *k,
-                       const cl_peft_export_spec *sp, int fifo, json_t **out, cl_error *err)
+                       const export_names *nm, int fifo, json_t **out, cl_error *err)
 {
     int M = cl_store_n_modules(s);
-    json_t *c = json_object(), *targets = json_array(), *rp = json_object(), *ap = json_object();
+    json_t *c = json_object(), *rp = json_object(), *ap = json_object();
+    json_t *targets = json_deep_copy(nm->targets);
     const char *base = cl_store_meta(s)->base_model;
     int bad = !c || !targets || !rp || !ap;
     for (int m = 0; m < M && !bad; m++) {
-        const char *name = cl_store_module_name(s, m);
-        bad |= json_array_append_new(targets, json_string(name));
         if (k[m] == p->r && p->alpha_m[m] == p->alpha)
             continue;
-        char *key = regex_escape(name, err);
+        char *key = regex_escape(nm->name[m], err);
         if (!key) {
             json_decref(c), json_decref(targets), json_decref(rp), json_decref(ap);
             return err->code;
@@ -218,7 +385,7 @@ static int make_config(cl_store *s, const export_plan *p, const int32_t *k,
     bad |= json_object_set_new(c, "layers_pattern", json_null());
     bad |= json_object_set_new(c, "layers_to_transform", json_null());
     bad |= json_object_set_new(c, "lora_alpha", json_num(p->alpha));
-    bad |= json_object_set_new(c, "lora_dropout", json_real(0.0));
+    bad |= json_object_set_new(c, "lora_dropout", json_real(nm->dropout));
     bad |= json_object_set_new(c, "modules_to_save", json_null());
     bad |= json_object_set_new(c, "peft_type", json_string("LORA"));
     bad |= json_object_set_new(c, "r", json_integer(p->r));
@@ -226,7 +393,7 @@ static int make_config(cl_store *s, const export_plan *p, const int32_t *k,
     bad |= json_object_set_new(c, "revision", json_null());
     bad |= json_object_set_new(c, "target_modules", targets);
     bad |= json_object_set_new(c, "task_type",
-                               sp && sp->task_type ? json_string(sp->task_type) : json_null());
+                               nm->task_type ? json_string(nm->task_type) : json_null());
     bad |= json_object_set_new(c, "use_dora", json_false());
     bad |= json_object_set_new(c, "use_rslora", json_boolean(p->rslora));
     if (bad) {
@@ -307,8 +474,8 @@ static char *dir_name(const char *task, char **used, int n_used, cl_error *err)
 }
 
 /* The factors of every module at one snapshot, as safetensors. */
-static int write_weights(cl_store *s, int64_t at, const char *path, int32_t *k, double *scale,
-                         cl_error *err)
+static int write_weights(cl_store *s, int64_t at, const char *path, const export_names *nm,
+                         int32_t *k, double *scale, cl_error *err)
 {
     int M = cl_store_n_modules(s), rc = CL_OK;
     cl_lowrank *u = cl_alloc((size_t)M, sizeof *u, err);
@@ -323,7 +490,7 @@ static int write_weights(cl_store *s, int64_t at, const char *path, int32_t *k, 
             break;
         k[m] = u[m].k;
         scale[m] = u[m].scale;
-        const char *name = cl_store_module_name(s, m);
+        const char *name = nm->name[m];
         size_t kl = strlen(PEFT_PREFIX) + strlen(name) + 32;
         keys[2 * m] = cl_alloc(kl, 1, err);
         keys[2 * m + 1] = cl_alloc(kl, 1, err);
@@ -366,7 +533,8 @@ void cl_peft_exported_free(cl_peft_exported *e, int n)
 /* One task of the view: DIR/<name>/{adapter_model.safetensors,
  * adapter_config.json}. */
 static int export_task(cl_store *s, int task, int64_t at, const char *dir,
-                       const cl_peft_export_spec *sp, cl_peft_exported *e, cl_error *err)
+                       const cl_peft_export_spec *sp, const export_names *nm, cl_peft_exported *e,
+                       cl_error *err)
 {
     int M = cl_store_n_modules(s), rc;
     int32_t *k = cl_alloc((size_t)M, sizeof *k, err);
@@ -387,16 +555,16 @@ static int export_task(cl_store *s, int task, int64_t at, const char *dir,
     }
     snprintf(wpath, pl, "%s/%s", dir, PEFT_WEIGHTS);
     snprintf(cpath, pl, "%s/%s", dir, PEFT_CONFIG);
-    if ((rc = mkdir_p(dir, err)) || (rc = write_weights(s, at, wpath, k, scale, err)) ||
+    if ((rc = mkdir_p(dir, err)) || (rc = write_weights(s, at, wpath, nm, k, scale, err)) ||
         (rc = plan_task(k, scale, M, cl_store_meta(s), &p, err)))
         goto out;
     int fifo = sp && sp->fan_in_fan_out == CL_PEFT_FIFO_TRUE;
     if (!sp || sp->fan_in_fan_out == CL_PEFT_FIFO_AUTO) {
         fifo = 1;
         for (int m = 0; m < M && fifo; m++)
-            fifo = is_conv1d_name(cl_store_module_name(s, m));
+            fifo = is_conv1d_name(nm->name[m]);
     }
-    if ((rc = make_config(s, &p, k, sp, fifo, &cfg, err)) || (rc = write_json(cpath, cfg, err)))
+    if ((rc = make_config(s, &p, k, nm, fifo, &cfg, err)) || (rc = write_json(cpath, cfg, err)))
         goto out;
     e->task = cl_strdup(cl_store_task_name(s, task), err);
     if (!e->task) {
@@ -433,6 +601,11 @@ int cl_peft_export(cl_store *s, const char *out_dir, const cl_peft_export_spec *
     if (rc)
         return rc;
     const cl_view *v = &vl.v[0];
+    export_names nm;
+    if ((rc = export_names_init(s, sp, &nm, err))) {
+        cl_view_list_free(&vl);
+        return rc;
+    }
     cl_peft_exported *e = cl_alloc((size_t)v->n, sizeof *e, err);
     char **used = cl_alloc((size_t)v->n, sizeof *used, err);
     if (!e || !used) {
@@ -457,7 +630,7 @@ int cl_peft_export(cl_store *s, const char *out_dir, const cl_peft_export_spec *
         snprintf(e[i].dir, dl, "%s/%s", out_dir, name);
         /* seqlora stores a state, not a difference: the adapter itself is
          * what PEFT would load. */
-        rc = export_task(s, v->task[i], v->at[i], e[i].dir, sp, &e[i], err);
+        rc = export_task(s, v->task[i], v->at[i], e[i].dir, sp, &nm, &e[i], err);
         *n_out = i + 1;
     }
 out:
@@ -465,6 +638,7 @@ out:
         for (int i = 0; i < v->n; i++)
             free(used[i]);
     free(used);
+    export_names_free(&nm);
     cl_view_list_free(&vl);
     if (rc) {
         cl_peft_exported_free(e, *n_out);

@@ -4,11 +4,30 @@
  *
  * Task t's update on a module is supported on rows R_t x columns C_t (the
  * stripe pattern of a sparse low-rank product): B_t is zero outside R_t and
- * A_t outside C_t. |R_t| / d_out = |C_t| / d_in = sqrt(density). A fraction
- * `overlap` of each task's rows and columns comes from a pool shared by all
- * tasks, the rest from disjoint private stretches (while they last), so
- * collisions grow with overlap. `subspace_overlap` mixes a shared component
- * into every A, so principal-angle similarity grows with it.
+ * A_t outside C_t, and every entry of R_t x C_t is non-zero. With a =
+ * sqrt(density), |R_t| = k_r = max(1, round(a d_out)) and |C_t| = k_c =
+ * max(1, round(a d_in)). Of a task's k_r rows, s_r = round(overlap k_r) are
+ * a pool shared by every task of the module (drawn at random once per
+ * module); the other k_r - s_r are drawn uniformly without replacement from
+ * the d_out - s_r rows outside the pool, independently for each task; the
+ * same for columns. Everything is drawn from the seed: another seed, other
+ * supports.
+ *
+ * The expected collision rate of two tasks at the supports (--threshold
+ * abs:0; docs/METRICS.md section 2): two tasks share the pool plus a
+ * hypergeometric number of private rows, X_r ~ Hypergeometric(N_r = d_out -
+ * s_r, K_r = k_r - s_r, K_r draws), E X_r = K_r^2 / N_r, and rows and
+ * columns are drawn independently, so
+ *
+ *   E[CR] = (s_r + K_r^2 / N_r) (s_c + K_c^2 / N_c) / (d_out d_in)
+ *         ~ (q a + ((1 - q) a)^2 / (1 - q a))^2     (a = sqrt(density), q = overlap)
+ *
+ * which is density^2 at overlap 0 (independent supports, lift 1) and density
+ * at overlap 1 (one support). Pairs of tasks are uncorrelated and modules
+ * independent, so the ACR over P pairs and M modules has variance Var[CR] /
+ * (P M); tests/unit/test_synth.c checks both against collide-collision.
+ * `subspace_overlap` mixes a shared component into every A, so
+ * principal-angle similarity grows with it.
  */
 #include "cl_internal.h"
 
@@ -69,19 +88,24 @@ static void shuffle(int64_t *p, int64_t n, cl_rng *r)
     }
 }
 
-/* Mark task t's support among n indices: `keep` of them, a fraction overlap
- * from the shared head of perm, the rest from stretches of the remaining
- * indices that are disjoint between tasks while they last. */
-static void support(const int64_t *perm, int64_t n, int64_t keep, double overlap, int t,
-                    unsigned char *mask)
+/* Mark one task's support among n indices: the shared pool perm[0, shared)
+ * and keep - shared indices drawn uniformly without replacement from
+ * perm[shared, n) (a partial Fisher-Yates shuffle of a copy in work). */
+static void support(const int64_t *perm, int64_t n, int64_t keep, int64_t shared, cl_rng *g,
+                    int64_t *work, unsigned char *mask)
 {
     memset(mask, 0, (size_t)n);
-    int64_t shared = (int64_t)llround(overlap * (double)keep);
     for (int64_t i = 0; i < shared; i++)
         mask[perm[i]] = 1;
-    int64_t priv = keep - shared, rest = n - shared;
-    for (int64_t i = 0; i < priv && rest > 0; i++)
-        mask[perm[shared + ((int64_t)t * priv + i) % rest]] = 1;
+    int64_t N = n - shared, K = keep - shared;
+    memcpy(work, perm + shared, (size_t)N * sizeof *work);
+    for (int64_t i = 0; i < K; i++) {
+        int64_t j = i + (int64_t)cl_rng_below(g, (uint64_t)(N - i));
+        int64_t t = work[i];
+        work[i] = work[j];
+        work[j] = t;
+        mask[work[i]] = 1;
+    }
 }
 
 typedef struct synth_mod {
@@ -103,14 +127,15 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
     synth_mod *mods = cl_alloc((size_t)M, sizeof *mods, err);
     int64_t *prow = cl_alloc((size_t)dout, sizeof *prow, err);
     int64_t *pcol = cl_alloc((size_t)din, sizeof *pcol, err);
+    int64_t *work = cl_alloc((size_t)(dout > din ? dout : din), sizeof *work, err);
     unsigned char *mrow = cl_alloc((size_t)dout, 1, err), *mcol = cl_alloc((size_t)din, 1, err);
     float *shared = cl_alloc((size_t)r * (size_t)din, sizeof *shared, err);
     const float **pa = cl_alloc((size_t)M, sizeof *pa, err), **pb = cl_alloc((size_t)M, sizeof *pb, err);
     float *bscaled = NULL;
     cl_store *st = NULL;
     cl_atomic_file *af = NULL;
-    if (!tnames || !mnames || !vo || !vi || !vr || !scale || !mods || !prow || !pcol || !mrow ||
-        !mcol || !shared || !pa || !pb) {
+    if (!tnames || !mnames || !vo || !vi || !vr || !scale || !mods || !prow || !pcol || !work ||
+        !mrow || !mcol || !shared || !pa || !pb) {
         rc = err->code;
         goto out;
     }
@@ -142,6 +167,9 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
     int64_t krow = (int64_t)llround(side * (double)dout), kcol = (int64_t)llround(side * (double)din);
     krow = krow < 1 ? 1 : krow;
     kcol = kcol < 1 ? 1 : kcol;
+    /* the pool every task shares (the same size in every module) */
+    int64_t srow = (int64_t)llround(sp->overlap * (double)krow);
+    int64_t scol = (int64_t)llround(sp->overlap * (double)kcol);
     double so = sp->subspace_overlap;
     for (int m = 0; m < M; m++) {
         mods[m].A = cl_alloc((size_t)T * (size_t)r * (size_t)din, sizeof(float), err);
@@ -161,8 +189,8 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
         for (int t = 0; t < T; t++) {
             float *A = mods[m].A + (size_t)t * (size_t)r * (size_t)din;
             float *B = mods[m].B + (size_t)t * (size_t)dout * (size_t)r;
-            support(prow, dout, krow, sp->overlap, t, mrow);
-            support(pcol, din, kcol, sp->overlap, t, mcol);
+            support(prow, dout, krow, srow, &g, work, mrow);
+            support(pcol, din, kcol, scol, &g, work, mcol);
             double ka = 1.0 / sqrt((double)kcol);
             for (int q = 0; q < r; q++)
                 for (int64_t j = 0; j < din; j++) {
@@ -273,6 +301,6 @@ out:
         for (int m = 0; m < M; m++)
             free(mnames[m]);
     free(tnames), free(mnames), free(vo), free(vi), free(vr), free(scale), free(mods);
-    free(prow), free(pcol), free(mrow), free(mcol), free(shared), free(pa), free(pb), free(bscaled);
+    free(prow), free(pcol), free(work), free(mrow), free(mcol), free(shared), free(pa), free(pb), free(bscaled);
     return rc;
 }

@@ -1,7 +1,7 @@
 # accuracy-matrix.gp -- the accuracy matrix R as a heatmap, one panel per store and protocol,
 # values printed in the cells (up to 12 tasks), AA and BWT in the title.
 # Variables: title, npanels, ncols; per store p: ptitle<p>, ptasks<p>,
-# pnames<p> (task names, a word list).
+# pnames<p> (task names, a word list, long ones cut).
 # Data columns used: after_task (row i), task (column j), accuracy (fraction;
 # empty when not evaluated). Store p's T*T rows follow store p-1's.
 load plotdir.'/common.gp'
@@ -20,11 +20,14 @@ set colorbox vertical default
 set xlabel 'task evaluated (j)'
 set ylabel 'after training task (i)'
 set size ratio -1
-# accuracy in %; an empty field (not evaluated) reads as NaN, drawn grey
+# accuracy in %; an empty field (not evaluated) reads as NaN: its cell is
+# drawn grey, over the palette's (a NaN colour leaves it white). Every cell
+# is a point of both clauses (the grey box of an evaluated cell has no
+# size), so neither clause is ever empty: gnuplot would warn.
 acc(x) = 100*column('accuracy')
 known(x) = acc(0) == acc(0)
 dark(x) = known(0) && acc(0) >= 60
-set object 1 rectangle from graph 0, graph 0 to graph 1, graph 1 behind fc rgb '#e0e0e0' fs solid noborder
+grey = '#bdbdbd'
 
 first = 0
 do for [p=1:npanels] {
@@ -45,10 +48,12 @@ do for [p=1:npanels] {
         # one labels clause (white on dark cells): gnuplot 5.4 crashes on a
         # labels clause without a valid point in a one-row file
         plot datafile every ::first::last using 'task':'after_task':(0.5):(0.5):(acc(0)) with boxxyerror fs solid 1 noborder fc palette, \
+             '' every ::first::last using 'task':'after_task':(known(0) ? 0 : 0.5):(known(0) ? 0 : 0.5) with boxxyerror fs solid 1 noborder fc rgb grey, \
              '' every ::first::last using 'task':'after_task':(known(0) ? sprintf('%.1f', acc(0)) : '-'):(dark(0) ? 0xffffff : 0x000000) \
                  with labels tc rgb variable font sprintf(',%d', fs)
     } else {
-        plot datafile every ::first::last using 'task':'after_task':(0.5):(0.5):(acc(0)) with boxxyerror fs solid 1 noborder fc palette
+        plot datafile every ::first::last using 'task':'after_task':(0.5):(0.5):(acc(0)) with boxxyerror fs solid 1 noborder fc palette, \
+             '' every ::first::last using 'task':'after_task':(known(0) ? 0 : 0.5):(known(0) ? 0 : 0.5) with boxxyerror fs solid 1 noborder fc rgb grey
     }
     first = last + 1
 }

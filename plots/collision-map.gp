@@ -1,8 +1,9 @@
 # collision-map.gp -- the paper's Figure 2: on one module, an excerpt of the
 # entries active in task i, in task j, and in both (red), one row of three
 # panels per store.
-# Variables: npanels; per store p: pheader<p>, ptitlei<p>, ptitlej<p>,
-# ptitlec<p>, prows<p>, pcols<p>, prow0<p>, pcol0<p>.
+# Variables: npanels; per store p: pheader<p> (two lines), ptitlei<p>,
+# ptitlej<p>, ptitlec<p>, prows<p>, pcols<p>, prow0<p>, pcol0<p>, pxstep<p>
+# and pystep<p> (tick steps that keep long numbers apart).
 # Data columns used: row, col, active_i, active_j, collision (rows of store p
 # follow those of store p-1, prows<p> x pcols<p> of them).
 load plotdir.'/common.gp'
@@ -27,10 +28,10 @@ do for [p=1:npanels] {
     last = first + R*C - 1
     set xrange [c0 - 0.5 : c0 + C - 0.5]
     set yrange [r0 + R - 0.5 : r0 - 0.5]
-    set xtics out nomirror
-    set ytics out nomirror
+    set xtics v('pxstep', p) out nomirror
+    set ytics v('pystep', p) out nomirror
     ybase = top - p*rowh
-    set label 1 v('pheader', p) at screen 0.5, ybase + rowh - 0.03/npanels center front font ',14'
+    set label 1 v('pheader', p) at screen 0.5, ybase + rowh - 0.025/npanels center front font ',14'
     do for [c=1:3] {
         set title font ',12'
         set size ratio -1 0.333, rowh*0.92

@@ -1,8 +1,10 @@
 # collision-orthogonality.gp -- average collision rate against O-LoRA's
 # orthogonality OO, one point per store, one series per method (the paper's
 # Figure 1c). Variables: title, xlabel, ylabel, series (word list), nseries,
+# colours and markers (each series' colour and marker: the methods' palette),
 # and labels_left, labels_right, labels_center (label places in use, common.gp),
-# npoints (stores with both coordinates defined).
+# npoints (stores with both coordinates defined; collide-plot draws nothing
+# without one).
 # Data columns used: series, oo_pair_mean, acr_mean (fraction; drawn in %), label.
 load plotdir.'/common.gp'
 
@@ -12,12 +14,6 @@ set ylabel ylabel
 set key outside right top vertical title 'method' left Left reverse
 set format y '%.1f'
 
-if (npoints == 0) {
-    # nothing defined to draw: say so instead of an empty frame
-    set label 1 'no point: OO and ACR need two tasks' at graph 0.5, graph 0.5 center font ',14'
-    plot [0:1][0:1] -1 notitle
-    exit
-}
 
 # Both axes start near the data's minimum (0 when it is 0), with room for
 # the labels on the right and at the top.
@@ -40,7 +36,7 @@ set yrange [yl : yh]
 
 plot for [i=1:nseries] datafile \
          using (strcol('series') eq word(series, i) ? column('oo_pair_mean') : NaN):(100*column('acr_mean')) \
-         with points lt i ps 2 title word(series, i), \
+         with points lc rgb word(colours, i) pt int(word(markers, i)) ps 2 title word(series, i), \
      for [w=1:words(labels_left)] datafile using (lab_x(lpos(labels_left, w), column('oo_pair_mean'))):(100*column('acr_mean')):'label' \
          with labels left offset char LDX[lpos(labels_left, w)], char LDY[lpos(labels_left, w)] font ',12' notitle, \
      for [w=1:words(labels_right)] datafile using (lab_x(lpos(labels_right, w), column('oo_pair_mean'))):(100*column('acr_mean')):'label' \

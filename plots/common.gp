@@ -22,8 +22,13 @@ if (fmt eq 'svg') {
 }
 set output outfile
 
-# Okabe-Ito colours (distinguishable with colour blindness); lines 9-16
-# repeat them dashed, so up to 16 series stay apart.
+# Okabe-Ito colours (distinguishable with colour blindness) for series that
+# are not methods (tasks, pairs, losses); lines 9-16 repeat them dashed, so
+# up to 16 series stay apart. A method's colour and marker are not taken
+# from here: collide-plot passes them (the variables colours and markers, or
+# a colour column), from the one palette every figure shares
+# (plot_method_colour in tools/plot_data.c), so a method looks the same in
+# every figure.
 array okabe[8] = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999999']
 array points[8] = [7, 5, 9, 11, 13, 15, 6, 4]
 do for [i=1:8] {
@@ -42,12 +47,13 @@ set style fill solid 0.85 noborder
 wordor(list, w) = (w <= words(list) ? word(list, w) : '')
 
 # Point labels of the scatter figures: collide-plot picks each label's place
-# (label_pos 1..8: right-above, right-below, left-above, left-below, above,
-# below, right, left; tools/plot_scatter.c) so that labels cover neither each
+# (label_pos 1..16: right-above, right-below, left-above, left-below, above,
+# below, right, left, then the same a row or two further out for points that
+# crowd together; tools/plot_scatter.c) so that labels cover neither each
 # other nor the points. labels_left, labels_right, labels_center list the
 # places in use by alignment; LDX, LDY are each place's offset in characters.
-array LDX[8] = [0.9, 0.9, -0.9, -0.9, 0, 0, 1.3, -1.3]
-array LDY[8] = [0.6, -0.6, 0.6, -0.6, 1.3, -1.3, 0, 0]
+array LDX[16] = [0.9, 0.9, -0.9, -0.9, 0, 0, 1.3, -1.3, 0.9, 0.9, -0.9, -0.9, 0, 0, 0.9, -0.9]
+array LDY[16] = [0.6, -0.6, 0.6, -0.6, 1.3, -1.3, 0, 0, 1.8, -1.8, 1.8, -1.8, 2.6, -2.6, 3.0, -3.0]
 lab_x(pos, x) = (strcol('label_pos') + 0 == pos ? x : NaN)
 # the w-th place of a list; 1 past its end (an empty 'for' still evaluates
 # its options once)

@@ -1,8 +1,10 @@
 # forgetting-sparsity.gp -- forgetting (or BWT) against sparsity, one point per
 # store, one series per method, lambda as point labels.
-# Variables: title, xlabel, ylabel, series (word list), nseries, and
+# Variables: title, xlabel, ylabel, series (word list), nseries, colours and
+# markers (each series' colour and marker: the methods' palette), and
 # labels_left, labels_right, labels_center (label places in use, common.gp),
-# npoints (stores with both coordinates defined); with a second threshold,
+# npoints (stores with both coordinates defined; collide-plot draws nothing
+# without one); with a second threshold,
 # x2label and labels_left2, labels_right2, labels_center2: a second panel
 # drawn from column x2 with the labels at label_pos2.
 # Data columns used: series, x (fraction), y (fraction; drawn in %), label
@@ -18,12 +20,6 @@ set xzeroaxis lt -1 lw 1
 set format y '%.1f'
 
 
-if (npoints == 0) {
-    # nothing defined to draw: say so instead of an empty frame
-    set label 1 'no point: forgetting and BWT need two evaluated tasks' at graph 0.5, graph 0.5 center font ',14'
-    plot [0:1][0:1] -1 notitle
-    exit
-}
 
 # Both axes start near the data's minimum (0 when it is 0), with room for
 # the labels on the right and at the top. One panel per x column.
@@ -59,7 +55,7 @@ do for [panel=1:(two ? 2 : 1)] {
     if (panel == 1) {
         plot for [i=1:nseries] datafile \
                  using (strcol('series') eq word(series, i) ? column('x') : NaN):(100*column('y')) \
-                 with points lt i ps 2 title word(series, i), \
+                 with points lc rgb word(colours, i) pt int(word(markers, i)) ps 2 title word(series, i), \
              for [w=1:words(ll)] datafile using (lab_x(lpos(ll, w), column('x'))):(100*column('y')):'label' \
                  with labels left offset char LDX[lpos(ll, w)], char LDY[lpos(ll, w)] font ',12' notitle, \
              for [w=1:words(lr)] datafile using (lab_x(lpos(lr, w), column('x'))):(100*column('y')):'label' \
@@ -69,7 +65,7 @@ do for [panel=1:(two ? 2 : 1)] {
     } else {
         plot for [i=1:nseries] datafile \
                  using (strcol('series') eq word(series, i) ? column('x2') : NaN):(100*column('y')) \
-                 with points lt i ps 2 notitle, \
+                 with points lc rgb word(colours, i) pt int(word(markers, i)) ps 2 notitle, \
              for [w=1:words(ll)] datafile using (lab_x2(lpos(ll, w), column('x2'))):(100*column('y')):'label' \
                  with labels left offset char LDX[lpos(ll, w)], char LDY[lpos(ll, w)] font ',12' notitle, \
              for [w=1:words(lr)] datafile using (lab_x2(lpos(lr, w), column('x2'))):(100*column('y')):'label' \

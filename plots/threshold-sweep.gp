@@ -3,8 +3,9 @@
 # figures state. Variables: title, keyx (where the legend starts, screen
 # fraction), xlabel, ticks (the values swept), xmode (energy: x is 1 - F on a
 # log scale, reversed, ticks labelled F; log: x on a log scale), stated,
-# has_acr (some store has two tasks), npanels; per store
-# p: pname<p>.
+# has_acr (some store has two tasks), npanels; per store p: pname<p>,
+# pcolour<p> (its method's colour, the palette every figure shares), pdash<p>
+# and ppoint<p> (apart for stores of one method).
 # Data columns used: panel (the store), value, acr_mean, density_mean
 # (fractions; drawn in %). A store's rows run in increasing value.
 load plotdir.'/common.gp'
@@ -35,7 +36,7 @@ set ylabel 'average collision rate ACR (% of entries)'
 set title 'collisions: ACR, mean over task pairs and modules' font ',13'
 if (has_acr) {
     plot for [p=1:npanels] datafile using (column('panel') == p ? xv(column('value')) : NaN):(100*column('acr_mean')) \
-        with linespoints lt p title v('pname', p)
+        with linespoints lc rgb v('pcolour', p) dt v('pdash', p) pt v('ppoint', p) lw 2 title v('pname', p)
 } else {
     set label 99 'no task pairs: ACR is undefined' at graph 0.5, graph 0.5 center
     plot [][0:1] -1 notitle
@@ -46,5 +47,5 @@ set ylabel 'density of ΔW (% of entries active)'
 set key at screen keyx, graph 1 left top vertical Left reverse title 'store [method]'
 set title 'density: mean over tasks and modules' font ',13'
 plot for [p=1:npanels] datafile using (column('panel') == p ? xv(column('value')) : NaN):(100*column('density_mean')) \
-    with linespoints lt p title v('pname', p)
+    with linespoints lc rgb v('pcolour', p) dt v('pdash', p) pt v('ppoint', p) lw 2 title v('pname', p)
 unset multiplot

@@ -3,7 +3,9 @@
 # per store; dashed verticals: the end of each task.
 # Variables: title, npanels; per store p: ptitle<p>, plosses<p> and ppens<p>
 # (the columns to draw, word lists: a series NaN throughout is left out),
-# pbounds<p> (steps where tasks end) and pbnames<p> (their names).
+# pbounds<p> (steps where tasks end), pbnames<p> (their names), pbrows<p>
+# (the row of labels above the plot each name sits on, so that no two
+# overlap), pnrows<p> (rows used), pxlo<p> and pxhi<p> (the steps drawn).
 # Data columns used: panel, step and the loss columns named.
 load plotdir.'/common.gp'
 
@@ -21,15 +23,18 @@ do for [p=1:npanels] {
     P = v('ppens', p)
     B = v('pbounds', p)
     N = v('pbnames', p)
-    set title v('ptitle', p) font ',13'
-    # task ends: dashed lines, named on the top axis, outside the data
+    R = v('pbrows', p)
+    nr = v('pnrows', p)
+    set xrange [v('pxlo', p) : v('pxhi', p)]
+    # task ends: dashed lines, named above the plot on the rows collide-plot
+    # chose (tools/plot_snapshots.c), the title lifted above them
     unset arrow
     unset label
-    set x2tics () out nomirror font ',10' tc rgb '#555555'
-    set link x2
+    set tmargin 2.6 + 1.1*nr
+    set title v('ptitle', p) font ',13' offset 0, 1.1*nr
     do for [i=1:words(B)] {
-        set arrow i from real(word(B, i)), graph 0 to real(word(B, i)), graph 1 nohead dt 2 lc rgb '#777777' back
-        set x2tics add (sprintf('%s ends', word(N, i)) real(word(B, i)))
+        set arrow i from first real(word(B, i)), graph 0 to first real(word(B, i)), graph 1 nohead dt 2 lc rgb '#777777' back
+        set label 100+i word(N, i) at first real(word(B, i)), graph 1 offset 0, char (0.7 + 1.1*int(word(R, i))) center font ',10' tc rgb '#555555'
     }
     if (words(P) > 0) {
         set y2label 'penalty (→ in the legend; unweighted by λ)'
@@ -42,7 +47,7 @@ do for [p=1:npanels] {
     # (an empty 'for' clause on y2 would still ask for a y2 range: separate cases)
     if (words(L) + words(P) == 0) {
         set label 99 'no losses recorded in this store' at graph 0.5, graph 0.5 center
-        plot datafile using (column('panel') == p ? column('step') : NaN):(NaN) notitle
+        plot [][0:1] -1 notitle
         unset label 99
     } else {
         if (words(P) == 0) {

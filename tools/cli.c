@@ -1,6 +1,7 @@
 /* cli.c -- see cli.h. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -155,24 +156,14 @@ static void spec_error(const cli_spec *sp, const char *fmt, ...)
     exit(CLI_EXIT_USAGE);
 }
 
-/* A word that can only be an option's value: a number or a comma list of
- * numbers, and no file of that name (a store could be called "5"). */
+/* A word that is an option's value rather than a store: it starts like a
+ * number ("0.5,0.9", and "0.5,x" too, to be refused as a bad value) and no
+ * file has that name (a store could be called "5"). */
 static int value_word(const char *w)
 {
-    if (!w[0] || w[0] == '-' || access(w, F_OK) == 0)
+    if (access(w, F_OK) == 0)
         return 0;
-    for (const char *p = w; *p;) {
-        char *end;
-        strtod(p, &end);
-        if (end == p)
-            return 0;
-        p = end;
-        if (*p == ',')
-            p++;
-        else if (*p)
-            return 0;
-    }
-    return 1;
+    return isdigit((unsigned char)w[0]) || (w[0] == '.' && isdigit((unsigned char)w[1]));
 }
 
 void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *ctx,
@@ -1024,8 +1015,6 @@ const char *cli_table_str(const cli_table *t, int row, int col)
 
 void cli_tables_free(cli *c) { free_tables(c); }
 
-
-int cli_sweep_defaults(cl_threshold base, cl_threshold *out) { return sweep_defaults(base, out); }
 
 void cli_fprint_csv_field(FILE *f, const char *s) { csv_str(f, s ? s : ""); }
 

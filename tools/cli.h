@@ -223,7 +223,6 @@ void cli_tables_free(cli *c);
 /* The --sweep values: LIST (comma-separated values of base's mode) or, when
  * NULL, the mode's default list; at most MAX. Returns the count; a bad list
  * is a usage error. */
-int cli_sweep_defaults(cl_threshold base, cl_threshold *out);
 int cli_sweep_parse(const char *prog, cl_threshold base, const char *list, cl_threshold *out,
                     int max);
 /* CSV as the tools print it: a field quoted when needed; the shortest decimal

@@ -23,18 +23,24 @@ enum {
     PLOT_OPT_TASK = 1 << 5,   /* --task             nuclear-norm        */
     PLOT_OPT_SWEEP = 1 << 6,  /* --sweep            threshold-sweep     */
     PLOT_OPT_LABELS = 1 << 7, /* --labels           the scatter figures */
+    PLOT_OPT_AXES = 1 << 8,   /* --independent-axes nuclear-norm, spectra */
 };
 
 typedef enum { PLOT_X_DENSITY, PLOT_X_HOYER } plot_x;
 typedef enum { PLOT_Y_FORGETTING, PLOT_Y_BWT } plot_y;
 typedef enum { PLOT_LABEL_LAMBDA, PLOT_LABEL_STORE, PLOT_LABEL_NONE } plot_label;
 
+typedef enum { PLOT_REPORT_TEXT, PLOT_REPORT_JSON, PLOT_REPORT_CSV } plot_report_fmt;
+
 typedef struct plot_opts {
     const struct plot_figure *fig;
     const char *outdir;
+    const char *name;        /* --name: DIR/NAME.csv, ... (default: figure) */
+    int force;               /* --force: replace existing outputs           */
+    int independent_axes;    /* --independent-axes: a y range per panel     */
     int svg, pdf;            /* also these formats (PNG always)            */
     int data_only;           /* write the CSV only; gnuplot not needed      */
-    int json;                /* --format json                               */
+    plot_report_fmt report;  /* --format text|json|csv                      */
     int progress;            /* stderr is a terminal and not --quiet        */
     cl_threshold th;         /* --threshold (default energy:0.99)           */
     cl_threshold th2;        /* forgetting-sparsity: a second --threshold,
@@ -73,6 +79,8 @@ typedef struct plot_run {
     plot_file files[PLOT_MAX_FILES];
     int n_files;
     const char *no_image;    /* why no image was drawn, or NULL             */
+    int no_data;             /* the figure had nothing to draw (err says
+                                what is missing): nothing was written       */
 } plot_run;
 
 typedef struct plot_figure {
@@ -100,8 +108,14 @@ int plot_draw2(const char *figure, char **stores, int n_stores, const char *outd
                const cl_threshold *th, const cl_threshold *th2, const char **no_image,
                cl_error *err);
 
-/* plot_report.c: mkdir -p DIR; print the files written (text or JSON). */
+/* plot_report.c: mkdir -p DIR; the outputs' policy; print the files
+ * written (text, JSON or CSV). */
 int plot_outdir_create(const char *dir, cl_error *err);
+/* Every file the call would write (DIR/NAME.csv, and the images unless
+ * --data-only) checked with cli_output_check before any is written: an
+ * existing one needs --force, an input store is never written over.
+ * Returns 0 when all may be written, else CLI_EXIT_FAIL (reason printed). */
+int plot_outputs_check(const plot_opts *o);
 void plot_report(const plot_run *r, int status);
 
 /* ---- plot_data.c: runs, stores, tables and CSV files ---- */
@@ -118,28 +132,69 @@ int plot_family(plot_run *r, cl_store *s, int (*fam)(cli *, cl_store *, cl_error
 const cli_table *plot_table(plot_run *r, const char *name);
 int plot_col(const cli_table *t, const char *name);
 
+typedef struct plot_held {
+    char *text;              /* the row's fields so far, without newline    */
+    int key;                 /* what the tail depends on (the panel)        */
+} plot_held;
+
 typedef struct plot_csv {
     void *af;                /* cl_atomic_file                              */
-    FILE *f;
+    FILE *f;                 /* where fields go: the file, or a held row    */
+    FILE *file;
     char *path;
     int ncols, col;
     int64_t rows;
+    int tail;                /* held rows: columns left to plot_csv_release */
+    plot_held *held;
+    int n_held, cap_held;
+    char *row;               /* the held row being written                  */
+    size_t row_len;
 } plot_csv;
 
-/* DIR/<figure>.csv with these columns, written under a temporary name. */
+/* DIR/NAME.csv with these columns, written under a temporary name. */
 int plot_csv_open(plot_run *r, const char *const *cols, int ncols, plot_csv *w, cl_error *err);
 void plot_csv_s(plot_csv *w, const char *v);
 void plot_csv_i(plot_csv *w, int64_t v);
 void plot_csv_f(plot_csv *w, double v);      /* NaN: empty field */
 void plot_csv_row_end(plot_csv *w);
+/* Rows whose last TAIL columns (an axis range shared by the panels) are
+ * known only once every store is read: plot_csv_hold, then each row ends
+ * with plot_csv_row_held (its KEY, the panel), and plot_csv_release writes
+ * them all, FN writing each row's TAIL fields. */
+void plot_csv_hold(plot_csv *w, int tail);
+int plot_csv_row_held(plot_csv *w, int key, cl_error *err);
+typedef void (*plot_tail_fn)(plot_csv *w, int key, void *ctx);
+void plot_csv_release(plot_csv *w, plot_tail_fn fn, void *ctx);
 /* Rename into place and record; or give up, leaving nothing behind. */
 int plot_csv_commit(plot_run *r, plot_csv *w, cl_error *err);
 void plot_csv_abort(plot_csv *w);
 
+/* A figure with nothing to draw: nothing is written, and the message names
+ * the stores and what is missing. Returns CL_ERR_ARG. */
+int plot_no_data(plot_run *r, cl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The one palette of methods, shared by every figure: the colour
+ * ("#RRGGBB") and gnuplot point type of a store's recorded method. Known
+ * methods have fixed ones (inclora and lora, olora, nlora, olora+nlora,
+ * seqlora, imported, synthetic; case, '-' and '_' ignored); any other gets
+ * one of a fallback list chosen by a hash of its name, so it keeps its
+ * colour in every figure and every call. */
+const char *plot_method_colour(const char *method);
+int plot_method_point(const char *method);
+
 /* Small text helpers. */
 const char *plot_basename(const char *path);
+/* The store's file name for a title or legend, cut to MAXLEN characters. */
+const char *plot_store_name(const cl_store *s, int maxlen, char *buf, size_t n);
 /* The method as one gnuplot word (quotes and spaces replaced). */
 void plot_series(const char *method, char *buf, size_t n);
+/* Append TEXT to a gnuplot word list as one quoted word (spaces kept;
+ * double quotes become single ones), cut to MAXLEN characters (0: whole)
+ * with an ellipsis. */
+void plot_add_word(char *list, size_t n, const char *text, int maxlen);
+/* TEXT cut to at most MAXLEN characters (UTF-8 aware), "…" marking a cut. */
+void plot_shorten(const char *text, int maxlen, char *buf, size_t n);
 /* lambda of a store's method (nlora: lambda_sparse, olora: lambda_orth;
  * NaN otherwise) and the point label under --labels. */
 double plot_lambda(const cl_run_meta *m);
@@ -159,6 +214,7 @@ void plot_var_i(plot_vars *v, const char *name, int64_t value);
 /* name<p> (p counts from 1), for per-panel values. */
 void plot_var_ps(plot_vars *v, const char *name, int p, const char *value);
 void plot_var_pi(plot_vars *v, const char *name, int p, int64_t value);
+void plot_var_pf(plot_vars *v, const char *name, int p, double value);
 void plot_vars_free(plot_vars *v);
 /* A figure's data stage ends: after a failure RC, abort the data file; else
  * commit it. V (the gnuplot variables collected so far) is freed whenever

@@ -3,61 +3,10 @@
  * use, so a typo never passes in silence. */
 #include "plot.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void usage(FILE *f)
-{
-    fputs("usage: collide-plot FIGURE [options] STORE... -o DIR\n"
-          "\n"
-          "Draw one figure from adapter stores: DIR/FIGURE.csv holds the data drawn (always\n"
-          "written), DIR/FIGURE.png the image (gnuplot, with plots/FIGURE.gp).\n"
-          "\n"
-          "figures:\n",
-          f);
-    for (int i = 0; i < plot_n_figures; i++)
-        fprintf(f, "  %-23s %s\n", plot_figures[i].name, plot_figures[i].summary);
-    fputs("\n"
-          "options:\n"
-          "  -o, --output DIR      where the files go (created if missing; required)\n"
-          "  --svg, --pdf          also draw DIR/FIGURE.svg, DIR/FIGURE.pdf\n"
-          "  --data-only           write the CSV only (no gnuplot needed; exit 0)\n"
-          "  --threshold M:V       activity threshold: abs:E, rel:P, energy:F or top:Q;\n"
-          "                        forgetting-sparsity takes a second one, drawn as a\n"
-          "                        second panel (e.g. an absolute and energy:0.99)\n"
-          "                        (default " CL_THRESHOLD_DEFAULT "; stated in titles and the CSV)\n"
-          "  --module GLOB         only modules whose name matches (collision-map: the\n"
-          "                        first match; default the store's first module)\n"
-          "  --snapshot S          task-ends (default), last or a snapshot id (history\n"
-          "                        always uses every snapshot)\n"
-          "  --device D            cpu, cuda or auto (default auto)\n"
-          "  --format F            text (default) or json: the files written\n"
-          "  --quiet               no progress on stderr\n"
-          "  --version             print the version\n"
-          "  -h, --help            this help\n"
-          "figure options:\n"
-          "  --x density|hoyer     forgetting-sparsity: x axis (default density)\n"
-          "  --y forgetting|bwt    forgetting-sparsity: y axis (default forgetting F_max)\n"
-          "  --labels L            scatter figures: point labels lambda (default), store\n"
-          "                        or none\n"
-          "  --pair I,J            collision-map: task indices (default 0,1)\n"
-          "  --excerpt RxC[@R0,C0] collision-map: excerpt size (default 48x48) and origin\n"
-          "                        (default: the block with the most active entries)\n"
-          "  --task T|accumulated  nuclear-norm: whose update (default accumulated)\n"
-          "  --sweep LIST          threshold-sweep: values of the --threshold mode\n"
-          "                        (default: the mode's list, as collide-collision --sweep)\n"
-          "\n"
-          "Environment: COLLIDE_GNUPLOT=PATH runs that gnuplot (a missing path means no\n"
-          "gnuplot); COLLIDE_PLOTS=DIR takes the scripts from DIR. See docs/FIGURES.md.\n"
-          "\n"
-          "Exit status: 0 success; 1 bad input or failure (message naming the file, object\n"
-          "and reason); 2 bad usage; 3 the data files are written but no image could be\n"
-          "drawn (gnuplot missing or failing).\n",
-          f);
-}
 
 static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -95,6 +44,18 @@ static void parse_pair(plot_opts *o, const char *arg)
         bad("--pair \"%s\": expected two different task indices I,J", arg);
     o->pair_i = (int)i;
     o->pair_j = (int)j;
+}
+
+/* --name: a file name without its extension, inside DIR: no folder, not
+ * hidden (the temporary files are), not empty. */
+static void check_name(const char *name)
+{
+    if (!name[0] || name[0] == '.' || strchr(name, '/') || strlen(name) > 200)
+        bad("--name \"%s\": expected a file name without a folder or extension, not starting "
+            "with '.' (e.g. --name fig1)", name);
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            bad("--name: a control character in the name");
 }
 
 static void parse_excerpt(plot_opts *o, const char *arg)
@@ -141,6 +102,8 @@ int plot_draw2(const char *figure, char **stores, int n_stores, const char *outd
     if (!o.fig)
         return cl_error_set(err, CL_ERR_ARG, "no figure \"%s\"", figure);
     o.outdir = outdir;
+    o.name = o.fig->name;
+    o.force = 1; /* the caller owns its output folder; inputs stay protected */
     o.stores = stores;
     o.n_stores = n_stores;
     if (th)
@@ -149,6 +112,9 @@ int plot_draw2(const char *figure, char **stores, int n_stores, const char *outd
         o.th2 = *th2;
         o.has_th2 = 1;
     }
+    if (plot_outputs_check(&o))
+        return cl_error_set(err, CL_ERR_IO, "%s: the %s figure's files may not be written there "
+                                            "(an input store is in the way)", outdir, figure);
     int rc = plot_outdir_create(outdir, err);
     if (rc)
         return rc;
@@ -157,144 +123,190 @@ int plot_draw2(const char *figure, char **stores, int n_stores, const char *outd
     rc = o.fig->run(&r, err);
     if (no_image)
         *no_image = r.no_image;
+    if (rc && r.no_data) { /* a figure with nothing to draw: said, then go on */
+        fprintf(stderr, "collide-plot: %s\n", err->msg);
+        if (no_image)
+            *no_image = "no data to draw";
+        rc = CL_OK;
+    }
     plot_run_free(&r);
     return rc;
+}
+
+enum { O_SVG = 256, O_PDF, O_DATA, O_TH, O_MOD, O_SNAP, O_DEV, O_X, O_Y, O_LABELS, O_PAIR,
+       O_EXC, O_TASK, O_SWEEP, O_NAME, O_AXES };
+
+static const cli_opt plot_options[] = {
+    {"output", 'o', "DIR", 0, "where the files go (created if missing; required)"},
+    {"name", O_NAME, "NAME", 0, "the files' name: DIR/NAME.csv, DIR/NAME.png, ... (default\n"
+                                "the figure's name)"},
+    {"svg", O_SVG, NULL, 0, "also draw DIR/NAME.svg"},
+    {"pdf", O_PDF, NULL, 0, "also draw DIR/NAME.pdf"},
+    {"data-only", O_DATA, NULL, 0, "write the CSV only (no gnuplot needed; exit 0)"},
+    {"threshold", O_TH, "M:V", CLI_REPEAT,
+     "activity threshold: abs:E, rel:P, energy:F or top:Q;\n"
+     "forgetting-sparsity takes a second one, drawn as a\n"
+     "second panel (e.g. an absolute and energy:0.99)\n"
+     "(default " CL_THRESHOLD_DEFAULT "; stated in titles and the CSV)"},
+    {"module", O_MOD, "GLOB", 0, "only modules whose name matches (collision-map: the\n"
+                                 "first match; default the store's first module)"},
+    {"snapshot", O_SNAP, "S", 0, "task-ends (default), last or a snapshot id (history\n"
+                                 "always uses every snapshot)"},
+    {"device", O_DEV, "D", 0, "cpu, cuda or auto (default auto)"},
+    {"x", O_X, "density|hoyer", 0, "forgetting-sparsity: x axis (default density)"},
+    {"y", O_Y, "forgetting|bwt", 0, "forgetting-sparsity: y axis (default forgetting F_max)"},
+    {"labels", O_LABELS, "L", 0, "scatter figures: point labels lambda (default), store\n"
+                                 "or none"},
+    {"pair", O_PAIR, "I,J", 0, "collision-map: task indices (default 0,1)"},
+    {"excerpt", O_EXC, "RxC[@R0,C0]", 0, "collision-map: excerpt size (default 48x48) and\n"
+                                         "origin (default: the block with the most active\n"
+                                         "entries)"},
+    {"task", O_TASK, "T|accumulated", 0, "nuclear-norm: whose update (default accumulated)"},
+    {"independent-axes", O_AXES, NULL, 0, "nuclear-norm, spectra: a y range per panel\n"
+                                          "(default: one range shared by every panel, so\n"
+                                          "stores compare)"},
+    {"sweep", O_SWEEP, "LIST", CLI_OPTIONAL,
+     "threshold-sweep: values of the --threshold mode\n"
+     "(alone or left out: the mode's list, as\n"
+     "collide-collision --sweep)"},
+    {0}};
+
+typedef struct parse_ctx {
+    plot_opts *o;
+    unsigned given;
+    const char *sweep;
+} parse_ctx;
+
+static void on_plot_opt(void *vctx, int key, const char *arg)
+{
+    parse_ctx *x = vctx;
+    plot_opts *o = x->o;
+    cl_error err;
+    switch (key) {
+    case 'o': o->outdir = arg; break;
+    case O_NAME: check_name(arg); o->name = arg; break;
+    case O_AXES: o->independent_axes = 1; x->given |= PLOT_OPT_AXES; break;
+    case O_SVG: o->svg = 1; break;
+    case O_PDF: o->pdf = 1; break;
+    case O_DATA: o->data_only = 1; break;
+    case O_TH:
+        /* a second --threshold: forgetting-sparsity's second panel */
+        if (x->given & PLOT_OPT_THRESHOLD) {
+            if (o->has_th2)
+                bad("--threshold given more than twice");
+            if (cl_threshold_parse(arg, &o->th2, &err))
+                bad("%s", err.msg);
+            o->has_th2 = 1;
+        } else if (cl_threshold_parse(arg, &o->th, &err)) {
+            bad("%s", err.msg);
+        }
+        x->given |= PLOT_OPT_THRESHOLD;
+        break;
+    case O_MOD: o->module = arg; x->given |= PLOT_OPT_MODULE; break;
+    case O_SNAP:
+        if (!strcmp(arg, "all"))
+            bad("--snapshot all: one view per figure; the history figure draws every "
+                "snapshot");
+        o->snapshot = arg;
+        x->given |= PLOT_OPT_SNAPSHOT;
+        break;
+    case O_DEV:
+        if (strcmp(arg, "cpu") && strcmp(arg, "cuda") && strcmp(arg, "auto"))
+            bad("--device \"%s\": expected cpu, cuda or auto", arg);
+        o->device = arg;
+        break;
+    case O_X:
+        if (!strcmp(arg, "density")) o->x = PLOT_X_DENSITY;
+        else if (!strcmp(arg, "hoyer")) o->x = PLOT_X_HOYER;
+        else bad("--x \"%s\": expected density or hoyer", arg);
+        x->given |= PLOT_OPT_XY;
+        break;
+    case O_Y:
+        if (!strcmp(arg, "forgetting")) o->y = PLOT_Y_FORGETTING;
+        else if (!strcmp(arg, "bwt")) o->y = PLOT_Y_BWT;
+        else bad("--y \"%s\": expected forgetting or bwt", arg);
+        x->given |= PLOT_OPT_XY;
+        break;
+    case O_LABELS:
+        if (!strcmp(arg, "lambda")) o->labels = PLOT_LABEL_LAMBDA;
+        else if (!strcmp(arg, "store")) o->labels = PLOT_LABEL_STORE;
+        else if (!strcmp(arg, "none")) o->labels = PLOT_LABEL_NONE;
+        else bad("--labels \"%s\": expected lambda, store or none", arg);
+        x->given |= PLOT_OPT_LABELS;
+        break;
+    case O_PAIR: parse_pair(o, arg); x->given |= PLOT_OPT_PAIR; break;
+    case O_EXC: parse_excerpt(o, arg); x->given |= PLOT_OPT_PAIR; break;
+    case O_TASK: {
+        long long t;
+        if (!strcmp(arg, "accumulated")) o->task = -1;
+        else if (whole(arg, 0, 1 << 20, &t)) o->task = (int)t;
+        else bad("--task \"%s\": expected a task index or accumulated", arg);
+        x->given |= PLOT_OPT_TASK;
+        break;
+    }
+    case O_SWEEP: x->sweep = arg; x->given |= PLOT_OPT_SWEEP; break;
+    }
 }
 
 void plot_args_parse(plot_opts *o, int argc, char **argv)
 {
     plot_opts_defaults(o);
-    cl_error err;
-    unsigned given = 0;
-    int quiet = 0;
-    const char *sweep = NULL;
-    enum { O_SVG = 256, O_PDF, O_DATA, O_TH, O_MOD, O_SNAP, O_DEV, O_FMT, O_QUIET, O_VER, O_X,
-           O_Y, O_LABELS, O_PAIR, O_EXC, O_TASK, O_SWEEP };
-    static const struct option lo[] = {
-        {"output", required_argument, 0, 'o'},   {"svg", no_argument, 0, O_SVG},
-        {"pdf", no_argument, 0, O_PDF},          {"data-only", no_argument, 0, O_DATA},
-        {"threshold", required_argument, 0, O_TH}, {"module", required_argument, 0, O_MOD},
-        {"snapshot", required_argument, 0, O_SNAP}, {"device", required_argument, 0, O_DEV},
-        {"format", required_argument, 0, O_FMT}, {"quiet", no_argument, 0, O_QUIET},
-        {"version", no_argument, 0, O_VER},      {"x", required_argument, 0, O_X},
-        {"y", required_argument, 0, O_Y},        {"labels", required_argument, 0, O_LABELS},
-        {"pair", required_argument, 0, O_PAIR},  {"excerpt", required_argument, 0, O_EXC},
-        {"task", required_argument, 0, O_TASK},  {"sweep", required_argument, 0, O_SWEEP},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); exit(CLI_EXIT_OK);
-        case O_VER: printf("collide-plot %s\n", cl_version()); exit(CLI_EXIT_OK);
-        case 'o': o->outdir = optarg; break;
-        case O_SVG: o->svg = 1; break;
-        case O_PDF: o->pdf = 1; break;
-        case O_DATA: o->data_only = 1; break;
-        case O_TH:
-            /* a second --threshold: forgetting-sparsity's second panel */
-            if (given & PLOT_OPT_THRESHOLD) {
-                if (o->has_th2)
-                    bad("--threshold given more than twice");
-                if (cl_threshold_parse(optarg, &o->th2, &err))
-                    bad("%s", err.msg);
-                o->has_th2 = 1;
-            } else if (cl_threshold_parse(optarg, &o->th, &err)) {
-                bad("%s", err.msg);
-            }
-            given |= PLOT_OPT_THRESHOLD;
-            break;
-        case O_MOD: o->module = optarg; given |= PLOT_OPT_MODULE; break;
-        case O_SNAP:
-            if (!strcmp(optarg, "all"))
-                bad("--snapshot all: one view per figure; the history figure draws every "
-                    "snapshot");
-            o->snapshot = optarg;
-            given |= PLOT_OPT_SNAPSHOT;
-            break;
-        case O_DEV:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-                bad("--device \"%s\": expected cpu, cuda or auto", optarg);
-            o->device = optarg;
-            break;
-        case O_FMT:
-            if (!strcmp(optarg, "json")) o->json = 1;
-            else if (strcmp(optarg, "text")) bad("--format \"%s\": expected text or json", optarg);
-            break;
-        case O_QUIET: quiet = 1; break;
-        case O_X:
-            if (!strcmp(optarg, "density")) o->x = PLOT_X_DENSITY;
-            else if (!strcmp(optarg, "hoyer")) o->x = PLOT_X_HOYER;
-            else bad("--x \"%s\": expected density or hoyer", optarg);
-            given |= PLOT_OPT_XY;
-            break;
-        case O_Y:
-            if (!strcmp(optarg, "forgetting")) o->y = PLOT_Y_FORGETTING;
-            else if (!strcmp(optarg, "bwt")) o->y = PLOT_Y_BWT;
-            else bad("--y \"%s\": expected forgetting or bwt", optarg);
-            given |= PLOT_OPT_XY;
-            break;
-        case O_LABELS:
-            if (!strcmp(optarg, "lambda")) o->labels = PLOT_LABEL_LAMBDA;
-            else if (!strcmp(optarg, "store")) o->labels = PLOT_LABEL_STORE;
-            else if (!strcmp(optarg, "none")) o->labels = PLOT_LABEL_NONE;
-            else bad("--labels \"%s\": expected lambda, store or none", optarg);
-            given |= PLOT_OPT_LABELS;
-            break;
-        case O_PAIR: parse_pair(o, optarg); given |= PLOT_OPT_PAIR; break;
-        case O_EXC: parse_excerpt(o, optarg); given |= PLOT_OPT_PAIR; break;
-        case O_TASK: {
-            long long t;
-            if (!strcmp(optarg, "accumulated")) o->task = -1;
-            else if (whole(optarg, 0, 1 << 20, &t)) o->task = (int)t;
-            else bad("--task \"%s\": expected a task index or accumulated", optarg);
-            given |= PLOT_OPT_TASK;
-            break;
-        }
-        case O_SWEEP: sweep = optarg; given |= PLOT_OPT_SWEEP; break;
-        default: bad("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
-        bad("no FIGURE given");
-    o->fig = plot_figure_find(argv[optind]);
+    /* the summary lists the figures */
+    static char summary[4096];
+    int k = snprintf(summary, sizeof summary,
+                     "Draw one figure from adapter stores: DIR/NAME.csv holds the data drawn\n"
+                     "(always written), DIR/NAME.png the image (gnuplot, with plots/FIGURE.gp);\n"
+                     "NAME is the figure's name unless --name gives another.\n\nfigures:");
+    for (int i = 0; i < plot_n_figures && k > 0 && (size_t)k < sizeof summary; i++)
+        k += snprintf(summary + k, sizeof summary - (size_t)k, "\n  %-23s %s",
+                      plot_figures[i].name, plot_figures[i].summary);
+    const cli_spec sp = {
+        .name = "collide-plot",
+        .synopsis = "FIGURE [options] STORE... -o DIR",
+        .summary = summary,
+        .details = "Environment: COLLIDE_GNUPLOT=PATH runs that gnuplot (a missing path means\n"
+                   "no gnuplot); COLLIDE_PLOTS=DIR takes the scripts from DIR. See\n"
+                   "docs/FIGURES.md.",
+        .opts = plot_options,
+        .common = CLI_C_FORCE,
+        .formats = "the files written",
+        .min_args = 1,
+        .max_args = -1,
+        .args_name = "FIGURE",
+        .exit_note = "3 the data files are written but no image\n"
+                     "could be drawn (gnuplot missing or failing)"};
+    parse_ctx x = {o, 0, NULL};
+    cli_args ca;
+    cli_parse(&sp, argc, argv, on_plot_opt, &x, &ca);
+    o->report = ca.format == CLI_JSON  ? PLOT_REPORT_JSON
+                : ca.format == CLI_CSV ? PLOT_REPORT_CSV
+                                       : PLOT_REPORT_TEXT;
+    o->force = ca.force;
+    o->fig = plot_figure_find(ca.args[0]);
     if (!o->fig)
-        bad("\"%s\" is not a figure; see the list in --help", argv[optind]);
+        bad("\"%s\" is not a figure; see the list in --help", ca.args[0]);
     static const struct {
         unsigned bit;
         const char *opt;
     } names[] = {{PLOT_OPT_THRESHOLD, "--threshold"}, {PLOT_OPT_MODULE, "--module"},
                  {PLOT_OPT_SNAPSHOT, "--snapshot"},   {PLOT_OPT_XY, "--x/--y"},
                  {PLOT_OPT_PAIR, "--pair/--excerpt"}, {PLOT_OPT_TASK, "--task"},
-                 {PLOT_OPT_SWEEP, "--sweep"},         {PLOT_OPT_LABELS, "--labels"}};
+                 {PLOT_OPT_SWEEP, "--sweep"},         {PLOT_OPT_LABELS, "--labels"},
+                 {PLOT_OPT_AXES, "--independent-axes"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if ((given & names[i].bit) && !(o->fig->opts & names[i].bit))
+        if ((x.given & names[i].bit) && !(o->fig->opts & names[i].bit))
             bad("%s does not apply to the %s figure", names[i].opt, o->fig->name);
     if (o->has_th2 && strcmp(o->fig->name, "forgetting-sparsity"))
         bad("a second --threshold applies only to the forgetting-sparsity figure");
-    if (sweep) {
-        static const char *mode[] = {"abs", "rel", "energy", "top"};
-        char *copy = strdup(sweep), *save = NULL;
-        if (!copy)
-            bad("out of memory");
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char spec[96];
-            snprintf(spec, sizeof spec, "%s:%s", mode[o->th.mode], tok);
-            if (o->n_sweep == CLI_MAX_TH - 1)
-                bad("--sweep: at most %d values", CLI_MAX_TH - 1);
-            if (cl_threshold_parse(spec, &o->sweep[o->n_sweep], &err))
-                bad("--sweep: %s", err.msg);
-            o->n_sweep++;
-        }
-        free(copy);
-        if (!o->n_sweep)
-            bad("--sweep \"%s\": no values", sweep);
-    }
+    if (x.sweep) /* --sweep alone: the mode's list, as without it */
+        o->n_sweep = cli_sweep_parse("collide-plot", o->th, x.sweep, o->sweep, CLI_MAX_TH - 1);
     if (!o->outdir)
         bad("-o DIR is required");
-    o->stores = argv + optind + 1;
-    o->n_stores = argc - optind - 1;
+    if (!o->name)
+        o->name = o->fig->name;
+    o->stores = ca.args + 1;
+    o->n_stores = ca.n_args - 1;
     if (o->n_stores < 1)
         bad("no STORE given");
-    o->progress = !quiet && isatty(2);
+    o->progress = ca.progress;
 }

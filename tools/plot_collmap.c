@@ -162,6 +162,37 @@ static int find_task(const cl_store *s, const cl_view *v, int task, cl_error *er
     return -1;
 }
 
+/* Names in the titles are cut to these many characters ("…"), so that a
+ * panel's title stays over its panel and the header within the image (the
+ * CSV keeps them whole). */
+enum { CM_TASK_CHARS = 40, CM_NAME_CHARS = 56 };
+
+/* A tick step for N values on an axis about PX pixels long whose labels
+ * take LABEL pixels each along it: 1, 2 or 5 times a power of ten, no more
+ * ticks than fit side by side. */
+static int64_t tick_step(int64_t n, double px, double label)
+{
+    double fit = px / label;
+    int64_t step = 1;
+    for (int64_t pow10 = 1; pow10 <= n; pow10 *= 10) {
+        static const int m[] = {1, 2, 5};
+        for (int k = 0; k < 3; k++) {
+            step = m[k] * pow10;
+            if ((double)n / (double)step <= fit)
+                return step;
+        }
+    }
+    return step;
+}
+
+static int digits(int64_t x)
+{
+    int d = 1;
+    while (x >= 10)
+        x /= 10, d++;
+    return d;
+}
+
 /* The titles: rates of the whole module and of the excerpt. */
 static void titles(plot_run *r, plot_vars *pv, cl_store *s, int p, const cl_view *v, int pi,
                    int pj, const map *mp)
@@ -169,12 +200,13 @@ static void titles(plot_run *r, plot_vars *pv, cl_store *s, int p, const cl_view
     double E = (double)mp->d.entries, ex = (double)mp->rows * mp->cols;
     cl_collision c = cl_collision_from_counts(mp->d.both[1], mp->d.task[0].active,
                                               mp->d.task[1].active, mp->d.entries);
-    char buf[1024], th[48], name[16];
+    char buf[1024], th[48], name[16], task[256], store[256], module[256];
     for (int q = 0; q < 2; q++) {
         int t = v->task[q ? pj : pi];
+        plot_shorten(cl_store_task_name(s, t), CM_TASK_CHARS, task, sizeof task);
         snprintf(buf, sizeof buf, "task %d: %s\nactive entries (%s)\ndensity %.2f%% of the module, "
                  "%.2f%% of the excerpt",
-                 t, cl_store_task_name(s, t), q ? "green" : "blue",
+                 t, task, q ? "green" : "blue",
                  100.0 * (double)mp->d.task[q].active / E, 100.0 * (double)mp->ex_active[q] / ex);
         snprintf(name, sizeof name, "ptitle%c", q ? 'j' : 'i');
         plot_var_ps(pv, name, p, buf);
@@ -183,17 +215,26 @@ static void titles(plot_run *r, plot_vars *pv, cl_store *s, int p, const cl_view
              "CR %.2f%% of the module, %.2f%% of the excerpt\nJaccard %.3f, orthogonality OO %.3g",
              100 * c.rate, 100.0 * (double)mp->ex_both / ex, c.jaccard, mp->oo.oo);
     plot_var_ps(pv, "ptitlec", p, buf);
-    snprintf(buf, sizeof buf, "%s [%s], snapshot %lld: module %s (%lld x %lld), %s; rows %lld-%lld, "
-             "columns %lld-%lld (%s)",
-             plot_basename(cl_store_path(s)), cl_store_meta(s)->method, (long long)v->snapshot,
-             cl_store_module_name(s, mp->module), (long long)mp->u[0].d_out,
-             (long long)mp->u[0].d_in, plot_threshold_text(r, th, sizeof th),
-             (long long)mp->row0, (long long)(mp->row0 + mp->rows - 1), (long long)mp->col0,
-             (long long)(mp->col0 + mp->cols - 1),
+    /* two lines, each short enough for the image's width */
+    plot_shorten(plot_basename(cl_store_path(s)), CM_NAME_CHARS, store, sizeof store);
+    plot_shorten(cl_store_module_name(s, mp->module), CM_NAME_CHARS, module, sizeof module);
+    snprintf(buf, sizeof buf, "%s [%s], snapshot %lld, threshold %s\nmodule %s (%lld x %lld): rows "
+             "%lld-%lld, columns %lld-%lld (%s)",
+             store, cl_store_meta(s)->method, (long long)v->snapshot,
+             plot_threshold_text(r, th, sizeof th), module, (long long)mp->u[0].d_out,
+             (long long)mp->u[0].d_in, (long long)mp->row0, (long long)(mp->row0 + mp->rows - 1),
+             (long long)mp->col0, (long long)(mp->col0 + mp->cols - 1),
              r->o->ex_at ? "the excerpt asked for" : "the block with the most active entries");
     plot_var_ps(pv, "pheader", p, buf);
     plot_var_pi(pv, "prow0", p, mp->row0);
     plot_var_pi(pv, "pcol0", p, mp->col0);
+    /* a panel's plot fits about 380 x 400 pixels, keeping the excerpt's
+     * aspect: four-digit ticks must not run together (about 8 pixels a digit
+     * and a gap across, 20 pixels a label down) */
+    double scale = fmin(380.0 / mp->cols, 400.0 / mp->rows);
+    plot_var_pi(pv, "pxstep", p,
+                tick_step(mp->cols, scale * mp->cols, 8.0 * digits(mp->col0 + mp->cols) + 16));
+    plot_var_pi(pv, "pystep", p, tick_step(mp->rows, scale * mp->rows, 20));
 }
 
 static int cm_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err)

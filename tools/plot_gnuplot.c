@@ -65,9 +65,10 @@ void plot_var_f(plot_vars *v, const char *name, double value)
 {
     char buf[64];
     if (isfinite(value))
-        snprintf(buf, sizeof buf, "%s=%.17g; ", name, value);
+        snprintf(buf, sizeof buf, "=%.17g; ", value);
     else
-        snprintf(buf, sizeof buf, "%s=NaN; ", name);
+        snprintf(buf, sizeof buf, "=NaN; ");
+    puts_(v, name);
     puts_(v, buf);
 }
 
@@ -90,6 +91,13 @@ void plot_var_pi(plot_vars *v, const char *name, int p, int64_t value)
     char n[64];
     snprintf(n, sizeof n, "%s%d", name, p);
     plot_var_i(v, n, value);
+}
+
+void plot_var_pf(plot_vars *v, const char *name, int p, double value)
+{
+    char n[64];
+    snprintf(n, sizeof n, "%s%d", name, p);
+    plot_var_f(v, n, value);
 }
 
 void plot_vars_free(plot_vars *v)
@@ -288,14 +296,14 @@ int plot_render(plot_run *r, plot_vars *v, int width, int height, cl_error *err)
     if (o->pdf)
         fmts[nf++] = "pdf";
     for (int i = 0; i < nf; i++) {
-        size_t n = strlen(o->outdir) + strlen(o->fig->name) + 64;
+        size_t n = strlen(o->outdir) + strlen(o->name) + 64;
         char *final = malloc(n), *tmp = malloc(n);
         if (!final || !tmp) {
             free(final), free(tmp);
             return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         }
-        snprintf(final, n, "%s/%s.%s", o->outdir, o->fig->name, fmts[i]);
-        snprintf(tmp, n, "%s/.%s.%s.tmp.%ld", o->outdir, o->fig->name, fmts[i], (long)getpid());
+        snprintf(final, n, "%s/%s.%s", o->outdir, o->name, fmts[i]);
+        snprintf(tmp, n, "%s/.%s.%s.tmp.%ld", o->outdir, o->name, fmts[i], (long)getpid());
         plot_vars all = {0};
         puts_(&all, v->buf ? v->buf : "");
         plot_var_s(&all, "datafile", datafile(r));

@@ -12,7 +12,12 @@ typedef struct am_ctx {
     plot_vars v;
     int max_tasks;
     int panels;
+    int64_t evaluated;   /* cells with an accuracy, over every store */
 } am_ctx;
+
+/* Task names on the axes are cut to this many characters ("…"): the CSV
+ * keeps them whole. */
+enum { AM_NAME_CHARS = 16 };
 
 static void pct(char *buf, size_t n, double x)
 {
@@ -52,22 +57,19 @@ static int am_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
             plot_csv_s(&k->w, cli_table_str(t, i, c_name));
             plot_csv_f(&k->w, cli_table_num(t, i, c_acc));
             plot_csv_row_end(&k->w);
+            k->evaluated += isfinite(cli_table_num(t, i, c_acc));
         }
-        char aa[32], bwt[32], la[32], ch[32], buf[512], names[4096] = "";
+        char aa[32], bwt[32], la[32], ch[32], buf[512], names[4096] = "", store[160];
         pct(aa, sizeof aa, cli_table_num(sm, q, plot_col(sm, "aa")));
         pct(bwt, sizeof bwt, cli_table_num(sm, q, plot_col(sm, "bwt")));
         pct(la, sizeof la, cli_table_num(sm, q, plot_col(sm, "la")));
         pct(ch, sizeof ch, cli_table_num(sm, q, plot_col(sm, "chance_mean")));
         snprintf(buf, sizeof buf, "%s [%s], %s scoring\nAA %s, LA %s, BWT %s (chance %s)",
-                 plot_basename(cl_store_path(s)), cl_store_meta(s)->method, prot, aa, la, bwt, ch);
+                 plot_store_name(s, 40, store, sizeof store), cl_store_meta(s)->method, prot, aa,
+                 la, bwt, ch);
         plot_var_ps(&k->v, "ptitle", p, buf);
-        for (int j = 0; j < T; j++) {
-            char word[80];
-            plot_series(cl_store_task_name(s, j), word, sizeof word);
-            if (strlen(names) + strlen(word) + 4 < sizeof names)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s\"%s\"",
-                         j ? " " : "", word);
-        }
+        for (int j = 0; j < T; j++)
+            plot_add_word(names, sizeof names, cl_store_task_name(s, j), AM_NAME_CHARS);
         plot_var_ps(&k->v, "pnames", p, names);
         plot_var_pi(&k->v, "ptasks", p, T);
     }
@@ -86,6 +88,10 @@ int plot_accuracy_matrix(plot_run *r, cl_error *err)
     if (rc)
         return rc;
     rc = plot_each_store(r, am_store, &k, err);
+    if (!rc && !k.evaluated)
+        rc = plot_no_data(r, err, "no accuracy was ever evaluated in %s%s (an imported store has "
+                                  "none; collide-train records them)",
+                          r->o->stores[0], r->o->n_stores > 1 ? " or the other stores" : "");
     if ((rc = plot_csv_finish(r, &k.w, &k.v, rc, err)))
         return rc;
     int n = k.panels, cols_n = n < 2 ? 1 : 2, rows_n = (n + cols_n - 1) / cols_n;

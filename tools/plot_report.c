@@ -37,10 +37,59 @@ int plot_outdir_create(const char *dir, cl_error *err)
     return CL_OK;
 }
 
+int plot_outputs_check(const plot_opts *o)
+{
+    static const char *ext[] = {"csv", "png", "svg", "pdf"};
+    int want[] = {1, !o->data_only, o->svg && !o->data_only, o->pdf && !o->data_only};
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!want[i])
+            continue;
+        size_t n = strlen(o->outdir) + strlen(o->name) + 8;
+        char *path = malloc(n);
+        if (!path) {
+            fputs("collide-plot: out of memory\n", stderr);
+            return CLI_EXIT_FAIL;
+        }
+        snprintf(path, n, "%s/%s.%s", o->outdir, o->name, ext[i]);
+        /* every file is checked, so one call names every obstacle */
+        bad |= cli_output_check("collide-plot", path, o->force, (const char *const *)o->stores,
+                                o->n_stores) != 0;
+        free(path);
+    }
+    return bad ? CLI_EXIT_FAIL : 0;
+}
+
+/* --format csv: one row per file written, the fields of the JSON report. */
+static void report_csv(const plot_run *r)
+{
+    fputs("figure,format,path,rows,width,height\n", stdout);
+    for (int i = 0; i < r->n_files; i++) {
+        const plot_file *f = &r->files[i];
+        cli_fprint_csv_field(stdout, r->o->fig->name);
+        fputc(',', stdout);
+        cli_fprint_csv_field(stdout, f->format);
+        fputc(',', stdout);
+        cli_fprint_csv_field(stdout, f->path);
+        if (!strcmp(f->format, "csv"))
+            printf(",%lld", (long long)f->rows);
+        else
+            fputc(',', stdout);
+        if (f->width > 0)
+            printf(",%d,%d\n", f->width, f->height);
+        else
+            fputs(",,\n", stdout);
+    }
+}
+
 void plot_report(const plot_run *r, int status)
 {
     const plot_opts *o = r->o;
-    if (o->json) {
+    if (o->report == PLOT_REPORT_CSV) {
+        report_csv(r);
+        return;
+    }
+    if (o->report == PLOT_REPORT_JSON) {
         json_t *root = json_object(), *files = json_array();
         json_object_set_new(root, "tool", json_string("collide-plot"));
         json_object_set_new(root, "collide_version", json_string(cl_version()));

@@ -17,14 +17,17 @@ typedef struct point {
     double lambda;
     int64_t snapshot;
     double val[MAX_VALS];
-    int label_pos;       /* 1 right-above, 2 right-below, 3 left-above, 4 left-below */
+    int label_pos;       /* spots[label_pos - 1]: where the label sits      */
     int label_pos2;      /* the same in the second panel (x2), when there is one */
+    double box[2][4];    /* each panel's label box x0 x1 y0 y1, in fractions
+                            of the plot area (NaN: no label drawn)          */
 } point;
 
 typedef struct scatter {
     point *p;
     int n;
     char series[MAX_SERIES][64];
+    char method[MAX_SERIES][64]; /* the recorded method of each series      */
     int n_series;
     int vx, vy;          /* which val[] are drawn as x and y */
     int vx2;             /* a second panel's x (-1: none) */
@@ -38,6 +41,8 @@ static int point_new(plot_run *r, scatter *sc, cl_store *s, int64_t snapshot, cl
     sc->p = p;
     p = &sc->p[sc->n++];
     memset(p, 0, sizeof *p);
+    for (int q = 0; q < 8; q++)
+        p->box[q / 4][q % 4] = NAN;
     const cl_run_meta *m = cl_store_meta(s);
     snprintf(p->store, sizeof p->store, "%s", cl_store_path(s));
     snprintf(p->method, sizeof p->method, "%s", m->method);
@@ -48,8 +53,10 @@ static int point_new(plot_run *r, scatter *sc, cl_store *s, int64_t snapshot, cl
     int known = 0;
     for (int i = 0; i < sc->n_series; i++)
         known |= !strcmp(sc->series[i], p->series);
-    if (!known && sc->n_series < MAX_SERIES) /* more methods than collide has: last colour */
+    if (!known && sc->n_series < MAX_SERIES) { /* more methods than that: not in the key */
+        snprintf(sc->method[sc->n_series], sizeof sc->method[0], "%s", p->method);
         snprintf(sc->series[sc->n_series++], sizeof sc->series[0], "%s", p->series);
+    }
     return CL_OK;
 }
 
@@ -60,19 +67,79 @@ static double overlap(const double *a, const double *b)
     return w > 0 && h > 0 ? w * h : 0;
 }
 
-/* The label positions plots/common.gp knows (label_pos 1..8): offset from
- * the point in characters, and alignment (-1 right, 0 centre, 1 left). */
+/* The label positions plots/common.gp knows (label_pos 1..16, LDX and LDY
+ * there): offset from the point in characters, and alignment (-1 right, 0
+ * centre, 1 left). The first eight touch the point; the others, a row or
+ * two further out, take the labels of points that crowd together. */
 static const struct {
     double dx, dy;
     int align;
 } spots[] = {{0.9, 0.6, 1},  {0.9, -0.6, 1},  {-0.9, 0.6, -1}, {-0.9, -0.6, -1},
-             {0, 1.3, 0},    {0, -1.3, 0},    {1.3, 0, 1},     {-1.3, 0, -1}};
-enum { N_SPOTS = 8 };
+             {0, 1.3, 0},    {0, -1.3, 0},    {1.3, 0, 1},     {-1.3, 0, -1},
+             {0.9, 1.8, 1},  {0.9, -1.8, 1},  {-0.9, 1.8, -1}, {-0.9, -1.8, -1},
+             {0, 2.6, 0},    {0, -2.6, 0},    {0.9, 3.0, 1},   {-0.9, -3.0, -1}};
+enum { N_SPOTS = 16 };
 
-/* Greedy placement: each label goes where it covers the fewest labels
- * already placed and points, in coordinates normalised to the data range.
- * A character is about 1/110 of the plot's width and 1/30 of its height. */
-static void place_labels(scatter *sc, int vx, int second, double cw)
+/* Characters of a UTF-8 label (λ is one). */
+static int text_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* The plot area a panel's script draws (plots/forgetting-sparsity.gp): from
+ * near 0 when the data are not negative, else padded below; padded above
+ * for the labels. Returns lo and span. */
+static void panel_range(double lo, double hi, double room, double *x0, double *span)
+{
+    if (hi > lo) {
+        double l = lo >= 0 ? -0.04 * hi : lo - 0.06 * (hi - lo);
+        hi += room * (hi - (l < 0 ? l : lo));
+        lo = l;
+    }
+    *x0 = lo;
+    *span = hi > lo ? hi - lo : 1;
+}
+
+/* The box of a label at spot q of the point (x, y), all in fractions of the
+ * plot area; a label is W wide, a character CW by CH. */
+static void spot_box(int q, double x, double y, double w, double cw, double ch, double *b)
+{
+    double ax = x + spots[q].dx * cw, cy = y + spots[q].dy * ch;
+    b[0] = spots[q].align > 0 ? ax : spots[q].align < 0 ? ax - w : ax - w / 2;
+    b[1] = b[0] + w;
+    b[2] = cy - ch / 2;
+    b[3] = cy + ch / 2;
+}
+
+/* What a label at box b costs: off the plot like a full overlap, each
+ * label already placed (boxes 0..i-1) and each point it covers by the area
+ * covered; a spot further out a little more. */
+static double spot_cost(const scatter *sc, int i, int q, const double *b, const double (*px)[2],
+                        double w, double cw, double ch, int panel)
+{
+    double cost = (b[0] < -0.03 || b[1] > 1.02 || b[3] > 1.12 || b[2] < -0.04) ? 1 : 0;
+    cost += 0.01 * q + (q >= 8 ? 0.05 : 0);
+    for (int o = 0; o < i; o++)
+        if (!isnan(sc->p[o].box[panel][0]))
+            cost += overlap(b, sc->p[o].box[panel]) / (w * ch);
+    for (int o = 0; o < sc->n; o++) {
+        double pb[4] = {px[o][0] - 0.7 * cw, px[o][0] + 0.7 * cw, px[o][1] - 0.5 * ch,
+                        px[o][1] + 0.5 * ch};
+        if (isfinite(px[o][0]) && isfinite(px[o][1]))
+            cost += overlap(b, pb) / (1.4 * cw * ch);
+    }
+    return cost;
+}
+
+/* Greedy placement: each label goes to the spot where it covers the least
+ * of the labels already placed and of the points, in coordinates normalised
+ * to the plot area. A character is CW of the plot's width, 1/30 of its
+ * height. The boxes are kept (and written to the CSV) so that a test can
+ * check that no two labels overlap. */
+static void place_labels(scatter *sc, int vx, int panel, double cw)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int i = 0; i < sc->n; i++) {
@@ -81,67 +148,130 @@ static void place_labels(scatter *sc, int vx, int second, double cw)
             x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
         }
     }
-    /* the scripts' ranges: from near 0 when the data are not negative, else
-     * padded below; padded above for the labels (plots/forgetting-sparsity.gp) */
-    if (x1 > x0) {
-        double lo = x0 >= 0 ? -0.04 * x1 : x0 - 0.06 * (x1 - x0);
-        x1 += 0.16 * (x1 - (lo < 0 ? lo : x0));
-        x0 = lo;
-    }
-    if (y1 > y0) {
-        double lo = y0 >= 0 ? -0.04 * y1 : y0 - 0.06 * (y1 - y0);
-        y1 += 0.10 * (y1 - (lo < 0 ? lo : y0));
-        y0 = lo;
-    }
-    double sx = x1 > x0 ? x1 - x0 : 1, sy = y1 > y0 ? y1 - y0 : 1;
+    double sx, sy;
+    panel_range(x0, x1, 0.16, &x0, &sx);
+    panel_range(y0, y1, 0.10, &y0, &sy);
     const double ch = 1.0 / 30;
-    double(*box)[4] = calloc((size_t)(sc->n ? sc->n : 1), sizeof *box);
-    if (!box)
+    double(*px)[2] = calloc((size_t)(sc->n ? sc->n : 1), sizeof *px);
+    if (!px)
         return; /* labels stay at spot 1: drawn, perhaps overlapping */
     for (int i = 0; i < sc->n; i++) {
+        px[i][0] = (sc->p[i].val[vx] - x0) / sx;
+        px[i][1] = (sc->p[i].val[sc->vy] - y0) / sy;
+    }
+    for (int i = 0; i < sc->n; i++) {
         point *p = &sc->p[i];
-        int *lp = second ? &p->label_pos2 : &p->label_pos;
+        int *lp = panel ? &p->label_pos2 : &p->label_pos;
         *lp = 1;
-        double x = (p->val[vx] - x0) / sx, y = (p->val[sc->vy] - y0) / sy;
-        if (!isfinite(x) || !isfinite(y) || !p->label[0])
+        if (!isfinite(px[i][0]) || !isfinite(px[i][1]) || !p->label[0])
             continue;
-        double w = cw * (double)strlen(p->label), best = INFINITY;
+        double w = cw * text_chars(p->label), best = INFINITY, b[4];
         for (int q = 0; q < N_SPOTS; q++) {
-            double b[4], ax = x + spots[q].dx * cw, cy = y + spots[q].dy * ch;
-            b[0] = spots[q].align > 0 ? ax : spots[q].align < 0 ? ax - w : ax - w / 2;
-            b[1] = b[0] + w;
-            b[2] = cy - ch / 2;
-            b[3] = cy + ch / 2;
-            /* off the plot costs like a full overlap; later spots a little more */
-            double cost = (b[0] < -0.03 || b[3] > 1.12 || b[2] < -0.04) ? 1 : 0;
-            cost += 0.01 * q;
-            for (int o = 0; o < i; o++)
-                cost += overlap(b, box[o]) / (w * ch);
-            for (int o = 0; o < sc->n; o++) {
-                double px = (sc->p[o].val[vx] - x0) / sx, py = (sc->p[o].val[sc->vy] - y0) / sy;
-                double pb[4] = {px - 0.7 * cw, px + 0.7 * cw, py - 0.5 * ch, py + 0.5 * ch};
-                cost += overlap(b, pb) / (1.4 * cw * ch);
-            }
+            spot_box(q, px[i][0], px[i][1], w, cw, ch, b);
+            double cost = spot_cost(sc, i, q, b, (const double(*)[2])px, w, cw, ch, panel);
             if (cost < best) {
                 best = cost;
                 *lp = q + 1;
-                memcpy(box[i], b, sizeof b);
+                memcpy(p->box[panel], b, sizeof b);
             }
         }
     }
-    free(box);
+    free(px);
 }
 
-static const char *const head_cols[] = {"store", "method", "series", "lambda", "label",
-                                        "label_pos", "label_pos2", "threshold", "snapshot"};
-enum { N_HEAD = 9 };
+/* "a.h5, b.h5, c.h5 and 2 more": the stores whose point is undefined. */
+static void undefined_stores(const scatter *sc, char *buf, size_t n)
+{
+    int shown = 0, more = 0;
+    buf[0] = 0;
+    for (int i = 0; i < sc->n; i++) {
+        if (isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]))
+            continue;
+        if (shown < 3)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", shown++ ? ", " : "",
+                     sc->p[i].store);
+        else
+            more++;
+    }
+    if (more)
+        snprintf(buf + strlen(buf), n - strlen(buf), " and %d more", more);
+}
 
-/* Write the CSV (head columns, then the values), then draw. */
+static const char *const head_cols[] = {
+    "store",     "method",    "series",    "colour",    "lambda",    "label",
+    "label_pos", "label_pos2", "label_x0", "label_x1",  "label_y0",  "label_y1",
+    "label2_x0", "label2_x1", "label2_y0", "label2_y1", "threshold", "snapshot"};
+enum { N_HEAD = 18 };
+
+static void scatter_row(plot_csv *w, const point *p, const char *th, int nv)
+{
+    plot_csv_s(w, p->store);
+    plot_csv_s(w, p->method);
+    plot_csv_s(w, p->series);
+    plot_csv_s(w, plot_method_colour(p->method));
+    plot_csv_f(w, p->lambda);
+    plot_csv_s(w, p->label);
+    plot_csv_i(w, p->label_pos);
+    plot_csv_i(w, p->label_pos2);
+    for (int q = 0; q < 8; q++)
+        plot_csv_f(w, p->box[q / 4][q % 4]);
+    plot_csv_s(w, th);
+    plot_csv_i(w, p->snapshot);
+    for (int q = 0; q < nv; q++)
+        plot_csv_f(w, p->val[q]);
+    plot_csv_row_end(w);
+}
+
+/* The series, their colours and markers (the methods' palette), and the
+ * label places in use by alignment: gnuplot 5.4 crashes on a 'with labels'
+ * clause with no valid point in a one-row file. */
+static void scatter_vars(const scatter *sc, plot_vars *v)
+{
+    char list[MAX_SERIES * 70] = "", colours[MAX_SERIES * 12] = "", points[MAX_SERIES * 4] = "";
+    for (int i = 0; i < sc->n_series; i++) {
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? " " : "",
+                 sc->series[i]);
+        snprintf(colours + strlen(colours), sizeof colours - strlen(colours), "%s%s",
+                 i ? " " : "", plot_method_colour(sc->method[i]));
+        snprintf(points + strlen(points), sizeof points - strlen(points), "%s%d", i ? " " : "",
+                 plot_method_point(sc->method[i]));
+    }
+    plot_var_s(v, "series", list);
+    plot_var_s(v, "colours", colours);
+    plot_var_s(v, "markers", points);
+    plot_var_i(v, "nseries", sc->n_series);
+    for (int panel = 0; panel < (sc->vx2 >= 0 ? 2 : 1); panel++) {
+        char used[3][64] = {"", "", ""};
+        for (int q = 0; q < N_SPOTS; q++) {
+            int any = 0;
+            for (int i = 0; i < sc->n; i++)
+                any |= (panel ? sc->p[i].label_pos2 : sc->p[i].label_pos) == q + 1 &&
+                       !isnan(sc->p[i].box[panel][0]);
+            char *u = used[spots[q].align + 1];
+            if (any)
+                snprintf(u + strlen(u), 64 - strlen(u), "%s%d", u[0] ? " " : "", q + 1);
+        }
+        plot_var_s(v, panel ? "labels_right2" : "labels_right", used[0]);
+        plot_var_s(v, panel ? "labels_center2" : "labels_center", used[1]);
+        plot_var_s(v, panel ? "labels_left2" : "labels_left", used[2]);
+    }
+}
+
+/* Write the CSV (head columns, then the values), then draw. A figure with no
+ * point defined writes nothing: NEEDS says what a point needs. */
 static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, int nv,
-                          plot_vars *v, int rc, cl_error *err)
+                          plot_vars *v, const char *needs, int rc, cl_error *err)
 {
     plot_csv w;
     const char *cols[N_HEAD + MAX_VALS];
+    int drawn = 0;
+    for (int i = 0; i < sc->n; i++)
+        drawn += isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]);
+    if (!rc && !drawn) {
+        char st[2048];
+        undefined_stores(sc, st, sizeof st);
+        rc = plot_no_data(r, err, "no store has a point: %s (%s)", needs, st);
+    }
     if (!rc) {
         /* a character is about 1/110 of one panel's width, 1/80 of each of two */
         double cw = sc->vx2 >= 0 ? 1.0 / 80 : 1.0 / 110;
@@ -155,57 +285,13 @@ static int scatter_finish(plot_run *r, scatter *sc, const char *const *vcols, in
     if (!rc) {
         char th[48];
         plot_threshold_text(r, th, sizeof th);
-        for (int i = 0; i < sc->n; i++) {
-            const point *p = &sc->p[i];
-            plot_csv_s(&w, p->store);
-            plot_csv_s(&w, p->method);
-            plot_csv_s(&w, p->series);
-            plot_csv_f(&w, p->lambda);
-            plot_csv_s(&w, p->label);
-            plot_csv_i(&w, p->label_pos);
-            plot_csv_i(&w, p->label_pos2);
-            plot_csv_s(&w, th);
-            plot_csv_i(&w, p->snapshot);
-            for (int q = 0; q < nv; q++)
-                plot_csv_f(&w, p->val[q]);
-            plot_csv_row_end(&w);
-        }
+        for (int i = 0; i < sc->n; i++)
+            scatter_row(&w, &sc->p[i], th, nv);
         rc = plot_csv_commit(r, &w, err);
     }
     if (!rc) {
-        char list[MAX_SERIES * 70] = "";
-        for (int i = 0; i < sc->n_series; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? " " : "",
-                     sc->series[i]);
-        plot_var_s(v, "series", list);
-        plot_var_i(v, "nseries", sc->n_series);
-        /* the label places in use, by alignment: gnuplot 5.4 crashes on a
-         * 'with labels' clause with no valid point in a one-row file */
-        for (int panel = 0; panel < (sc->vx2 >= 0 ? 2 : 1); panel++) {
-            char used[3][32] = {"", "", ""};
-            int vx = panel ? sc->vx2 : sc->vx;
-            for (int q = 0; q < N_SPOTS; q++) {
-                int any = 0;
-                for (int i = 0; i < sc->n; i++)
-                    any |= (panel ? sc->p[i].label_pos2 : sc->p[i].label_pos) == q + 1 &&
-                           sc->p[i].label[0] && isfinite(sc->p[i].val[vx]) &&
-                           isfinite(sc->p[i].val[sc->vy]);
-                char *u = used[spots[q].align + 1];
-                if (any)
-                    snprintf(u + strlen(u), 32 - strlen(u), "%s%d", u[0] ? " " : "", q + 1);
-            }
-            plot_var_s(v, panel ? "labels_right2" : "labels_right", used[0]);
-            plot_var_s(v, panel ? "labels_center2" : "labels_center", used[1]);
-            plot_var_s(v, panel ? "labels_left2" : "labels_left", used[2]);
-        }
-        int drawn = 0;
-        for (int i = 0; i < sc->n; i++)
-            drawn += isfinite(sc->p[i].val[sc->vx]) && isfinite(sc->p[i].val[sc->vy]);
+        scatter_vars(sc, v);
         plot_var_i(v, "npoints", drawn);
-        if (!drawn)
-            fprintf(stderr, "collide-plot: %s: no store has both coordinates defined (they need "
-                            "two tasks, or two evaluated tasks); the figure says so\n",
-                    r->o->fig->name);
         rc = plot_render(r, v, sc->vx2 >= 0 ? 2000 : 1200, 800, err);
     }
     plot_vars_free(v);
@@ -317,7 +403,8 @@ int plot_forgetting_sparsity(plot_run *r, cl_error *err)
         snprintf(buf, sizeof buf, "density of ΔW at %s (mean over tasks and modules)", th);
         plot_var_s(&v, "xlabel", buf);
     }
-    return scatter_finish(r, &sc, vcols, FS_N, &v, rc, err);
+    return scatter_finish(r, &sc, vcols, FS_N, &v,
+                          "forgetting and BWT need two evaluated tasks; undefined in", rc, err);
 }
 
 /* ------------------------------------------------------------ orthogonality */
@@ -368,5 +455,6 @@ int plot_collision_orthogonality(plot_run *r, cl_error *err)
                              "i<j (dimensionless)");
     snprintf(buf, sizeof buf, "average collision rate ACR (%% of entries, %s)", th);
     plot_var_s(&v, "ylabel", buf);
-    return scatter_finish(r, &sc, vcols, CO_N, &v, rc, err);
+    return scatter_finish(r, &sc, vcols, CO_N, &v, "OO and ACR need two tasks; undefined in",
+                          rc, err);
 }

@@ -12,7 +12,18 @@ typedef struct sw_ctx {
     plot_vars v;
     int longest;   /* the longest legend entry, for the room it needs */
     int has_acr;   /* some store has a pair of tasks                  */
+    char (*methods)[64]; /* the method of each store so far          */
 } sw_ctx;
+
+/* Stores of one method share its colour; the k-th of them gets the k-th
+ * dash and marker, so that its line stays apart. */
+static int same_method_before(const sw_ctx *k, int index, const char *method)
+{
+    int n = 0;
+    for (int i = 0; i < index; i++)
+        n += !strcmp(k->methods[i], method);
+    return n;
+}
 
 typedef struct sw_row {
     double value, acr_mean, acr_pooled, density;
@@ -42,13 +53,16 @@ static int sw_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
                            cli_table_num(t, i, c_d), cli_table_str(t, i, c_th)};
     qsort(rows, (size_t)n, sizeof rows[0], by_value); /* a line runs left to right */
     char label[256];
-    snprintf(label, sizeof label, "%s [%s]", plot_basename(cl_store_path(s)),
+    char store[160];
+    snprintf(label, sizeof label, "%s [%s]", plot_store_name(s, 40, store, sizeof store),
              cl_store_meta(s)->method);
     int64_t snap = (int64_t)cli_table_num(t, 0, plot_col(t, "snapshot"));
+    const char *method = cl_store_meta(s)->method;
     for (int i = 0; i < n; i++) {
         plot_csv_s(&k->w, cl_store_path(s));
         plot_csv_i(&k->w, p);
-        plot_csv_s(&k->w, cl_store_meta(s)->method);
+        plot_csv_s(&k->w, method);
+        plot_csv_s(&k->w, plot_method_colour(method));
         plot_csv_i(&k->w, snap);
         plot_csv_s(&k->w, rows[i].th);
         plot_csv_f(&k->w, rows[i].value);
@@ -60,6 +74,12 @@ static int sw_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
         plot_csv_row_end(&k->w);
     }
     plot_var_ps(&k->v, "pname", p, label);
+    static const int marks[] = {7, 5, 9, 11, 13, 15, 4, 6};
+    snprintf(k->methods[index], sizeof k->methods[0], "%s", method);
+    int nth = same_method_before(k, index, method);
+    plot_var_ps(&k->v, "pcolour", p, plot_method_colour(method));
+    plot_var_pi(&k->v, "pdash", p, 1 + nth % 5);
+    plot_var_pi(&k->v, "ppoint", p, nth ? marks[nth % 8] : plot_method_point(method));
     if ((int)strlen(label) > k->longest)
         k->longest = (int)strlen(label);
     return CL_OK;
@@ -70,11 +90,11 @@ static int sw_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
 static void thresholds(plot_run *r)
 {
     const plot_opts *o = r->o;
-    cl_threshold d[8];
+    cl_threshold d[CLI_MAX_TH];
     const cl_threshold *list = o->sweep;
     int n = o->n_sweep;
     if (!n) {
-        n = cli_sweep_defaults(o->th, d);
+        n = cli_sweep_parse("collide-plot", o->th, NULL, d, CLI_MAX_TH);
         list = d;
     }
     r->c.th[0] = o->th;
@@ -105,11 +125,14 @@ int plot_threshold_sweep(plot_run *r, cl_error *err)
     sw_ctx k;
     memset(&k, 0, sizeof k);
     thresholds(r);
-    static const char *cols[] = {"store", "panel", "method", "snapshot", "threshold", "value",
-                                 "stated", "acr_mean", "acr_pooled", "density_mean"};
-    int rc = plot_csv_open(r, cols, 10, &k.w, err);
+    static const char *cols[] = {"store", "panel", "method", "colour", "snapshot", "threshold",
+                                 "value", "stated", "acr_mean", "acr_pooled", "density_mean"};
+    k.methods = calloc((size_t)r->o->n_stores, sizeof *k.methods);
+    int rc = k.methods ? plot_csv_open(r, cols, 11, &k.w, err)
+                       : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     if (!rc)
         rc = plot_each_store(r, sw_store, &k, err);
+    free(k.methods);
     cl_threshold th_list[CLI_MAX_TH];
     int n_th = r->c.n_th;
     memcpy(th_list, r->c.th, sizeof th_list);
@@ -133,8 +156,8 @@ int plot_threshold_sweep(plot_run *r, cl_error *err)
     plot_var_s(&k.v, "ticks", ticks);
     plot_var_i(&k.v, "npanels", r->o->n_stores);
     plot_var_i(&k.v, "has_acr", k.has_acr);
-    /* the legend sits right of the panels: about 9 pixels a character */
-    int legend = 80 + 9 * (k.longest > 14 ? k.longest : 14), width = 1300 + legend;
+    /* the legend sits right of the panels: about 10 pixels a character */
+    int legend = 100 + 10 * (k.longest > 14 ? k.longest : 14), width = 1300 + legend;
     plot_var_f(&k.v, "keyx", 1.0 - (double)legend / width);
     rc = plot_render(r, &k.v, width, 640, err);
     plot_vars_free(&k.v);

@@ -9,8 +9,18 @@ usage: roundtrip.py BINDIR FIXTURES REFERENCE_SCRIPT
 
 Cases: llama (F32, F16, rsLoRA), gpt2 (BF16, Conv1D with fan_in_fan_out),
 t5 (rank_pattern / alpha_pattern), and the O-LoRA cumulative checkpoint,
-split into tasks and each compared with the per-task adapter. Exit 0 when
-every case passes, 1 otherwise, 77 when torch / peft do not import.
+split into tasks and each compared with the per-task adapter.
+
+Then collide's own adapters: tests/ref/collide_train_peft.py trains two
+tasks with collide-train on the committed base, exports them, and records
+PEFT's logits with each loaded by PeftModel.from_pretrained on that base
+(as transformers' LlamaForCausalLM) into a scratch fixture; test_peft_train
+(in BINDIR) then checks collide's logits for the same adapters against them,
+the key names and the config (the same test runs on the committed fixture
+without torch).
+
+Exit 0 when every case passes, 1 otherwise, 77 when torch / peft do not
+import.
 """
 import contextlib
 import io
@@ -79,6 +89,25 @@ def main():
                     w = worst.setdefault(family, [0.0, 0.0, 0.0])
                     for i in range(3):
                         w[i] = max(w[i], float(m.group(i + 1)))
+        # collide-train -> collide-export -> PEFT, against collide's logits
+        fx = os.path.join(tmp, "collide_train")
+        gen = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(ref)),
+                                                           "collide_train_peft.py"), bindir, fx],
+                             capture_output=True, text=True)
+        if gen.returncode != 0:
+            print(f"ROUNDTRIP FAIL: collide_train: the reference script exited {gen.returncode}:\n"
+                  f"{gen.stdout}{gen.stderr}")
+            failures += 1
+        else:
+            for line in gen.stdout.splitlines():
+                print(f"collide_train (PEFT): {line}")
+            chk = subprocess.run([os.path.join(bindir, "test_peft_train"), bindir, fx],
+                                 capture_output=True, text=True)
+            for line in (chk.stdout + chk.stderr).splitlines():
+                print(f"collide_train (collide): {line}")
+            if chk.returncode != 0:
+                print("ROUNDTRIP FAIL: collide_train: collide's logits or the export disagree with PEFT")
+                failures += 1
     for family, (d, r, dw) in worst.items():
         print(f"{family}: max |dlogits| {d:.3e}, relative {r:.3e}, max relative dW diff {dw:.3e}")
     print(f"peft_roundtrip: {'PASS' if not failures else f'{failures} FAILURES'} "
