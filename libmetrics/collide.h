@@ -559,6 +559,10 @@ typedef struct cl_peft_export_spec {
     const char *snapshot;  /* "task-ends" (NULL), "last" or a snapshot id      */
     const char *task_type; /* written as task_type; NULL: null                  */
     int fan_in_fan_out;    /* CL_PEFT_FIFO_*                                    */
+    /* Called with every file path the export would write, before any is
+     * written; nonzero (with err set) stops the export. NULL: none. */
+    int (*check_output)(void *ctx, const char *path, cl_error *err);
+    void *check_ctx;
 } cl_peft_export_spec;
 
 /* fan_in_fan_out of exported configs. AUTO (0): true when every module is

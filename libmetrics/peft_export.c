@@ -586,6 +586,37 @@ out:
     return rc;
 }
 
+/* Every file the export would write, shown to the caller's check before any
+ * is written (USED is left empty for the real pass). */
+static int check_outputs(cl_store *s, const cl_view *v, const char *out_dir,
+                         const cl_peft_export_spec *sp, char **used, cl_error *err)
+{
+    int rc = CL_OK;
+    for (int i = 0; i < v->n && !rc; i++) {
+        char *name = dir_name(cl_store_task_name(s, v->task[i]), used, i, err);
+        if (!name) {
+            rc = err->code;
+            break;
+        }
+        used[i] = name;
+        const char *files[] = {PEFT_WEIGHTS, PEFT_CONFIG};
+        for (int f = 0; f < 2 && !rc; f++) {
+            size_t l = strlen(out_dir) + strlen(name) + strlen(files[f]) + 3;
+            char *path = cl_alloc(l, 1, err);
+            if (!path)
+                return err->code;
+            snprintf(path, l, "%s/%s/%s", out_dir, name, files[f]);
+            rc = sp->check_output(sp->check_ctx, path, err);
+            free(path);
+        }
+    }
+    for (int i = 0; i < v->n; i++) {
+        free(used[i]);
+        used[i] = NULL;
+    }
+    return rc;
+}
+
 int cl_peft_export(cl_store *s, const char *out_dir, const cl_peft_export_spec *sp,
                    cl_peft_exported **out, int *n_out, cl_error *err)
 {
@@ -612,6 +643,8 @@ int cl_peft_export(cl_store *s, const char *out_dir, const cl_peft_export_spec *
         rc = err->code;
         goto out;
     }
+    if (sp && sp->check_output && (rc = check_outputs(s, v, out_dir, sp, used, err)))
+        goto out;
     if ((rc = mkdir_p(out_dir, err)))
         goto out;
     for (int i = 0; i < v->n && !rc; i++) {

@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -368,8 +370,6 @@ int cl_pretrain_ensure(const char *dir, const char *data, int synthetic, int pro
 {
     if (cl_pretrain_is_done(dir))
         return CL_OK;
-    if (progress)
-        fprintf(stderr, "collide: no base in %s yet; training it (collide-pretrain)\n", dir);
     cl_pretrain_opts o;
     cl_pretrain_defaults(&o, synthetic);
     o.progress = progress;
@@ -385,18 +385,173 @@ int cl_pretrain_ensure(const char *dir, const char *data, int synthetic, int pro
     return rc;
 }
 
-int cl_pretrain_default_base(const char *data, int synthetic, int progress, char *dir, size_t n,
+/* ------------------------------------------------------------ the default base */
+
+/* Seconds per optimiser step of the default shapes on the 2-core development
+ * VM (6000 steps in about 22 minutes; the synthetic 3000 in about 2.5). */
+#define SEC_PER_STEP_REAL 0.22
+#define SEC_PER_STEP_SYNTH 0.05
+
+/* out = a b c, cut to n - 1 bytes */
+static void cat3(char *out, size_t n, const char *a, const char *b, const char *c)
+{
+    size_t k = 0;
+    const char *part[3] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        for (const char *q = part[i]; *q && k + 1 < n; q++)
+            out[k++] = *q;
+    out[k] = 0;
+}
+
+double cl_pretrain_minutes(int synthetic)
+{
+    cl_pretrain_opts o;
+    cl_pretrain_defaults(&o, synthetic);
+    return o.max_steps * (synthetic ? SEC_PER_STEP_SYNTH : SEC_PER_STEP_REAL) / 60;
+}
+
+/* path made absolute against the working directory (not resolved) */
+static void absolute(const char *path, char *out, size_t n)
+{
+    char cwd[4096];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        cat3(out, n, path, "", "");
+    else
+        cat3(out, n, cwd, "/", strncmp(path, "./", 2) ? path : path + 2);
+}
+
+static void add_place(char places[][4096], int *np, const char *dir)
+{
+    char real[PATH_MAX], key[4096];
+    if (realpath(dir, real))
+        cat3(key, sizeof key, real, "", "");
+    else
+        absolute(dir, key, sizeof key);
+    for (int i = 0; i < *np; i++)
+        if (!strcmp(places[i], key))
+            return;
+    cat3(places[(*np)++], 4096, key, "", "");
+}
+
+/* the root of the source tree this file was compiled from: __FILE__ is
+ * ROOT/model/pretrain.c when the build names sources by absolute path (CMake
+ * does); empty otherwise */
+static void source_root(char *out, size_t n)
+{
+    out[0] = 0;
+    const char *f = __FILE__, *tail = "/model/pretrain.c";
+    size_t lf = strlen(f), lt = strlen(tail);
+    if (f[0] == '/' && lf > lt && !strcmp(f + lf - lt, tail))
+        snprintf(out, n, "%.*s", (int)(lf - lt), f);
+}
+
+int cl_pretrain_committed_places(char places[][4096], int max)
+{
+    char cand[4][4096];
+    int nc = 0;
+    char root[4096];
+    source_root(root, sizeof root);
+    if (root[0])
+        snprintf(cand[nc++], 4096, "%s/%s", root, CL_COMMITTED_BASE);
+    /* beside the build the executable sits in: ROOT/BUILD/bin/tool */
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0; /* ROOT/BUILD/bin */
+        for (int up = 0; up < 2 && (slash = strrchr(exe, '/')); up++) {
+            *slash = 0; /* ROOT/BUILD, then ROOT */
+            cat3(cand[nc++], 4096, exe, "/", CL_COMMITTED_BASE);
+        }
+    }
+    snprintf(cand[nc++], 4096, "%s", CL_COMMITTED_BASE); /* the working directory's */
+    int np = 0;
+    for (int i = 0; i < nc && np < max; i++)
+        add_place(places, &np, cand[i]);
+    return np;
+}
+
+static int base_steps(const char *dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/pretrain.json", dir);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    int steps = j ? (int)json_integer_value(json_object_get(j, "steps")) : 0;
+    json_decref(j);
+    return steps;
+}
+
+void cl_pretrain_plan_base(int synthetic, const char *fallback_root, cl_base_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    char places[8][4096];
+    int np = synthetic ? 0 : cl_pretrain_committed_places(places, 8);
+    for (int i = 0; i < np; i++) {
+        size_t l = strlen(p->tried);
+        cat3(p->tried + l, sizeof p->tried - l, i ? " or " : "", places[i], "");
+        if (!p->found && cl_pretrain_is_done(places[i])) {
+            cat3(p->dir, sizeof p->dir, places[i], "", "");
+            p->found = p->committed = 1;
+        }
+    }
+    if (!p->found) {
+        char fb[4096];
+        snprintf(fb, sizeof fb, "%s/%s", fallback_root, synthetic ? "base-synthetic" : "base");
+        absolute(fb, p->dir, sizeof p->dir);
+        p->found = cl_pretrain_is_done(p->dir);
+    }
+    if (p->found) {
+        p->steps = base_steps(p->dir);
+    } else {
+        cl_pretrain_opts o;
+        cl_pretrain_defaults(&o, synthetic);
+        p->steps = o.max_steps;
+        p->minutes = cl_pretrain_minutes(synthetic);
+    }
+}
+
+void cl_pretrain_plan_line(const cl_base_plan *p, int synthetic, char *line, size_t n)
+{
+    if (p->committed)
+        snprintf(line, n, "base: %s (committed, %d steps)", p->dir, p->steps);
+    else if (p->found && synthetic)
+        snprintf(line, n, "base: %s (the synthetic benchmark's, pretrained earlier, %d steps)",
+                 p->dir, p->steps);
+    else if (p->found)
+        snprintf(line, n, "base: %s (pretrained earlier, %d steps; no committed base at %s)",
+                 p->dir, p->steps, p->tried);
+    else if (synthetic)
+        snprintf(line, n, "no synthetic-benchmark base at %s: pretraining one there first (%d "
+                 "steps, about %.*f minutes on 2 cores; --base DIR to use another)",
+                 p->dir, p->steps, p->minutes < 10 ? 1 : 0, p->minutes);
+    else
+        snprintf(line, n, "no base at %s: pretraining one into %s first (%d steps, about %.*f "
+                 "minutes on 2 cores; --base DIR to use another)",
+                 p->tried, p->dir, p->steps, p->minutes < 10 ? 1 : 0, p->minutes);
+}
+
+int cl_pretrain_default_base(const char *prog, const char *fallback_root, const char *data,
+                             int synthetic, int quiet, int progress, char *dir, size_t n,
                              cl_error *err)
 {
-    /* the committed base, when run from the repository (model/base/README.md) */
-    if (!synthetic && cl_pretrain_is_done(CL_COMMITTED_BASE)) {
-        snprintf(dir, n, "%s", CL_COMMITTED_BASE);
+    cl_base_plan p;
+    cl_pretrain_plan_base(synthetic, fallback_root, &p);
+    char line[17000];
+    cl_pretrain_plan_line(&p, synthetic, line, sizeof line);
+    /* where the base is and what happens: always when it is about to be
+     * pretrained (minutes), otherwise unless --quiet */
+    if (!p.found || !quiet)
+        fprintf(stderr, "%s: %s\n", prog, line);
+    if ((size_t)snprintf(dir, n, "%s", p.dir) >= n)
+        return cl_error_set(err, CL_ERR_ARG, "%s: path too long", p.dir);
+    if (p.found)
         return CL_OK;
-    }
-    snprintf(dir, n, "%s", synthetic ? "out/base-synthetic" : "out/base");
-    if (cl_pretrain_is_done(dir))
-        return CL_OK;
-    if (mkdir("out", 0777) != 0 && errno != EEXIST)
-        return cl_error_set(err, CL_ERR_IO, "out: cannot create: %s", strerror(errno));
+    char root[4096];
+    absolute(fallback_root, root, sizeof root);
+    if (mkdir(root, 0777) != 0 && errno != EEXIST)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", root, strerror(errno));
     return cl_pretrain_ensure(dir, data, synthetic, progress, err);
 }

@@ -26,8 +26,9 @@ typedef struct cl_pretrain_opts {
  * synthetic benchmark's text is learned with. */
 void cl_pretrain_defaults(cl_pretrain_opts *o, int synthetic);
 
-/* The real-data base trained with those defaults and committed, relative to
- * the repository's root (the tools' default when run from there). */
+/* The real-data base trained with those defaults and committed: its place
+ * inside the repository. The tools find it wherever they are run from
+ * (cl_pretrain_committed_places). */
 #define CL_COMMITTED_BASE "model/base"
 
 typedef struct cl_pretrain_result {
@@ -64,9 +65,35 @@ void cl_pretrain_corpus_free(cl_pretrain_corpus *c);
  * yet (on data's text, or the synthetic benchmark's). */
 int cl_pretrain_ensure(const char *dir, const char *data, int synthetic, int progress,
                        cl_error *err);
-/* The base the trainer uses when none is given: the committed model/base, or
- * out/base (real data) or out/base-synthetic, trained on first use. */
-int cl_pretrain_default_base(const char *data, int synthetic, int progress, char *dir, size_t n,
+/* About how long the defaults take to pretrain, in minutes on 2 cores. */
+double cl_pretrain_minutes(int synthetic);
+
+/* Where the committed base is looked for, in this order, each absolute and
+ * listed once: the source tree this collide was built from (known at build
+ * time), the checkout around the executable (ROOT/BUILD/bin/tool), and the
+ * working directory. Returns how many (at most max). */
+int cl_pretrain_committed_places(char places[][4096], int max);
+
+/* The base a tool uses when none is given. Real data: the committed base
+ * (the first finished one of the places above), else FALLBACK/base;
+ * synthetic: FALLBACK/base-synthetic. */
+typedef struct cl_base_plan {
+    char dir[4096];      /* the base, absolute                                  */
+    int found;           /* a finished base is there (else it is to be trained) */
+    int committed;       /* it is the committed model/base                      */
+    int steps;           /* its steps (found), or the defaults' (to be trained) */
+    double minutes;      /* to be trained: about this long on 2 cores           */
+    char tried[8192];    /* the committed base's places, "A or B or C"          */
+} cl_base_plan;
+void cl_pretrain_plan_base(int synthetic, const char *fallback_root, cl_base_plan *p);
+/* The line that says which base and what happens ("base: DIR (committed, 6000
+ * steps)", "no base at A or B: pretraining one into C first (...)"). */
+void cl_pretrain_plan_line(const cl_base_plan *p, int synthetic, char *line, size_t n);
+/* Plan, say it on stderr ("PROG: line"; unless quiet, and always when a base
+ * is to be pretrained), then pretrain the fallback if needed. The base's
+ * absolute path goes into dir. */
+int cl_pretrain_default_base(const char *prog, const char *fallback_root, const char *data,
+                             int synthetic, int quiet, int progress, char *dir, size_t n,
                              cl_error *err);
 
 /* Is dir a finished base (its completion marker present and readable)? */

@@ -461,6 +461,36 @@ static int64_t count_lora(cl_llama *m)
     return n;
 }
 
+/* Evaluation reads a prompt and then generates up to --max-new tokens (at
+ * most 64) or scores the longest option label, whichever is longer: every
+ * test prompt must leave room for that within the base's positions. Checked
+ * with the data, before the store exists, so that a refused setting never
+ * leaves a store behind. */
+static int check_eval_fits(const run *r, cl_error *err)
+{
+    int P = cl_llama_cfg(r->m)->max_position;
+    int max_new = r->o.max_new < 64 ? r->o.max_new : 64;
+    for (int t = 0; t < r->o.n_tasks; t++) {
+        const cl_encoded_task *E = &r->enc[t];
+        int longest = 0, prompt = 0;
+        for (int k = 0; k < E->n_options; k++)
+            longest = E->n_option[k] > longest ? E->n_option[k] : longest;
+        for (int i = 0; i < E->n_test; i++)
+            prompt = E->test[i].n_prompt > prompt ? E->test[i].n_prompt : prompt;
+        int after = max_new > longest ? max_new : longest;
+        if (prompt + after > P)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "--max-len %d with --max-new %d: task %s has test prompts of %d "
+                                "tokens, and evaluating them needs %d more positions (%s), %d in "
+                                "all; the base %s has %d positions (use --max-len %d or less, or "
+                                "a smaller --max-new)",
+                                r->o.max_len, r->o.max_new, r->o.task[t], prompt, after,
+                                after == max_new ? "the generated answer" : "the longest label",
+                                prompt + after, r->o.base_dir, P, r->o.max_len - (prompt + after - P));
+    }
+    return CL_OK;
+}
+
 /* Load the base, the tokenizer and the data; prepare buffers. */
 static int setup(run *r, cl_error *err)
 {
@@ -475,6 +505,8 @@ static int setup(run *r, cl_error *err)
         return cl_error_set(err, CL_ERR_FORMAT, "%s: the tokenizer has %d tokens, the model %d",
                             r->o.base_dir, cl_tok_vocab_size(r->tok), cl_llama_cfg(r->m)->vocab_size);
     if ((rc = load_data(r, err)))
+        return rc;
+    if ((rc = check_eval_fits(r, err)))
         return rc;
     /* probe the adapter size with a throw-away task start */
     int B = r->o.batch, T = r->o.max_len;
@@ -652,10 +684,56 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
         rc = continue_run(r, 0, 0, sum, err);
     }
     fill_summary(r, sum);
-out:
+out:;
+    /* a run that failed before its first snapshot leaves nothing worth
+     * resuming: the store it created goes, so that the corrected command is
+     * not refused with "already exists" (a run killed is another matter: its
+     * store stays, and --resume continues it) */
+    int drop = rc && r->st && cl_store_n_snapshots(r->st) == 0;
     teardown(r);
     free(r);
+    if (drop && unlink(path) == 0) {
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l,
+                 " (%s held no snapshot yet and was removed)", path);
+    }
     return rc;
+}
+
+/* Is the run in path finished: every task trained (its end-of-task
+ * snapshot) and evaluated (its generation row, written last)? Then the
+ * summary is filled from the store and sum->finished_before set. */
+static int finished_state(const char *path, cl_train_summary *sum, cl_error *err)
+{
+    cl_store *s;
+    int rc = cl_store_open(path, &s, err);
+    if (rc)
+        return rc;
+    const char *cfg = cl_store_meta(s)->train_config;
+    if (!cfg || !cfg[0]) {
+        cl_store_close(s, NULL);
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: /@train_config: missing; only stores "
+                            "written by collide-train can be resumed", path);
+    }
+    int T = cl_store_n_tasks(s);
+    int64_t N = cl_store_n_snapshots(s);
+    const cl_snapshot_row *last = N > 0 ? cl_store_snapshot(s, N - 1) : NULL;
+    const double *Rg = cl_store_accuracy(s, CL_EVAL_GENERATE);
+    if (T > 0 && last && last->task == T - 1 && last->kind == CL_SNAP_END_OF_TASK &&
+        !isnan(Rg[(size_t)(T - 1) * T])) {
+        sum->finished_before = 1;
+        sum->tasks_done = T;
+        sum->steps = last->step;
+        sum->seconds = last->wall_time;
+        for (int e = 0; e < CL_EVAL_COUNT; e++) {
+            const double *R = cl_store_accuracy(s, (cl_eval)e);
+            double a = 0;
+            for (int j = 0; j < T; j++)
+                a += R[(size_t)(T - 1) * T + j];
+            sum->aa[e] = a / T;
+        }
+    }
+    return cl_store_close(s, err);
 }
 
 int cl_train_resume(const char *path, int progress, cl_train_summary *sum, cl_error *err)
@@ -666,7 +744,14 @@ int cl_train_resume(const char *path, int progress, cl_train_summary *sum, cl_er
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     r->path = path;
     r->t_start = now();
-    int rc = cl_store_open_append(path, &r->st, err);
+    /* a finished run is answered from a read-only look: opening it to
+     * append would rewrite the file for nothing */
+    int rc = finished_state(path, sum, err);
+    if (rc || sum->finished_before) {
+        free(r);
+        return rc;
+    }
+    rc = cl_store_open_append(path, &r->st, err);
     if (rc)
         goto out;
     const char *cfg = cl_store_meta(r->st)->train_config;
@@ -678,8 +763,15 @@ int cl_train_resume(const char *path, int progress, cl_train_summary *sum, cl_er
     if ((rc = cl_train_opts_parse(cfg, path, &r->o, err)))
         goto out;
     r->o.progress = progress;
-    if ((rc = setup(r, err)))
+    if ((rc = setup(r, err))) {
+        if (rc == CL_ERR_ARG && cl_store_n_snapshots(r->st) == 0) {
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l,
+                     "; %s holds no snapshot and its settings cannot run: remove it and start "
+                     "again with other settings", path);
+        }
         goto out;
+    }
     if (cl_store_n_modules(r->st) != r->M) {
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %d modules, the base gives %d", path,
                           cl_store_n_modules(r->st), r->M);

@@ -60,11 +60,17 @@ typedef struct cl_train_summary {
     int64_t steps, tokens;
     double seconds, tokens_per_s;
     double aa[CL_EVAL_COUNT];   /* per protocol (cl_eval) */
+    int finished_before;        /* resume: the run was already finished; nothing
+                                   was trained or written (the store is untouched) */
 } cl_train_summary;
 
-/* A new run into store (which must not exist). */
+/* A new run into store (which must not exist). Every setting is checked
+ * against the base and the data before the store is created; a run that
+ * still fails before its first snapshot (I/O) removes the store it made. */
 int cl_train_run(const cl_train_opts *o, const char *store, cl_train_summary *sum, cl_error *err);
-/* Continue the run in store from its last complete snapshot. */
+/* Continue the run in store from its last complete snapshot. A finished run
+ * (every task trained and evaluated) is left as it is, file and mtime: the
+ * summary then comes from the store, with finished_before set. */
 int cl_train_resume(const char *store, int progress, cl_train_summary *sum, cl_error *err);
 
 #endif

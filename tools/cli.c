@@ -907,29 +907,42 @@ static int is_input(const char *p, const struct stat *st, const char *in)
     return !strncmp(rp, ri, n) && (rp[n] == '/' || (n == 1 && ri[0] == '/'));
 }
 
+int cli_output_refusal(const char *path, int force, const char *const *inputs, int n_inputs,
+                       char *msg, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) /* a folder still to be made */
+            return 0;
+        snprintf(msg, n, "%s: %s", path, strerror(errno));
+        return 1;
+    }
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && is_input(path, &st, inputs[i])) {
+            snprintf(msg, n, "%s: is an input (%s); refusing to write over it, --force or not",
+                     path, inputs[i]);
+            return 1;
+        }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(msg, n, "%s: is a directory; give a file name", path);
+        return 1;
+    }
+    if (!force) {
+        snprintf(msg, n, "%s: already exists; refusing to overwrite it (--force replaces it)",
+                 path);
+        return 1;
+    }
+    return 0;
+}
+
 int cli_output_check(const char *prog, const char *path, int force, const char *const *inputs,
                      int n_inputs)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return errno == ENOENT ? 0 : (fprintf(stderr, "%s: %s: %s\n", prog, path,
-                                              strerror(errno)), CLI_EXIT_FAIL);
-    for (int i = 0; i < n_inputs; i++)
-        if (inputs[i] && is_input(path, &st, inputs[i])) {
-            fprintf(stderr, "%s: %s: is an input (%s); refusing to write over it, --force or not\n",
-                    prog, path, inputs[i]);
-            return CLI_EXIT_FAIL;
-        }
-    if (S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "%s: %s: is a directory; give a file name\n", prog, path);
-        return CLI_EXIT_FAIL;
-    }
-    if (!force) {
-        fprintf(stderr, "%s: %s: already exists; refusing to overwrite it (--force replaces it)\n",
-                prog, path);
-        return CLI_EXIT_FAIL;
-    }
-    return 0;
+    char msg[1024];
+    if (!cli_output_refusal(path, force, inputs, n_inputs, msg, sizeof msg))
+        return 0;
+    fprintf(stderr, "%s: %s\n", prog, msg);
+    return CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------ stores */
@@ -939,11 +952,12 @@ int cli_output_check(const char *prog, const char *path, int force, const char *
 static int check_store(cli *c, cl_store *s, cl_error *err)
 {
     cl_view_list views;
-    int *mods = NULL, nm = 0;
-    int rc = cl_views_select(s, c->snapshot, &views, err);
-    if (rc)
-        return rc;
-    cl_view_list_free(&views);
+    int *mods = NULL, nm = 0, rc = CL_OK;
+    if (c->opts & CLI_OPT_SNAPSHOT) { /* collide-info reads a store with no view */
+        if ((rc = cl_views_select(s, c->snapshot, &views, err)))
+            return rc;
+        cl_view_list_free(&views);
+    }
     if ((c->opts & CLI_OPT_MODULE) || c->module)
         rc = cl_modules_select(s, c->module, &mods, &nm, err);
     free(mods);

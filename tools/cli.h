@@ -143,6 +143,10 @@ double cli_real(const char *prog, const char *opt, const char *s, double lo, dou
  * cl_atomic_open). Check every output before writing any. */
 int cli_output_check(const char *prog, const char *path, int force,
                      const char *const *inputs, int n_inputs);
+/* The same check, the reason written into msg ("PATH: reason") instead of
+ * printed: for a library that asks before it writes. Nonzero: refused. */
+int cli_output_refusal(const char *path, int force, const char *const *inputs, int n_inputs,
+                       char *msg, size_t n);
 
 /* Parses argv; on --help prints and exits 0, on a usage error prints and
  * exits 2. Positional arguments are stores (at least one). */

@@ -38,8 +38,9 @@ static const char *USAGE =
     "                       ../shared/datasets/CL_Benchmark)\n"
     "  --synthetic          the synthetic benchmark even when real data is found\n"
     "  --base DIR           the base model (default: on the real data the committed\n"
-    "                       model/base when run from the repository, else DIR/base; on\n"
-    "                       the synthetic DIR/base-synthetic; pretrained on first use)\n"
+    "                       model/base of the checkout collide was built from, whatever\n"
+    "                       the working directory, else DIR/base; on the synthetic\n"
+    "                       DIR/base-synthetic; pretrained on first use; stderr says which)\n"
     "  --train-per-class N --test-per-task N --epochs N --lr X --max-len N --targets q,v\n"
     "                       training settings (collide-train's defaults otherwise)\n"
     "  --sweep-train-per-class N\n"
@@ -249,17 +250,27 @@ int main(int argc, char **argv)
     if (o.sweep_test_per_task > o.train.test_per_task)
         o.sweep_test_per_task = o.train.test_per_task;
     int rc = cl_repro_plan(&o, &err);
-    if (!base && !o.train.synthetic && cl_pretrain_is_done(CL_COMMITTED_BASE))
-        base = CL_COMMITTED_BASE;
-    if (!rc && base)
+    /* the base: the one given (pretrained into it when it holds none), or the
+     * committed one wherever this is run from, or DIR/base(-synthetic);
+     * stderr says which, and always when one is to be pretrained */
+    if (!rc && base) {
         snprintf(o.train.base_dir, sizeof o.train.base_dir, "%s", base);
-    else if (!rc && snprintf(o.train.base_dir, sizeof o.train.base_dir,
-                             o.train.synthetic ? "%s/base-synthetic" : "%s/base",
-                             o.dir) >= (int)sizeof o.train.base_dir)
-        cli_usage_error(PROG, "-o DIR: path too long", o.dir);
-    if (!rc)
-        rc = cl_pretrain_ensure(o.train.base_dir, o.train.data_dir, o.train.synthetic, o.progress,
-                                &err);
+        char cfg[4200];
+        snprintf(cfg, sizeof cfg, "%s/config.json", base);
+        if (!cl_pretrain_is_done(base) && access(cfg, F_OK) != 0) {
+            cl_pretrain_opts po;
+            cl_pretrain_defaults(&po, o.train.synthetic);
+            double min = cl_pretrain_minutes(o.train.synthetic);
+            fprintf(stderr, "collide-reproduce: no base at --base %s: pretraining one there "
+                            "first (%d steps, about %.*f minutes on 2 cores)\n",
+                    base, po.max_steps, min < 10 ? 1 : 0, min);
+            rc = cl_pretrain_ensure(o.train.base_dir, o.train.data_dir, o.train.synthetic,
+                                    o.progress, &err);
+        }
+    } else if (!rc) {
+        rc = cl_pretrain_default_base(PROG, o.dir, o.train.data_dir, o.train.synthetic, quiet,
+                                      o.progress, o.train.base_dir, sizeof o.train.base_dir, &err);
+    }
     if (!rc)
         rc = cl_repro_train(&o, &err);
     double abs_eps = NAN;

@@ -1,37 +1,14 @@
 /* collide-synth -- write a synthetic adapter store. */
-#include "collide.h"
+#include "cli.h"
 
-#include <getopt.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *USAGE =
-    "usage: collide-synth -o STORE [options]\n"
-    "\n"
-    "Write a synthetic adapter store with controllable tasks, modules, shapes, density and\n"
-    "overlap, plus an accuracy matrix: for demos and tests.\n"
-    "\n"
-    "options:\n"
-    "  -o, --output STORE        the store to write (replaced only once complete)\n"
-    "  --tasks T                 tasks (default 4)\n"
-    "  --modules M               modules, named layers.L.attn.{q,v} (default 8)\n"
-    "  --shape DOUTxDIN          module shape (default 256x256)\n"
-    "  --rank R                  LoRA rank (default 8)\n"
-    "  --alpha A                 LoRA alpha; scale = alpha / r (default 16)\n"
-    "  --density P               fraction of dW's entries each task touches (default 1)\n"
-    "  --overlap Q               fraction of a task's rows and columns shared by all tasks\n"
-    "                            (default 0.5)\n"
-    "  --subspace-overlap S      fraction of A's row space shared by all tasks (default 0)\n"
-    "  --snapshots-per-task K    periodic snapshots before each task's end (default 2)\n"
-    "  --forgetting F            accuracy lost per later task (default 0.05)\n"
-    "  --method NAME             method recorded in the store (default synthetic)\n"
-    "  --seed N                  random seed (default 1)\n"
-    "  --format F                text (default) or json: what was written\n"
-    "  -h, --help                this help\n"
-    "\n"
+#define PROG "collide-synth"
+
+static const char *DETAILS =
     "Task t's update is supported on a block of k_r rows x k_c columns (the stripes of a\n"
     "sparse low-rank product), with a = sqrt(density), k_r = max(1, round(a d_out)), k_c =\n"
     "max(1, round(a d_in)): each task's density is k_r k_c / (d_out d_in). Of a task's rows,\n"
@@ -45,16 +22,16 @@ static const char *USAGE =
     "density^2 at overlap 0 (independent supports) and density at overlap 1; the\n"
     "output prints it. Measured rates scatter around it by the hypergeometric spread of\n"
     "the private draws, less with more modules and tasks. A threshold that drops small\n"
-    "entries (the default energy:0.99) counts fewer collisions than the supports.\n"
-    "\n"
-    "Exit status: 0 success, 1 failure, 2 bad usage.\n";
+    "entries (the default energy:0.99) counts fewer collisions than the supports.";
+
+static void bad(const char *fmt, const char *arg) __attribute__((noreturn));
 
 static void bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "collide-synth: ");
+    fprintf(stderr, PROG ": ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'collide-synth --help'.\n");
-    exit(2);
+    fprintf(stderr, "\nTry '" PROG " --help'.\n");
+    exit(CLI_EXIT_USAGE);
 }
 
 static double num(const char *opt, const char *s)
@@ -98,91 +75,125 @@ static double expected_collision(const cl_synth_spec *sp)
            side_overlap(sp->d_in, sp->density, sp->overlap) / ((double)sp->d_out * (double)sp->d_in);
 }
 
+enum { O_TASKS = 256, O_MODS, O_SHAPE, O_RANK, O_ALPHA, O_DENS, O_OVER, O_SOVER, O_SNAP,
+       O_FORGET, O_METHOD, O_SEED };
+
+static const cli_opt options[] = {
+    {"output", 'o', "STORE", 0, "the store to write (required; replaced only once complete)"},
+    {"tasks", O_TASKS, "T", 0, "tasks (default 4)"},
+    {"modules", O_MODS, "M", 0, "modules, named layers.L.attn.{q,v} (default 8)"},
+    {"shape", O_SHAPE, "DOUTxDIN", 0, "module shape (default 256x256)"},
+    {"rank", O_RANK, "R", 0, "LoRA rank (default 8)"},
+    {"alpha", O_ALPHA, "A", 0, "LoRA alpha; scale = alpha / r (default 16)"},
+    {"density", O_DENS, "P", 0, "fraction of dW's entries each task touches (default 1)"},
+    {"overlap", O_OVER, "Q", 0, "fraction of a task's rows and columns shared by all tasks\n"
+                                "(default 0.5)"},
+    {"subspace-overlap", O_SOVER, "S", 0, "fraction of A's row space shared by all tasks\n"
+                                          "(default 0)"},
+    {"snapshots-per-task", O_SNAP, "K", 0, "periodic snapshots before each task's end\n"
+                                           "(default 2)"},
+    {"forgetting", O_FORGET, "F", 0, "accuracy lost per later task (default 0.05)"},
+    {"method", O_METHOD, "NAME", 0, "method recorded in the store (default synthetic)"},
+    {"seed", O_SEED, "N", 0, "random seed (default 1)"},
+    {0}};
+
+typedef struct opts {
+    cl_synth_spec sp;
+    const char *out;
+} opts;
+
+static void on_opt(void *ctx, int key, const char *arg)
+{
+    opts *o = ctx;
+    cl_synth_spec *sp = &o->sp;
+    switch (key) {
+    case 'o': o->out = arg; break;
+    case O_TASKS: sp->tasks = integer("--tasks", arg); break;
+    case O_MODS: sp->modules = integer("--modules", arg); break;
+    case O_SHAPE: {
+        long long a, b;
+        char x, extra;
+        if (sscanf(arg, "%lld%c%lld%c", &a, &x, &b, &extra) != 3 || (x != 'x' && x != 'X'))
+            bad("--shape \"%s\": expected DOUTxDIN, e.g. 1024x1024", arg);
+        sp->d_out = a;
+        sp->d_in = b;
+        break;
+    }
+    case O_RANK: sp->rank = integer("--rank", arg); break;
+    case O_ALPHA: sp->alpha = num("--alpha", arg); break;
+    case O_DENS: sp->density = num("--density", arg); break;
+    case O_OVER: sp->overlap = num("--overlap", arg); break;
+    case O_SOVER: sp->subspace_overlap = num("--subspace-overlap", arg); break;
+    case O_SNAP: sp->snapshots_per_task = integer("--snapshots-per-task", arg); break;
+    case O_FORGET: sp->forgetting = num("--forgetting", arg); break;
+    case O_METHOD: sp->method = arg; break;
+    case O_SEED: {
+        char *end;
+        sp->seed = strtoull(arg, &end, 10);
+        if (end == arg || *end || arg[0] == '-')
+            bad("--seed \"%s\": expected a non-negative whole number", arg);
+        break;
+    }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    cl_synth_spec sp;
-    cl_synth_defaults(&sp);
-    const char *out = NULL;
-    int json = 0;
-    enum { O_TASKS = 256, O_MODS, O_SHAPE, O_RANK, O_ALPHA, O_DENS, O_OVER, O_SOVER, O_SNAP,
-           O_FORGET, O_METHOD, O_SEED, O_FMT };
-    static const struct option lo[] = {
-        {"output", required_argument, 0, 'o'},   {"tasks", required_argument, 0, O_TASKS},
-        {"modules", required_argument, 0, O_MODS}, {"shape", required_argument, 0, O_SHAPE},
-        {"rank", required_argument, 0, O_RANK},  {"alpha", required_argument, 0, O_ALPHA},
-        {"density", required_argument, 0, O_DENS}, {"overlap", required_argument, 0, O_OVER},
-        {"subspace-overlap", required_argument, 0, O_SOVER},
-        {"snapshots-per-task", required_argument, 0, O_SNAP},
-        {"forgetting", required_argument, 0, O_FORGET}, {"method", required_argument, 0, O_METHOD},
-        {"seed", required_argument, 0, O_SEED},  {"format", required_argument, 0, O_FMT},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    opterr = 0;
-    int o;
-    while ((o = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        switch (o) {
-        case 'h': fputs(USAGE, stdout); return 0;
-        case 'o': out = optarg; break;
-        case O_TASKS: sp.tasks = integer("--tasks", optarg); break;
-        case O_MODS: sp.modules = integer("--modules", optarg); break;
-        case O_SHAPE: {
-            long long a, b;
-            char x;
-            if (sscanf(optarg, "%lld%c%lld", &a, &x, &b) != 3 || (x != 'x' && x != 'X'))
-                bad("--shape \"%s\": expected DOUTxDIN, e.g. 1024x1024", optarg);
-            sp.d_out = a;
-            sp.d_in = b;
-            break;
-        }
-        case O_RANK: sp.rank = integer("--rank", optarg); break;
-        case O_ALPHA: sp.alpha = num("--alpha", optarg); break;
-        case O_DENS: sp.density = num("--density", optarg); break;
-        case O_OVER: sp.overlap = num("--overlap", optarg); break;
-        case O_SOVER: sp.subspace_overlap = num("--subspace-overlap", optarg); break;
-        case O_SNAP: sp.snapshots_per_task = integer("--snapshots-per-task", optarg); break;
-        case O_FORGET: sp.forgetting = num("--forgetting", optarg); break;
-        case O_METHOD: sp.method = optarg; break;
-        case O_SEED: {
-            char *end;
-            sp.seed = strtoull(optarg, &end, 10);
-            if (end == optarg || *end)
-                bad("--seed \"%s\": expected a non-negative whole number", optarg);
-            break;
-        }
-        case O_FMT:
-            if (!strcmp(optarg, "json")) json = 1;
-            else if (strcmp(optarg, "text")) bad("--format \"%s\": expected text or json", optarg);
-            break;
-        default: bad("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        bad("unexpected argument '%s'", argv[optind]);
-    if (!out)
+    opts o = {0};
+    cl_synth_defaults(&o.sp);
+    const cli_spec spec = {.name = PROG,
+                           .synopsis = "-o STORE [options]",
+                           .summary = "Write a synthetic adapter store with controllable tasks, "
+                                      "modules, shapes, density and\noverlap, plus an accuracy "
+                                      "matrix: for demos and tests.",
+                           .details = DETAILS,
+                           .opts = options,
+                           .common = CLI_C_FORCE,
+                           .formats = "what was written, with the expected\ncollision rate",
+                           .min_args = 0,
+                           .max_args = 0};
+    cli_args ca;
+    cli_parse(&spec, argc, argv, on_opt, &o, &ca);
+    cl_synth_spec sp = o.sp;
+    if (!o.out)
         bad("%s", "-o STORE is required");
+    if (cli_output_check(PROG, o.out, ca.force, NULL, 0))
+        return CLI_EXIT_FAIL;
     cl_error err;
-    if (cl_synth_write(out, &sp, &err)) {
-        fprintf(stderr, "collide-synth: %s\n", err.msg);
-        return err.code == CL_ERR_ARG ? 2 : 1;
+    if (cl_synth_write(o.out, &sp, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return err.code == CL_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     int64_t snaps = (int64_t)sp.tasks * (sp.snapshots_per_task + 1);
     double ecr = expected_collision(&sp);
-    if (json) {
-        json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:f, s:f, s:f, s:I, s:I, s:f}",
-                              "tool", "collide-synth", "store", out, "tasks", sp.tasks, "modules",
-                              sp.modules, "d_out", (json_int_t)sp.d_out, "d_in",
-                              (json_int_t)sp.d_in, "rank", sp.rank, "density", sp.density,
-                              "overlap", sp.overlap, "subspace_overlap", sp.subspace_overlap,
-                              "snapshots", (json_int_t)snaps, "seed", (json_int_t)sp.seed,
-                              "expected_collision_rate", ecr);
-        json_dumpf(j, stdout, JSON_INDENT(1));
-        fputc('\n', stdout);
-        json_decref(j);
-    } else {
+    cli c;
+    cli_init_defaults(&c, PROG, stdout);
+    c.format = ca.format;
+    c.primary = "store";
+    static const char *cols[] = {"store",   "tasks:i",   "modules:i",          "d_out:i",
+                                 "d_in:i",  "rank:i",    "density:f",          "overlap:f",
+                                 "subspace_overlap:f",   "snapshots:i",        "seed:i",
+                                 "expected_collision_rate:f"};
+    cli_table *t = cli_table_get(&c, "store", cols, 12);
+    cli_row_begin(t);
+    cli_cell_s(t, o.out);
+    cli_cell_i(t, sp.tasks);
+    cli_cell_i(t, sp.modules);
+    cli_cell_i(t, sp.d_out);
+    cli_cell_i(t, sp.d_in);
+    cli_cell_i(t, sp.rank);
+    cli_cell_f(t, sp.density);
+    cli_cell_f(t, sp.overlap);
+    cli_cell_f(t, sp.subspace_overlap);
+    cli_cell_i(t, (int64_t)snaps);
+    cli_cell_i(t, (int64_t)sp.seed);
+    cli_cell_f(t, ecr);
+    if (ca.format == CLI_TEXT) {
         printf("wrote %s: %d tasks, %d modules of %lldx%lld, rank %d, density %g, overlap %g, "
                "%lld snapshots\n",
-               out, sp.tasks, sp.modules, (long long)sp.d_out, (long long)sp.d_in, sp.rank,
+               o.out, sp.tasks, sp.modules, (long long)sp.d_out, (long long)sp.d_in, sp.rank,
                sp.density, sp.overlap, (long long)snaps);
         printf("expected collision rate of two tasks at their supports (abs:0): %.6g\n", ecr);
     }
-    return 0;
+    return cli_finish(&c, CLI_EXIT_OK);
 }

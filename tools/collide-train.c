@@ -38,8 +38,10 @@ static const char *USAGE =
     "\n"
     "model and method:\n"
     "  --base DIR             a base in the Hugging Face layout (default: the committed base\n"
-    "                         model/base when run from the repository; with --synthetic,\n"
-    "                         out/base-synthetic, trained by collide-pretrain on first use)\n"
+    "                         model/base of the checkout collide was built from, whatever\n"
+    "                         the working directory, else out/base; with --synthetic,\n"
+    "                         out/base-synthetic; trained by collide-pretrain on first use;\n"
+    "                         stderr says which, and when it will pretrain one)\n"
     "  --method M             seqlora, inclora, olora, nlora or olora+nlora (default inclora)\n"
     "  --penalty F            auto (default), code or paper: which form of the penalties\n"
     "                         (docs/METRICS.md, \"the paper and its code disagree\"); auto\n"
@@ -58,7 +60,9 @@ static const char *USAGE =
     "  --max-new N            tokens generated when evaluating (default 12)\n"
     "\n"
     "  -o, --output STORE     the store to create (refused if it exists)\n"
-    "  --resume STORE         continue an interrupted run from its last complete snapshot\n"
+    "  --resume STORE         continue an interrupted run from its last complete snapshot,\n"
+    "                         with the settings stored in it (other options are refused); a\n"
+    "                         finished run is left untouched (\"finished: ...; nothing to do\")\n"
     "  --format F             text (default) or json summary on stdout\n"
     "  --quiet                no progress on stderr\n"
     "  -h, --help             this help\n"
@@ -71,6 +75,15 @@ static const char *USAGE =
 
 
 
+
+/* Is s a task of the synthetic benchmark (synth1..synth6)? */
+static int synth_task(const char *s)
+{
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(s, cl_synth_bench_name(i)))
+            return 1;
+    return 0;
+}
 
 /* Split a comma list into at most max items. */
 static int split(char *s, char **items, int max)
@@ -113,8 +126,11 @@ int main(int argc, char **argv)
         {"quiet", no_argument, 0, O_QUIET},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+    int c, li;
+    const char *setting = NULL; /* the first training setting given (refused with --resume) */
+    while ((li = -1, c = getopt_long(argc, argv, "o:h", lo, &li)) != -1) {
+        if (!setting && li >= 0 && c != O_RESUME && c != O_QUIET && c != O_FMT && c != 'h')
+            setting = lo[li].name;
         switch (c) {
         case 'h': fputs(USAGE, stdout); return 0;
         case 'o': out = optarg; break;
@@ -193,16 +209,38 @@ int main(int argc, char **argv)
     if (resume) {
         if (out)
             cli_usage_error(PROG, "--resume takes the store; -o does not apply", NULL);
+        if (setting) {
+            char what[96];
+            snprintf(what, sizeof what, "--%s", setting);
+            cli_usage_error(PROG, "--resume continues with the settings stored in the store; "
+                            "this option does not apply (remove the store to start again with "
+                            "other settings)", what);
+        }
         rc = cl_train_resume(resume, o.progress, &sum, &err);
+        if (!rc && sum.finished_before)
+            fprintf(stderr, "collide-train: %s: finished: all %d tasks trained; nothing to do\n",
+                    resume, sum.tasks_done);
     } else {
         if (!out)
             cli_usage_error(PROG, "-o STORE is required (or --resume STORE)", NULL);
+        /* refused now, not after minutes of pretraining a base */
+        if (access(out, F_OK) == 0) {
+            fprintf(stderr, "collide-train: %s: already exists; remove it or continue it with "
+                            "--resume %s\n", out, out);
+            return 1;
+        }
         /* the tasks: an order, a list, or the synthetic benchmark */
         if (tasks && order)
             cli_usage_error(PROG, "--order and --tasks exclude each other", NULL);
+        if (order && o.synthetic)
+            cli_usage_error(PROG, "--order names the paper's orders of the real benchmark; with "
+                            "--synthetic give --tasks synth1,synth2,...", NULL);
         if (tasks) {
-            char *copy = strdup(tasks), *items[CL_TRAIN_MAX_TASKS];
-            o.n_tasks = split(copy, items, CL_TRAIN_MAX_TASKS);
+            char *copy = strdup(tasks), *items[CL_TRAIN_MAX_TASKS + 1];
+            o.n_tasks = split(copy, items, CL_TRAIN_MAX_TASKS + 1);
+            if (o.n_tasks == 0 || o.n_tasks > CL_TRAIN_MAX_TASKS)
+                cli_usage_error(PROG, o.n_tasks ? "--tasks: more than 64 tasks"
+                                                : "--tasks names no task", tasks);
             for (int i = 0; i < o.n_tasks; i++)
                 snprintf(o.task[i], sizeof o.task[i], "%s", items[i]);
             free(copy);
@@ -222,6 +260,9 @@ int main(int argc, char **argv)
             if (!o.synthetic && !cl_task_find(o.task[i]))
                 cli_usage_error(PROG,
                                 "unknown task (see --help; the benchmark's 15 tasks)", o.task[i]);
+            if (o.synthetic && !synth_task(o.task[i]))
+                cli_usage_error(PROG, "unknown task (the synthetic benchmark has synth1 to "
+                                "synth6)", o.task[i]);
             for (int j = 0; j < i; j++)
                 if (!strcmp(o.task[i], o.task[j]))
                     cli_usage_error(PROG, "a task appears twice", o.task[i]);
@@ -237,7 +278,7 @@ int main(int argc, char **argv)
                 int hit = 0;
                 for (int i = 0; i < o.n_tasks; i++)
                     if (!strcmp(o.task[i], items[k])) {
-                        if (!cl_task_find(eq + 1))
+                        if (o.synthetic ? !synth_task(eq + 1) : !cl_task_find(eq + 1))
                             cli_usage_error(PROG, "--substitute: unknown task", eq + 1);
                         snprintf(o.source[i], sizeof o.source[i], "%s", eq + 1);
                         hit = 1;
@@ -274,16 +315,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "collide-train: %s\n", err.msg);
             return 1;
         }
+        /* the base: the one given, or the committed one wherever this is run
+         * from (said on stderr), or one pretrained into out/ (said first) */
         if (base) {
             snprintf(o.base_dir, sizeof o.base_dir, "%s", base);
-        } else if ((rc = cl_pretrain_default_base(o.synthetic ? NULL : o.data_dir, o.synthetic,
-                                                  o.progress, o.base_dir, sizeof o.base_dir, &err))) {
+        } else if ((rc = cl_pretrain_default_base(PROG, "out", o.synthetic ? NULL : o.data_dir,
+                                                  o.synthetic, quiet, o.progress, o.base_dir,
+                                                  sizeof o.base_dir, &err))) {
             fprintf(stderr, "collide-train: %s\n", err.msg);
-            return 1;
-        }
-        if (access(out, F_OK) == 0) {
-            fprintf(stderr, "collide-train: %s: already exists; remove it or continue it with "
-                            "--resume %s\n", out, out);
             return 1;
         }
         rc = cl_train_run(&o, out, &sum, &err);
@@ -326,12 +365,17 @@ int main(int argc, char **argv)
         json_object_set_new(j, "steps", json_integer(sum.steps));
         json_object_set_new(j, "seconds", json_real(sum.seconds));
         json_object_set_new(j, "tokens_per_s", json_real(sum.tokens_per_s));
+        json_object_set_new(j, "finished_before", json_boolean(sum.finished_before));
         json_dumpf(j, stdout, JSON_INDENT(1));
         putchar('\n');
         json_decref(j);
     } else {
-        printf("wrote %s [%s]: %lld steps, %.0f s, %.0f tokens/s\n", store, cl_store_meta(s)->method,
-               (long long)sum.steps, sum.seconds, sum.tokens_per_s);
+        if (sum.finished_before)
+            printf("%s [%s]: finished earlier (%lld steps); nothing trained or written now\n",
+                   store, cl_store_meta(s)->method, (long long)sum.steps);
+        else
+            printf("wrote %s [%s]: %lld steps, %.0f s, %.0f tokens/s\n", store,
+                   cl_store_meta(s)->method, (long long)sum.steps, sum.seconds, sum.tokens_per_s);
         for (int e = 0; e < 2; e++) {
             const double *R = cl_store_accuracy(s, prot[e]);
             printf("%s accuracy R[i][j] (%%, ± binomial standard error), row i = after task i%s:"

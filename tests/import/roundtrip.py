@@ -70,7 +70,7 @@ def main():
                            check=True, stdout=subprocess.DEVNULL)
             exp = subprocess.run([os.path.join(bindir, "collide-export"), "--quiet", "--format", "json",
                                   store, "-o", out], check=True, capture_output=True, text=True)
-            exported = json.loads(exp.stdout)["adapters"]
+            exported = json.loads(exp.stdout)["tables"]["adapters"]
             origs = originals or sources
             if len(exported) != len(origs):
                 print(f"ROUNDTRIP FAIL: {family}: {len(exported)} adapters exported for {len(origs)} tasks")

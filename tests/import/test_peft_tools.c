@@ -85,9 +85,9 @@ static void test_usage(void)
     snprintf(args, sizeof args, "collide-import -o %s", in_scratch(p, sizeof p, "u.h5"));
     expect(args, 2, "no ADAPTER given");
     snprintf(args, sizeof args, "collide-import -o %s --format xml %s", p, f1);
-    expect(args, 2, "--format \"xml\": expected text or json");
+    expect(args, 2, "--format \"xml\": expected text, csv or json");
     snprintf(args, sizeof args, "collide-import -o %s --bogus %s", p, f1);
-    expect(args, 2, "unknown or incomplete option '--bogus'");
+    expect(args, 2, "unknown option '--bogus'");
     snprintf(args, sizeof args, "collide-import -o %s --tasks only %s %s", p, f1, f2);
     expect(args, 2, "--tasks gives 1 name, but the adapters hold 2 tasks");
     snprintf(args, sizeof args, "collide-import -o %s --tasks a,a %s %s", p, f1, f2);
@@ -99,7 +99,7 @@ static void test_usage(void)
     snprintf(args, sizeof args, "collide-export %s %s -o x", p, p);
     expect(args, 2, "unexpected argument");
     snprintf(args, sizeof args, "collide-export %s -o x --fan-in-fan-out maybe", p);
-    expect(args, 2, "--fan-in-fan-out \"maybe\": expected auto, true or false");
+    expect(args, 2, "--fan-in-fan-out: expected auto, true or false: maybe");
 }
 
 static void test_bad_input(void)
@@ -121,8 +121,11 @@ static void test_bad_input(void)
     /* natural order puts llama's model.layers.* first: gpt2 lacks it */
     expect(args, 1, "gpt2/task1: module 'model.layers.0.self_attn.q_proj': missing, though");
     CHECK(access(store, F_OK) != 0, "a failed import wrote a store");
-    /* a failed run leaves an existing output as it was */
+    /* an existing output is refused unasked; a failed run with --force
+     * leaves it as it was */
     write_text(store, "precious");
+    expect(args, 1, "already exists; refusing to overwrite it (--force replaces it)");
+    snprintf(args, sizeof args, "collide-import --force -o %s %s %s", store, f1, f2);
     expect(args, 1, "missing, though");
     FILE *f = fopen(store, "r");
     char buf[32] = {0};
@@ -147,8 +150,9 @@ static void test_family(const char *family, const char *const *tasks, int T)
         k += snprintf(args + k, sizeof args - (size_t)k, " %s", fixture(p, sizeof p, rel));
     }
     json_t *j = run_json(args);
-    json_t *jt = json_object_get(j, "tasks"), *jm = json_object_get(j, "modules");
-    CHECK(json_array_size(jt) == (size_t)T && json_array_size(json_object_get(j, "notes")) == 0,
+    json_t *tabs = json_object_get(j, "tables");
+    json_t *jt = json_object_get(tabs, "tasks"), *jm = json_object_get(tabs, "modules");
+    CHECK(json_array_size(jt) == (size_t)T && json_array_size(json_object_get(tabs, "notes")) == 0,
           "%s: %zu tasks", family, json_array_size(jt));
     for (int t = 0; t < T && t < (int)json_array_size(jt); t++)
         CHECK(!strcmp(json_string_value(json_object_get(json_array_get(jt, t), "name")), tasks[t]),
@@ -232,7 +236,7 @@ static void test_family(const char *family, const char *const *tasks, int T)
     in_scratch(again, sizeof again, rel);
     snprintf(args, sizeof args, "collide-export --format json %s -o %s", store, out);
     j = run_json(args);
-    json_t *ad = json_object_get(j, "adapters");
+    json_t *ad = json_object_get(json_object_get(j, "tables"), "adapters");
     CHECK(json_array_size(ad) == (size_t)T, "%s: %zu exported", family, json_array_size(ad));
     k = snprintf(args, sizeof args, "collide-import --quiet -o %s", again);
     for (size_t a = 0; a < json_array_size(ad); a++)
@@ -264,9 +268,10 @@ static void test_notes(void)
     CHECK_CONTAINS(err, "classifier/adapter_model.safetensors: base_model.model.classifier.bias: full "
                         "tensor of modules_to_save entry 'classifier'");
     json_t *j = json_loads(out, 0, NULL);
-    CHECK(json_array_size(json_object_get(j, "notes")) == 2 &&
-              json_integer_value(json_object_get(json_array_get(json_object_get(j, "tasks"), 0), "skipped")) == 2 &&
-              json_array_size(json_object_get(j, "modules")) == 1,
+    json_t *tabs = json_object_get(j, "tables");
+    CHECK(json_array_size(json_object_get(tabs, "notes")) == 2 &&
+              json_integer_value(json_object_get(json_array_get(json_object_get(tabs, "tasks"), 0), "skipped")) == 2 &&
+              json_array_size(json_object_get(tabs, "modules")) == 1,
           "notes in JSON");
     json_decref(j);
     free(out), free(err);

@@ -157,7 +157,8 @@ static void synth(const setting *s, const char *path, double *printed)
     char *o = capture(cmd);
     json_t *j = o ? json_loads(o, 0, NULL) : NULL;
     CHECK(j, "collide-synth --format json: %s", o ? o : "(failed)");
-    *printed = j ? json_number_value(json_object_get(j, "expected_collision_rate")) : NAN;
+    json_t *row = json_array_get(json_object_get(json_object_get(j, "tables"), "store"), 0);
+    *printed = row ? json_number_value(json_object_get(row, "expected_collision_rate")) : NAN;
     json_decref(j);
     free(o);
 }
