@@ -420,6 +420,8 @@ typedef struct cl_synth_spec {
 } cl_synth_spec;
 
 void cl_synth_defaults(cl_synth_spec *s);
+/* The spec's ranges (CL_ERR_ARG naming the option), before any output. */
+int cl_synth_check(const cl_synth_spec *spec, const char *path, cl_error *err);
 int cl_synth_write(const char *path, const cl_synth_spec *spec, cl_error *err);
 
 /* ------------------------------------------------------------ safetensors */

@@ -53,7 +53,7 @@ void cl_synth_defaults(cl_synth_spec *s)
     s->seed = 1;
 }
 
-static int check(const cl_synth_spec *s, const char *path, cl_error *err)
+int cl_synth_check(const cl_synth_spec *s, const char *path, cl_error *err)
 {
     if (s->tasks < 1 || s->tasks > 1000)
         return cl_error_set(err, CL_ERR_ARG, "%s: --tasks %d out of range [1, 1000]", path, s->tasks);
@@ -114,7 +114,7 @@ typedef struct synth_mod {
 
 int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
 {
-    int rc = check(sp, path, err);
+    int rc = cl_synth_check(sp, path, err);
     if (rc)
         return rc;
     int T = sp->tasks, M = sp->modules, r = sp->rank;

@@ -452,7 +452,7 @@ int cl_pretrain_committed_places(char places[][4096], int max)
     char root[4096];
     source_root(root, sizeof root);
     if (root[0])
-        snprintf(cand[nc++], 4096, "%s/%s", root, CL_COMMITTED_BASE);
+        cat3(cand[nc++], 4096, root, "/", CL_COMMITTED_BASE);
     /* beside the build the executable sits in: ROOT/BUILD/bin/tool */
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);

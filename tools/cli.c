@@ -174,9 +174,17 @@ void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *c
     while (sp->opts && sp->opts[n_tool].name)
         n_tool++;
     int n_all = n_tool + N_COMMON;
-    const cli_opt **all = xcalloc((size_t)n_all, sizeof *all);
-    struct option *lo = xcalloc((size_t)n_all + 1, sizeof *lo);
-    int *seen = xcalloc((size_t)n_all, sizeof *seen);
+    /* on the stack: a usage error exits from inside the loop */
+    enum { MAX_OPTS = 64 };
+    const cli_opt *all[MAX_OPTS];
+    struct option lo[MAX_OPTS + 1];
+    int seen[MAX_OPTS];
+    if (n_all > MAX_OPTS) {
+        fprintf(stderr, "internal error: %s has more than %d options\n", sp->name, MAX_OPTS);
+        abort();
+    }
+    memset(lo, 0, sizeof lo);
+    memset(seen, 0, sizeof seen);
     char shorts[64] = ":h";
     int nl = 0;
     for (int i = 0; i < n_all; i++) {
@@ -240,9 +248,6 @@ void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *c
         default: on(ctx, key, arg);
         }
     }
-    free(all);
-    free(lo);
-    free(seen);
     if (out->table && out->format != CLI_CSV)
         spec_error(sp, "--table applies to --format csv only");
     out->args = argv + optind;
@@ -313,13 +318,16 @@ int cli_sweep_parse(const char *prog, cl_threshold base, const char *list, cl_th
         char spec[64];
         cl_error err;
         snprintf(spec, sizeof spec, "%s:%s", names[base.mode], tok);
-        if (n == max) {
-            char m[64];
-            snprintf(m, sizeof m, "--sweep: at most %d values", max);
+        int bad = n == max || cl_threshold_parse(spec, &out[n], &err);
+        if (bad) {
+            char m[sizeof err.msg + 64];
+            if (n == max)
+                snprintf(m, sizeof m, "--sweep: at most %d values", max);
+            else
+                snprintf(m, sizeof m, "--sweep: %s", err.msg);
+            free(copy); /* before exit: the sanitizer counts leaks */
             cli_usage_error(prog, m, list);
         }
-        if (cl_threshold_parse(spec, &out[n], &err))
-            cli_usage_error(prog, "--sweep", err.msg);
         n++;
     }
     free(copy);

@@ -197,7 +197,7 @@ int main(int argc, char **argv)
                                   .formats = "what was imported (tables store, tasks,\n"
                                              "modules, notes)",
                                   .primary = "tasks",
-                                  .min_args = 1,
+                                  .min_args = 0, /* -o is asked for first */
                                   .max_args = -1,
                                   .args_name = "ADAPTER"};
     cli_spec sp = spec;
@@ -208,6 +208,8 @@ int main(int argc, char **argv)
     cli_parse(&sp, argc, argv, on_opt, &o, &ca);
     if (!o.out || !o.out[0])
         cli_usage_error(PROG, "-o STORE is required", NULL);
+    if (ca.n_args == 0)
+        cli_usage_error(PROG, "no ADAPTER given", NULL);
     if (cli_output_check(PROG, o.out, ca.force, (const char *const *)ca.args, ca.n_args))
         return CLI_EXIT_FAIL;
     int n = ca.n_args, n_names = 0, status = 0;

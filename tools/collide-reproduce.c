@@ -8,7 +8,7 @@
 #include "pretrain.h"
 #include "reproduce.h"
 
-#include <getopt.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,42 +19,129 @@ static const char PROG[] = "collide-reproduce";
 
 
 
-static const char *USAGE =
-    "usage: collide-reproduce [--quick] -o DIR [options]\n"
-    "\n"
+static const char *SUMMARY =
     "Run the paper's experiments with collide-train and write the paper's tables with our\n"
     "numbers beside the published ones (DIR/tables.md, DIR/tables.tex), the stores\n"
-    "(DIR/stores/), a full report of each (DIR/report.txt) and the figures (DIR/figures/).\n"
-    "\n"
-    "  --quick              the small experiment (the main job) on order 1 of the real\n"
-    "                       data when found (yahoo's missing data replaced and recorded),\n"
-    "                       the synthetic benchmark otherwise: inclora, olora and nlora at\n"
-    "                       their defaults, and an N-LoRA lambda sweep at smaller caps. On\n"
-    "                       the real data its caps are 150 examples a class, 2 epochs and\n"
-    "                       inputs of 128 tokens (options given win). Without --quick:\n"
-    "                       seqlora, inclora, olora and nlora on orders 1-6, and the sweep.\n"
-    "  -o, --output DIR     where everything goes (required)\n"
-    "  --data DIR           the CL_Benchmark folder (default: $COLLIDE_DATA, then\n"
-    "                       ../shared/datasets/CL_Benchmark)\n"
-    "  --synthetic          the synthetic benchmark even when real data is found\n"
-    "  --base DIR           the base model (default: on the real data the committed\n"
-    "                       model/base of the checkout collide was built from, whatever\n"
-    "                       the working directory, else DIR/base; on the synthetic\n"
-    "                       DIR/base-synthetic; pretrained on first use; stderr says which)\n"
-    "  --train-per-class N --test-per-task N --epochs N --lr X --max-len N --targets q,v\n"
-    "                       training settings (collide-train's defaults otherwise)\n"
-    "  --sweep-train-per-class N\n"
-    "                       the N-LoRA lambda sweep's cap (default 100 on the real data,\n"
-    "                       with 100 test examples a task; 150 on the synthetic; at most\n"
-    "                       the runs' own)\n"
-    "  --threshold M:V      scale-free threshold for the tables (default energy:0.99); an\n"
-    "                       absolute one is derived from the IncLoRA run and shown beside\n"
-    "  --quiet              no progress on stderr\n"
-    "  -h, --help           this help\n"
-    "\n"
-    "Running again continues: finished runs are kept, unfinished ones resumed task by task.\n"
-    "Exit status: 0 success, 1 failure, 2 bad usage, 3 everything written but the images\n"
-    "(gnuplot missing: apt-get install gnuplot-nox).\n";
+    "(DIR/stores/), a full report of each (DIR/report.txt) and the figures (DIR/figures/).";
+
+static const char *DETAILS =
+    "Running again continues: finished runs are kept, unfinished ones resumed task by task,\n"
+    "and the tables, report and figures are written anew. A DIR that exists, is not empty\n"
+    "and holds no stores/ folder (so not an earlier run's) is refused unless --force.";
+
+enum { O_QUICK = 256, O_DATA, O_SYN, O_BASE, O_TPC, O_TPT, O_EPOCHS, O_LR, O_MAXLEN, O_TARGETS,
+       O_TH, O_SWEEP_TPC };
+
+static const cli_opt options[] = {
+    {"quick", O_QUICK, NULL, 0,
+     "the small experiment (the main job) on order 1 of the real\n"
+     "data when found (yahoo's missing data replaced and recorded),\n"
+     "the synthetic benchmark otherwise: inclora, olora and nlora at\n"
+     "their defaults, and an N-LoRA lambda sweep at smaller caps. On\n"
+     "the real data its caps are 150 examples a class, 2 epochs and\n"
+     "inputs of 128 tokens (options given win). Without --quick:\n"
+     "seqlora, inclora, olora and nlora on orders 1-6, and the sweep."},
+    {"output", 'o', "DIR", 0, "where everything goes (required)"},
+    {"data", O_DATA, "DIR", 0, "the CL_Benchmark folder (default: $COLLIDE_DATA, then\n"
+                               "../shared/datasets/CL_Benchmark)"},
+    {"synthetic", O_SYN, NULL, 0, "the synthetic benchmark even when real data is found"},
+    {"base", O_BASE, "DIR", 0,
+     "the base model (default: on the real data the committed\n"
+     "model/base of the checkout collide was built from, whatever\n"
+     "the working directory, else DIR/base; on the synthetic\n"
+     "DIR/base-synthetic; pretrained on first use; stderr says which)"},
+    {"train-per-class", O_TPC, "N", 0, "training examples a class (collide-train's default)"},
+    {"test-per-task", O_TPT, "N", 0, "test examples a task (collide-train's default)"},
+    {"epochs", O_EPOCHS, "N", 0, "epochs a task (collide-train's default)"},
+    {"lr", O_LR, "X", 0, "learning rate (collide-train's default)"},
+    {"max-len", O_MAXLEN, "N", 0, "tokens an example (collide-train's default)"},
+    {"targets", O_TARGETS, "q,v", 0, "projections to adapt (collide-train's default)"},
+    {"sweep-train-per-class", O_SWEEP_TPC, "N", 0,
+     "the N-LoRA lambda sweep's cap (default 100 on the real data,\n"
+     "with 100 test examples a task; 150 on the synthetic; at most\n"
+     "the runs' own)"},
+    {"threshold", O_TH, "M:V", 0,
+     "scale-free threshold for the tables (default energy:0.99); an\n"
+     "absolute one is derived from the IncLoRA run and shown beside"},
+    {0}};
+
+typedef struct args {
+    cl_repro_opts o;
+    const char *data, *base, *th_text, *out;
+    int set_tpc, set_epochs, set_maxlen;
+} args;
+
+static void on_opt(void *ctx, int key, const char *arg)
+{
+    args *a = ctx;
+    cl_repro_opts *o = &a->o;
+    switch (key) {
+    case 'o': a->out = arg; break;
+    case O_QUICK: o->quick = 1; break;
+    case O_DATA: a->data = arg; break;
+    case O_SYN: o->train.synthetic = 1; break;
+    case O_BASE: a->base = arg; break;
+    case O_TPC:
+        o->train.train_per_class = (int)cli_whole(PROG, "--train-per-class", arg, 1, 100000);
+        a->set_tpc = 1;
+        break;
+    case O_TPT:
+        o->train.test_per_task = (int)cli_whole(PROG, "--test-per-task", arg, 1, 1000000);
+        break;
+    case O_EPOCHS:
+        o->train.epochs = (int)cli_whole(PROG, "--epochs", arg, 1, 1000);
+        a->set_epochs = 1;
+        break;
+    case O_LR: {
+        char *end;
+        o->train.lr = strtod(arg, &end);
+        if (end == arg || *end || !(o->train.lr > 0 && o->train.lr < 1))
+            cli_usage_error(PROG, "--lr must be in (0, 1)", arg);
+        break;
+    }
+    case O_MAXLEN:
+        o->train.max_len = (int)cli_whole(PROG, "--max-len", arg, 16, 8192);
+        a->set_maxlen = 1;
+        break;
+    case O_TARGETS: {
+        char *copy = strdup(arg), *save = NULL;
+        o->train.targets = 0;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            cl_proj p;
+            if (cl_proj_parse(t, &p))
+                cli_usage_error(PROG, "--targets: unknown projection", t);
+            o->train.targets |= 1u << p;
+        }
+        free(copy);
+        if (!o->train.targets)
+            cli_usage_error(PROG, "--targets is empty", arg);
+        break;
+    }
+    case O_TH: a->th_text = arg; break;
+    case O_SWEEP_TPC:
+        o->sweep_train_per_class = (int)cli_whole(PROG, "--sweep-train-per-class", arg, 1, 100000);
+        break;
+    }
+}
+
+/* DIR is ours when missing, empty, or an earlier run's (it has stores/). */
+static int foreign_dir(const char *dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/stores", dir);
+    if (access(p, F_OK) == 0)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n > 0;
+}
+
 
 
 
@@ -138,84 +225,37 @@ int main(int argc, char **argv)
     cl_repro_opts o;
     memset(&o, 0, sizeof o);
     cl_train_defaults(&o.train);
-    const char *data = NULL, *base = NULL, *th_text = CL_THRESHOLD_DEFAULT;
-    int quiet = 0, set_tpc = 0, set_epochs = 0, set_maxlen = 0;
-    enum { O_QUICK = 256, O_DATA, O_SYN, O_BASE, O_TPC, O_TPT, O_EPOCHS, O_LR, O_MAXLEN,
-           O_TARGETS, O_TH, O_QUIET, O_SWEEP_TPC };
-    static const struct option lo[] = {
-        {"quick", no_argument, 0, O_QUICK},      {"output", required_argument, 0, 'o'},
-        {"data", required_argument, 0, O_DATA},  {"synthetic", no_argument, 0, O_SYN},
-        {"base", required_argument, 0, O_BASE},  {"train-per-class", required_argument, 0, O_TPC},
-        {"test-per-task", required_argument, 0, O_TPT},
-        {"epochs", required_argument, 0, O_EPOCHS}, {"lr", required_argument, 0, O_LR},
-        {"max-len", required_argument, 0, O_MAXLEN}, {"targets", required_argument, 0, O_TARGETS},
-        {"threshold", required_argument, 0, O_TH}, {"quiet", no_argument, 0, O_QUIET},
-        {"sweep-train-per-class", required_argument, 0, O_SWEEP_TPC},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    opterr = 0;
-    int c;
-    const char *out = NULL;
-    while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'h': fputs(USAGE, stdout); return 0;
-        case 'o': out = optarg; break;
-        case O_QUICK: o.quick = 1; break;
-        case O_DATA: data = optarg; break;
-        case O_SYN: o.train.synthetic = 1; break;
-        case O_BASE: base = optarg; break;
-        case O_TPC:
-            o.train.train_per_class = (int)cli_whole(PROG, "--train-per-class", optarg, 1, 100000);
-            set_tpc = 1;
-            break;
-        case O_TPT:
-            o.train.test_per_task = (int)cli_whole(PROG, "--test-per-task", optarg, 1, 1000000);
-            break;
-        case O_EPOCHS:
-            o.train.epochs = (int)cli_whole(PROG, "--epochs", optarg, 1, 1000);
-            set_epochs = 1;
-            break;
-        case O_LR: {
-            char *end;
-            o.train.lr = strtod(optarg, &end);
-            if (end == optarg || *end || !(o.train.lr > 0 && o.train.lr < 1))
-                cli_usage_error(PROG, "--lr must be in (0, 1)", optarg);
-            break;
-        }
-        case O_MAXLEN:
-            o.train.max_len = (int)cli_whole(PROG, "--max-len", optarg, 16, 8192);
-            set_maxlen = 1;
-            break;
-        case O_TARGETS: {
-            char *copy = strdup(optarg), *save = NULL;
-            o.train.targets = 0;
-            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                cl_proj p;
-                if (cl_proj_parse(t, &p))
-                    cli_usage_error(PROG, "--targets: unknown projection", t);
-                o.train.targets |= 1u << p;
-            }
-            free(copy);
-            break;
-        }
-        case O_TH: th_text = optarg; break;
-        case O_SWEEP_TPC:
-            o.sweep_train_per_class =
-                (int)cli_whole(PROG, "--sweep-train-per-class", optarg, 1, 100000);
-            break;
-        case O_QUIET: quiet = 1; break;
-        default: cli_usage_error(PROG, "unknown or incomplete option", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        cli_usage_error(PROG, "unexpected argument", argv[optind]);
+    args A = {.o = o, .th_text = CL_THRESHOLD_DEFAULT};
+    const cli_spec spec = {.name = PROG,
+                           .synopsis = "[--quick] -o DIR [options]",
+                           .summary = SUMMARY,
+                           .details = DETAILS,
+                           .opts = options,
+                           .common = CLI_C_FORCE,
+                           .formats = "the files written (table files)",
+                           .min_args = 0,
+                           .max_args = 0,
+                           .exit_note = "3 everything written but the images\n"
+                                        "(gnuplot missing: apt-get install gnuplot-nox)"};
+    cli_args ca;
+    cli_parse(&spec, argc, argv, on_opt, &A, &ca);
+    o = A.o;
+    const char *data = A.data, *base = A.base, *th_text = A.th_text, *out = A.out;
+    int quiet = ca.quiet, set_tpc = A.set_tpc, set_epochs = A.set_epochs;
+    int set_maxlen = A.set_maxlen;
     if (!out)
         cli_usage_error(PROG, "-o DIR is required", NULL);
     cl_threshold th;
     cl_error err;
     if (cl_threshold_parse(th_text, &th, &err))
         cli_usage_error(PROG, err.msg, NULL);
+    if (foreign_dir(out) && !ca.force) {
+        fprintf(stderr, "collide-reproduce: %s: exists, is not empty and holds no earlier run "
+                        "(no stores/); refusing to write into it (--force does)\n", out);
+        return 1;
+    }
     snprintf(o.dir, sizeof o.dir, "%s", out);
-    o.progress = !quiet && isatty(2);
+    o.progress = ca.progress;
     /* real data when found, the synthetic benchmark otherwise */
     if (!o.train.synthetic &&
         cl_bench_find_root(data, o.train.data_dir, sizeof o.train.data_dir, &err) != CL_OK) {
@@ -285,10 +325,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "collide-reproduce: %s\n", err.msg);
         return 1;
     }
-    printf("collide-reproduce: wrote\n  %s/tables.md and %s/tables.tex  (the paper's tables, ours beside)\n"
-           "  %s/report.txt                  (every metric of every store)\n"
-           "  %s/figures/                    (figures 1-5: PNG and CSV)\n"
-           "  %s/stores/                     (%d stores)\n",
-           o.dir, o.dir, o.dir, o.dir, o.dir, o.n_runs);
+    cli c;
+    cli_init_defaults(&c, PROG, stdout);
+    c.format = ca.format;
+    c.primary = "files";
+    static const char *cols[] = {"path", "what"};
+    cli_table *t = cli_table_get(&c, "files", cols, 2);
+    static const char *what[][2] = {{"tables.md", "the paper's tables, ours beside"},
+                                    {"tables.tex", "the same, LaTeX"},
+                                    {"claims.json", "each claim's verdict"},
+                                    {"report.txt", "every metric of every store"},
+                                    {"figures", "figures 1-5: PNG and CSV"},
+                                    {"stores", "the stores"}};
+    for (size_t i = 0; i < sizeof what / sizeof what[0]; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", o.dir, what[i][0]);
+        cli_row_begin(t);
+        cli_cell_s(t, p);
+        cli_cell_s(t, what[i][1]);
+    }
+    if (cli_text(&c))
+        printf("collide-reproduce: wrote\n  %s/tables.md and %s/tables.tex  (the paper's tables, ours beside)\n"
+               "  %s/report.txt                  (every metric of every store)\n"
+               "  %s/figures/                    (figures 1-5: PNG and CSV)\n"
+               "  %s/stores/                     (%d stores)\n",
+               o.dir, o.dir, o.dir, o.dir, o.dir, o.n_runs);
+    int st = cli_finish(&c, CLI_EXIT_OK);
+    if (st)
+        return st;
     return no_image ? PLOT_EXIT_NO_IMAGE : 0;
 }

@@ -157,9 +157,13 @@ int main(int argc, char **argv)
     cl_synth_spec sp = o.sp;
     if (!o.out)
         bad("%s", "-o STORE is required");
+    cl_error err;
+    if (cl_synth_check(&sp, o.out, &err)) { /* bad usage before an existing output */
+        fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", err.msg);
+        return CLI_EXIT_USAGE;
+    }
     if (cli_output_check(PROG, o.out, ca.force, NULL, 0))
         return CLI_EXIT_FAIL;
-    cl_error err;
     if (cl_synth_write(o.out, &sp, &err)) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return err.code == CL_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;

@@ -6,8 +6,7 @@
 #include "pretrain.h"
 #include "trainer.h"
 
-#include <getopt.h>
-#include <jansson.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,65 +15,79 @@
 
 static const char PROG[] = "collide-train";
 
-static const char *USAGE =
-    "usage: collide-train -o STORE [options]\n"
-    "       collide-train --resume STORE\n"
-    "\n"
+static const char *SUMMARY =
     "Learn a sequence of tasks with LoRA on a base model and write every adapter snapshot,\n"
     "the accuracy matrix and the baselines to STORE (docs/FORMAT.md).\n"
-    "\n"
-    "data:\n"
-    "  --data DIR             the CL_Benchmark folder (default: $COLLIDE_DATA, then\n"
-    "                         ../shared/datasets/CL_Benchmark)\n"
-    "  --synthetic            the built-in synthetic benchmark (tasks synth1..synth6)\n"
-    "  --synthetic-overlap X  keyword overlap between synthetic tasks (default 0.3)\n"
-    "  --order N              the paper's order 1..6 (default 1; 4 synthetic tasks with\n"
-    "                         --synthetic)\n"
-    "  --tasks a,b,c          or these tasks, in this order\n"
-    "  --substitute a=b,...   train and test task a on task b's data (recorded in the store)\n"
-    "  --train-per-class N    training examples per class (default 250; the paper used 1000)\n"
-    "  --test-per-task N      test examples per task (default 200)\n"
-    "  --max-len N            tokens per example; longer texts are cut (default 192)\n"
-    "\n"
-    "model and method:\n"
-    "  --base DIR             a base in the Hugging Face layout (default: the committed base\n"
-    "                         model/base of the checkout collide was built from, whatever\n"
-    "                         the working directory, else out/base; with --synthetic,\n"
-    "                         out/base-synthetic; trained by collide-pretrain on first use;\n"
-    "                         stderr says which, and when it will pretrain one)\n"
-    "  --method M             seqlora, inclora, olora, nlora or olora+nlora (default inclora)\n"
-    "  --penalty F            auto (default), code or paper: which form of the penalties\n"
-    "                         (docs/METRICS.md, \"the paper and its code disagree\"); auto\n"
-    "                         is the released code's form, which produced the published\n"
-    "                         numbers, when every target is square, the paper's otherwise\n"
-    "  --lambda X | t=X,...   N-LoRA lambda, one value or per task (default 0.4)\n"
-    "  --lambda-orth X        O-LoRA lambda1 (default 0.5)\n"
-    "  --lambda-l2 X          O-LoRA lambda2, code form only (default 0)\n"
-    "  --rank R --alpha A     LoRA rank and alpha (default 8, 32)\n"
-    "  --dropout P            LoRA dropout (default 0.1)\n"
-    "  --targets q,k,v,o      projections to adapt: q k v o gate up down (default q,k,v,o;\n"
-    "                         the papers used q,v, which learn nothing on the small bases)\n"
-    "  --epochs N --batch N --lr X   (default 5, 8, 2e-3; constant learning rate)\n"
-    "  --seed N               (default 1)\n"
-    "  --snapshot-every K     a snapshot every K steps, and one at each task end (default 25)\n"
-    "  --max-new N            tokens generated when evaluating (default 12)\n"
-    "\n"
-    "  -o, --output STORE     the store to create (refused if it exists)\n"
-    "  --resume STORE         continue an interrupted run from its last complete snapshot,\n"
-    "                         with the settings stored in it (other options are refused); a\n"
-    "                         finished run is left untouched (\"finished: ...; nothing to do\")\n"
-    "  --format F             text (default) or json summary on stdout\n"
-    "  --quiet                no progress on stderr\n"
-    "  -h, --help             this help\n"
-    "\n"
-    "After each task every task of the order is evaluated (greedy generation, exact match of\n"
-    "the normalised answer). With a fixed seed and OMP_NUM_THREADS=1 two runs give the same\n"
+    "    collide-train --resume STORE   continues an interrupted run";
+
+static const char *DETAILS =
+    "After each task every task of the order is evaluated twice: ranked (the option label\n"
+    "with the highest log-likelihood) and the paper's greedy generation, exact match of\n"
+    "the normalised answer. With a fixed seed and OMP_NUM_THREADS=1 two runs give the same\n"
     "store, and a resumed run the same store as an uninterrupted one (wall times aside).\n"
-    "\n"
-    "Exit status: 0 success, 1 failure, 2 bad usage.\n";
+    "Every option and input is checked before the store is created; an existing STORE is\n"
+    "refused (continue it with --resume, or --force to train it again from scratch).";
 
+enum { O_DATA = 256, O_SYN, O_SOV, O_ORDER, O_TASKS, O_SUBST, O_TPC, O_TPT, O_MAXLEN, O_BASE,
+       O_METHOD, O_PEN, O_LAM, O_LORTH, O_LL2, O_RANK, O_ALPHA, O_DROP, O_TARGETS, O_EPOCHS,
+       O_BATCH, O_LR, O_SEED, O_SNAP, O_MAXNEW, O_RESUME };
 
+static const cli_opt options[] = {
+    {"output", 'o', "STORE", 0, "the store to create (refused if it exists, unless --force)"},
+    {"resume", O_RESUME, "STORE", 0,
+     "continue an interrupted run from its last complete snapshot,\n"
+     "with the settings stored in it (other options are refused); a\n"
+     "finished run is left untouched (\"finished: ...; nothing to do\")"},
+    {"data", O_DATA, "DIR", 0, "the CL_Benchmark folder (default: $COLLIDE_DATA, then\n"
+                               "../shared/datasets/CL_Benchmark)"},
+    {"synthetic", O_SYN, NULL, 0, "the built-in synthetic benchmark (tasks synth1..synth6)"},
+    {"synthetic-overlap", O_SOV, "X", 0, "keyword overlap between synthetic tasks (default 0.3)"},
+    {"order", O_ORDER, "N", 0, "the paper's order 1..6 (default 1; 4 synthetic tasks with\n"
+                               "--synthetic)"},
+    {"tasks", O_TASKS, "a,b,c", 0, "or these tasks, in this order"},
+    {"substitute", O_SUBST, "a=b,...", 0,
+     "train and test task a on task b's data (recorded in the store)"},
+    {"train-per-class", O_TPC, "N", 0,
+     "training examples per class (default 250; the paper used 1000)"},
+    {"test-per-task", O_TPT, "N", 0, "test examples per task (default 200)"},
+    {"max-len", O_MAXLEN, "N", 0, "tokens per example; longer texts are cut (default 192)"},
+    {"base", O_BASE, "DIR", 0,
+     "a base in the Hugging Face layout (default: the committed base\n"
+     "model/base of the checkout collide was built from, whatever\n"
+     "the working directory, else out/base; with --synthetic,\n"
+     "out/base-synthetic; trained by collide-pretrain on first use;\n"
+     "stderr says which, and when it will pretrain one)"},
+    {"method", O_METHOD, "M", 0,
+     "seqlora, inclora, olora, nlora or olora+nlora (default inclora)"},
+    {"penalty", O_PEN, "F", 0,
+     "auto (default), code or paper: which form of the penalties\n"
+     "(docs/METRICS.md, \"the paper and its code disagree\"); auto\n"
+     "is the released code's form, which produced the published\n"
+     "numbers, when every target is square, the paper's otherwise"},
+    {"lambda", O_LAM, "X|t=X,...", 0, "N-LoRA lambda, one value or per task (default 0.4)"},
+    {"lambda-orth", O_LORTH, "X", 0, "O-LoRA lambda1 (default 0.5)"},
+    {"lambda-l2", O_LL2, "X", 0, "O-LoRA lambda2, code form only (default 0)"},
+    {"rank", O_RANK, "R", 0, "LoRA rank (default 8)"},
+    {"alpha", O_ALPHA, "A", 0, "LoRA alpha (default 32)"},
+    {"dropout", O_DROP, "P", 0, "LoRA dropout (default 0.1)"},
+    {"targets", O_TARGETS, "q,k,v,o", 0,
+     "projections to adapt: q k v o gate up down (default q,k,v,o;\n"
+     "the papers used q,v, which learn nothing on the small bases)"},
+    {"epochs", O_EPOCHS, "N", 0, "epochs per task (default 5)"},
+    {"batch", O_BATCH, "N", 0, "batch size (default 8)"},
+    {"lr", O_LR, "X", 0, "learning rate, constant (default 2e-3)"},
+    {"seed", O_SEED, "N", 0, "random seed (default 1)"},
+    {"snapshot-every", O_SNAP, "K", 0,
+     "a snapshot every K steps, and one at each task end (default 25)"},
+    {"max-new", O_MAXNEW, "N", 0, "tokens generated when evaluating (default 12)"},
+    {0}};
 
+typedef struct args {
+    cl_train_opts o;
+    const char *out, *resume, *data, *tasks, *subst, *lambda, *base;
+    int order;
+    const char *setting; /* the first training setting given (refused with --resume) */
+} args;
 
 /* Is s a task of the synthetic benchmark (synth1..synth6)? */
 static int synth_task(const char *s)
@@ -95,113 +108,166 @@ static int split(char *s, char **items, int max)
     return n;
 }
 
+static void on_opt(void *ctx, int key, const char *arg)
+{
+    args *a = ctx;
+    cl_train_opts *o = &a->o;
+    if (!a->setting && key != O_RESUME && key != 'o')
+        for (const cli_opt *p = options; p->name; p++)
+            if (p->key == key)
+                a->setting = p->name;
+    switch (key) {
+    case 'o': a->out = arg; break;
+    case O_DATA: a->data = arg; break;
+    case O_SYN: o->synthetic = 1; break;
+    case O_SOV: o->synth_overlap = cli_real(PROG, "--synthetic-overlap", arg, 0, 1); break;
+    case O_ORDER: a->order = (int)cli_whole(PROG, "--order", arg, 1, 6); break;
+    case O_TASKS: a->tasks = arg; break;
+    case O_SUBST: a->subst = arg; break;
+    case O_TPC: o->train_per_class = (int)cli_whole(PROG, "--train-per-class", arg, 1, 100000); break;
+    case O_TPT: o->test_per_task = (int)cli_whole(PROG, "--test-per-task", arg, 1, 1000000); break;
+    case O_MAXLEN: o->max_len = (int)cli_whole(PROG, "--max-len", arg, 16, 8192); break;
+    case O_BASE: a->base = arg; break;
+    case O_METHOD:
+        if (cl_method_parse(arg, &o->method))
+            cli_usage_error(PROG, "--method must be seqlora, inclora, olora, nlora or olora+nlora",
+                            arg);
+        break;
+    case O_PEN:
+        if (!strcmp(arg, "code")) o->penalty_code = 1;
+        else if (!strcmp(arg, "paper")) o->penalty_code = 0;
+        else if (!strcmp(arg, "auto")) o->penalty_code = -1;
+        else cli_usage_error(PROG, "--penalty must be auto, code or paper", arg);
+        break;
+    case O_LAM: a->lambda = arg; break;
+    case O_LORTH: o->lambda_orth = cli_real(PROG, "--lambda-orth", arg, 0, 1e6); break;
+    case O_LL2: o->lambda_l2 = cli_real(PROG, "--lambda-l2", arg, 0, 1e6); break;
+    case O_RANK: o->rank = (int)cli_whole(PROG, "--rank", arg, 1, 1024); break;
+    case O_ALPHA: o->alpha = cli_real(PROG, "--alpha", arg, 1e-6, 1e6); break;
+    case O_DROP: o->dropout = cli_real(PROG, "--dropout", arg, 0, 0.9); break;
+    case O_TARGETS: {
+        char *copy = strdup(arg), *items[16];
+        int n = split(copy, items, 16);
+        o->targets = 0;
+        for (int i = 0; i < n; i++) {
+            cl_proj p;
+            if (cl_proj_parse(items[i], &p))
+                cli_usage_error(PROG, "--targets: unknown projection (q k v o gate up down)",
+                                items[i]);
+            o->targets |= 1u << p;
+        }
+        free(copy);
+        if (!o->targets)
+            cli_usage_error(PROG, "--targets is empty", arg);
+        break;
+    }
+    case O_EPOCHS: o->epochs = (int)cli_whole(PROG, "--epochs", arg, 1, 10000); break;
+    case O_BATCH: o->batch = (int)cli_whole(PROG, "--batch", arg, 1, 4096); break;
+    case O_LR: o->lr = cli_real(PROG, "--lr", arg, 1e-9, 1); break;
+    case O_SEED: o->seed = (uint64_t)cli_whole(PROG, "--seed", arg, 0, 1L << 52); break;
+    case O_SNAP: o->snapshot_every = (int)cli_whole(PROG, "--snapshot-every", arg, 0, 1 << 30); break;
+    case O_MAXNEW: o->max_new = (int)cli_whole(PROG, "--max-new", arg, 1, 64); break;
+    case O_RESUME: a->resume = arg; break;
+    }
+}
+
+/* The summary on stdout: what was trained and the accuracy matrices, as the
+ * tables summary (a row per protocol, the headline first) and accuracy. */
+static void report(cli *c, cl_store *s, const char *store, const cl_train_summary *sum)
+{
+    static const cl_eval prot[] = {CL_EVAL_RANKED, CL_EVAL_GENERATE}; /* headline first */
+    static const char *sc[] = {"store", "method", "protocol", "headline:i", "aa:f", "steps:i",
+                               "seconds:f", "tokens_per_s:f", "finished_before:i"};
+    static const char *ac[] = {"store", "protocol", "after_task:i", "after_name", "task:i", "name",
+                               "accuracy:f", "stderr:f"};
+    cli_table *ts = cli_table_get(c, "summary", sc, 9);
+    cli_table *ta = cli_table_get(c, "accuracy", ac, 8);
+    int T = cl_store_n_tasks(s);
+    for (int e = 0; e < 2; e++) {
+        const double *R = cl_store_accuracy(s, prot[e]);
+        cli_row_begin(ts);
+        cli_cell_s(ts, store);
+        cli_cell_s(ts, cl_store_meta(s)->method);
+        cli_cell_s(ts, cl_eval_name(prot[e]));
+        cli_cell_i(ts, e == 0);
+        cli_cell_f(ts, sum->aa[prot[e]]);
+        cli_cell_i(ts, sum->steps);
+        cli_cell_f(ts, sum->seconds);
+        cli_cell_f(ts, sum->tokens_per_s);
+        cli_cell_i(ts, sum->finished_before);
+        for (int i = 0; i < T; i++)
+            for (int k = 0; k < T; k++) {
+                cli_row_begin(ta);
+                cli_cell_s(ta, store);
+                cli_cell_s(ta, cl_eval_name(prot[e]));
+                cli_cell_i(ta, i);
+                cli_cell_s(ta, cl_store_task_name(s, i));
+                cli_cell_i(ta, k);
+                cli_cell_s(ta, cl_store_task_name(s, k));
+                cli_cell_f(ta, R[i * T + k]);
+                cli_cell_f(ta, cl_acc_stderr(R[i * T + k], cl_store_task_n_test(s, k)));
+            }
+    }
+    if (!cli_text(c))
+        return;
+    if (sum->finished_before)
+        printf("%s [%s]: finished earlier (%lld steps); nothing trained or written now\n", store,
+               cl_store_meta(s)->method, (long long)sum->steps);
+    else
+        printf("wrote %s [%s]: %lld steps, %.0f s, %.0f tokens/s\n", store,
+               cl_store_meta(s)->method, (long long)sum->steps, sum->seconds, sum->tokens_per_s);
+    int w = 11;
+    for (int k = 0; k < T; k++)
+        w = (int)strlen(cl_store_task_name(s, k)) > w ? (int)strlen(cl_store_task_name(s, k)) : w;
+    for (int e = 0; e < 2; e++) {
+        const double *R = cl_store_accuracy(s, prot[e]);
+        printf("%s accuracy R[i][j] (%%, ± binomial standard error), row i = after task i%s:\n%-*s",
+               cl_eval_name(prot[e]), e == 0 ? " (headline)" : "", w, "");
+        for (int k = 0; k < T; k++)
+            printf(" %*s", w, cl_store_task_name(s, k));
+        printf("\n");
+        for (int i = 0; i < T; i++) {
+            printf("%-*s", w, cl_store_task_name(s, i));
+            for (int k = 0; k < T; k++) {
+                double p = R[i * T + k], se = cl_acc_stderr(p, cl_store_task_n_test(s, k));
+                char cell[32];
+                if (isnan(p))
+                    snprintf(cell, sizeof cell, "-");
+                else
+                    snprintf(cell, sizeof cell, "%.1f±%.1f", 100 * p, 100 * se);
+                /* ± is two bytes and one column */
+                printf(" %*s", w + (isnan(p) ? 0 : 1), cell);
+            }
+            printf("\n");
+        }
+        printf("AA %.1f%% (%s, mean of the last row)\n", 100 * sum->aa[prot[e]],
+               cl_eval_name(prot[e]));
+    }
+}
+
 int main(int argc, char **argv)
 {
     ck_blas_single_thread(); /* one thread pool (kernels/layers/layers.h) */
-    cl_train_opts o;
-    cl_train_defaults(&o);
-    const char *out = NULL, *resume = NULL, *data = NULL, *tasks = NULL, *subst = NULL;
-    const char *lambda = NULL, *base = NULL;
-    int json = 0, quiet = 0, order = 0;
-    enum { O_DATA = 256, O_SYN, O_SOV, O_ORDER, O_TASKS, O_SUBST, O_TPC, O_TPT, O_MAXLEN, O_BASE,
-           O_METHOD, O_PEN, O_LAM, O_LORTH, O_LL2, O_RANK, O_ALPHA, O_DROP, O_TARGETS, O_EPOCHS,
-           O_BATCH, O_LR, O_SEED, O_SNAP, O_MAXNEW, O_RESUME, O_FMT, O_QUIET };
-    static const struct option lo[] = {
-        {"data", required_argument, 0, O_DATA},      {"synthetic", no_argument, 0, O_SYN},
-        {"synthetic-overlap", required_argument, 0, O_SOV},
-        {"order", required_argument, 0, O_ORDER},    {"tasks", required_argument, 0, O_TASKS},
-        {"substitute", required_argument, 0, O_SUBST},
-        {"train-per-class", required_argument, 0, O_TPC},
-        {"test-per-task", required_argument, 0, O_TPT}, {"max-len", required_argument, 0, O_MAXLEN},
-        {"base", required_argument, 0, O_BASE},      {"method", required_argument, 0, O_METHOD},
-        {"penalty", required_argument, 0, O_PEN},    {"lambda", required_argument, 0, O_LAM},
-        {"lambda-orth", required_argument, 0, O_LORTH}, {"lambda-l2", required_argument, 0, O_LL2},
-        {"rank", required_argument, 0, O_RANK},      {"alpha", required_argument, 0, O_ALPHA},
-        {"dropout", required_argument, 0, O_DROP},   {"targets", required_argument, 0, O_TARGETS},
-        {"epochs", required_argument, 0, O_EPOCHS},  {"batch", required_argument, 0, O_BATCH},
-        {"lr", required_argument, 0, O_LR},          {"seed", required_argument, 0, O_SEED},
-        {"snapshot-every", required_argument, 0, O_SNAP},
-        {"max-new", required_argument, 0, O_MAXNEW}, {"resume", required_argument, 0, O_RESUME},
-        {"output", required_argument, 0, 'o'},       {"format", required_argument, 0, O_FMT},
-        {"quiet", no_argument, 0, O_QUIET},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    opterr = 0;
-    int c, li;
-    const char *setting = NULL; /* the first training setting given (refused with --resume) */
-    while ((li = -1, c = getopt_long(argc, argv, "o:h", lo, &li)) != -1) {
-        if (!setting && li >= 0 && c != O_RESUME && c != O_QUIET && c != O_FMT && c != 'h')
-            setting = lo[li].name;
-        switch (c) {
-        case 'h': fputs(USAGE, stdout); return 0;
-        case 'o': out = optarg; break;
-        case O_DATA: data = optarg; break;
-        case O_SYN: o.synthetic = 1; break;
-        case O_SOV: o.synth_overlap = cli_real(PROG, "--synthetic-overlap", optarg, 0, 1); break;
-        case O_ORDER: order = (int)cli_whole(PROG, "--order", optarg, 1, 6); break;
-        case O_TASKS: tasks = optarg; break;
-        case O_SUBST: subst = optarg; break;
-        case O_TPC:
-            o.train_per_class = (int)cli_whole(PROG, "--train-per-class", optarg, 1, 100000);
-            break;
-        case O_TPT:
-            o.test_per_task = (int)cli_whole(PROG, "--test-per-task", optarg, 1, 1000000);
-            break;
-        case O_MAXLEN: o.max_len = (int)cli_whole(PROG, "--max-len", optarg, 16, 8192); break;
-        case O_BASE: base = optarg; break;
-        case O_METHOD:
-            if (cl_method_parse(optarg, &o.method))
-                cli_usage_error(PROG,
-                    "--method must be seqlora, inclora, olora, nlora or olora+nlora", optarg);
-            break;
-        case O_PEN:
-            if (!strcmp(optarg, "code")) o.penalty_code = 1;
-            else if (!strcmp(optarg, "paper")) o.penalty_code = 0;
-            else if (!strcmp(optarg, "auto")) o.penalty_code = -1;
-            else cli_usage_error(PROG, "--penalty must be auto, code or paper", optarg);
-            break;
-        case O_LAM: lambda = optarg; break;
-        case O_LORTH: o.lambda_orth = cli_real(PROG, "--lambda-orth", optarg, 0, 1e6); break;
-        case O_LL2: o.lambda_l2 = cli_real(PROG, "--lambda-l2", optarg, 0, 1e6); break;
-        case O_RANK: o.rank = (int)cli_whole(PROG, "--rank", optarg, 1, 1024); break;
-        case O_ALPHA: o.alpha = cli_real(PROG, "--alpha", optarg, 1e-6, 1e6); break;
-        case O_DROP: o.dropout = cli_real(PROG, "--dropout", optarg, 0, 0.9); break;
-        case O_TARGETS: {
-            char *copy = strdup(optarg), *items[16];
-            int n = split(copy, items, 16);
-            o.targets = 0;
-            for (int i = 0; i < n; i++) {
-                cl_proj p;
-                if (cl_proj_parse(items[i], &p))
-                    cli_usage_error(PROG,
-                        "--targets: unknown projection (q k v o gate up down)", items[i]);
-                o.targets |= 1u << p;
-            }
-            free(copy);
-            if (!o.targets)
-                cli_usage_error(PROG, "--targets is empty", optarg);
-            break;
-        }
-        case O_EPOCHS: o.epochs = (int)cli_whole(PROG, "--epochs", optarg, 1, 10000); break;
-        case O_BATCH: o.batch = (int)cli_whole(PROG, "--batch", optarg, 1, 4096); break;
-        case O_LR: o.lr = cli_real(PROG, "--lr", optarg, 1e-9, 1); break;
-        case O_SEED: o.seed = (uint64_t)cli_whole(PROG, "--seed", optarg, 0, 1L << 52); break;
-        case O_SNAP:
-            o.snapshot_every = (int)cli_whole(PROG, "--snapshot-every", optarg, 0, 1 << 30);
-            break;
-        case O_MAXNEW: o.max_new = (int)cli_whole(PROG, "--max-new", optarg, 1, 64); break;
-        case O_RESUME: resume = optarg; break;
-        case O_FMT:
-            if (!strcmp(optarg, "json")) json = 1;
-            else if (strcmp(optarg, "text"))
-                cli_usage_error(PROG, "--format must be text or json", optarg);
-            break;
-        case O_QUIET: quiet = 1; break;
-        default: cli_usage_error(PROG, "unknown or incomplete option", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        cli_usage_error(PROG, "unexpected argument", argv[optind]);
-    o.progress = !quiet && isatty(2);
+    args A = {0};
+    cl_train_defaults(&A.o);
+    const cli_spec spec = {.name = PROG,
+                           .synopsis = "-o STORE [options]",
+                           .summary = SUMMARY,
+                           .details = DETAILS,
+                           .opts = options,
+                           .common = CLI_C_FORCE | CLI_C_TABLE,
+                           .formats = "the summary (table summary, a row per\n"
+                                      "protocol) and the accuracy matrices (table accuracy)",
+                           .primary = "summary",
+                           .min_args = 0,
+                           .max_args = 0};
+    cli_args ca;
+    cli_parse(&spec, argc, argv, on_opt, &A, &ca);
+    cl_train_opts o = A.o;
+    const char *out = A.out, *resume = A.resume, *data = A.data, *tasks = A.tasks;
+    const char *subst = A.subst, *lambda = A.lambda, *base = A.base, *setting = A.setting;
+    int order = A.order, quiet = ca.quiet;
+    o.progress = ca.progress;
     cl_error err;
     cl_train_summary sum;
     const char *store = resume ? resume : out;
@@ -224,11 +290,13 @@ int main(int argc, char **argv)
         if (!out)
             cli_usage_error(PROG, "-o STORE is required (or --resume STORE)", NULL);
         /* refused now, not after minutes of pretraining a base */
-        if (access(out, F_OK) == 0) {
-            fprintf(stderr, "collide-train: %s: already exists; remove it or continue it with "
-                            "--resume %s\n", out, out);
+        if (access(out, F_OK) == 0 && !ca.force) {
+            fprintf(stderr, "collide-train: %s: already exists; continue it with --resume %s, "
+                            "or --force to train it again from scratch\n", out, out);
             return 1;
         }
+        if (cli_output_check(PROG, out, ca.force, NULL, 0))
+            return 1;
         /* the tasks: an order, a list, or the synthetic benchmark */
         if (tasks && order)
             cli_usage_error(PROG, "--order and --tasks exclude each other", NULL);
@@ -257,9 +325,11 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < o.n_tasks; i++) {
             memcpy(o.source[i], o.task[i], sizeof o.source[i]);
-            if (!o.synthetic && !cl_task_find(o.task[i]))
-                cli_usage_error(PROG,
-                                "unknown task (see --help; the benchmark's 15 tasks)", o.task[i]);
+            if (!o.synthetic && !cl_task_find(o.task[i])) {
+                char m[512];
+                cl_task_unknown_msg(o.task[i], m, sizeof m);
+                cli_usage_error(PROG, m, NULL);
+            }
             if (o.synthetic && !synth_task(o.task[i]))
                 cli_usage_error(PROG, "unknown task (the synthetic benchmark has synth1 to "
                                 "synth6)", o.task[i]);
@@ -278,8 +348,13 @@ int main(int argc, char **argv)
                 int hit = 0;
                 for (int i = 0; i < o.n_tasks; i++)
                     if (!strcmp(o.task[i], items[k])) {
-                        if (o.synthetic ? !synth_task(eq + 1) : !cl_task_find(eq + 1))
-                            cli_usage_error(PROG, "--substitute: unknown task", eq + 1);
+                        if (o.synthetic ? !synth_task(eq + 1) : !cl_task_find(eq + 1)) {
+                            char m[512];
+                            cl_task_unknown_msg(eq + 1, m, sizeof m);
+                            cli_usage_error(PROG, o.synthetic ? "--substitute: unknown task "
+                                                                "(synth1 to synth6)" : "--substitute",
+                                            o.synthetic ? eq + 1 : m);
+                        }
                         snprintf(o.source[i], sizeof o.source[i], "%s", eq + 1);
                         hit = 1;
                     }
@@ -325,6 +400,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "collide-train: %s\n", err.msg);
             return 1;
         }
+        /* --force: the old store goes only now, every setting checked */
+        if (ca.force && access(out, F_OK) == 0) {
+            if (unlink(out) != 0) {
+                fprintf(stderr, "collide-train: %s: cannot remove it: %s\n", out, strerror(errno));
+                return 1;
+            }
+            fprintf(stderr, "collide-train: %s: removed (--force); training it again\n", out);
+        }
         rc = cl_train_run(&o, out, &sum, &err);
     }
     if (rc) {
@@ -337,70 +420,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "collide-train: %s\n", err.msg);
         return 1;
     }
-    int T = cl_store_n_tasks(s);
-    static const cl_eval prot[] = {CL_EVAL_RANKED, CL_EVAL_GENERATE}; /* headline first */
-    if (json) {
-        json_t *j = json_object(), *names = json_array(), *acc = json_object(), *aa = json_object();
-        for (int i = 0; i < T; i++)
-            json_array_append_new(names, json_string(cl_store_task_name(s, i)));
-        for (int e = 0; e < 2; e++) {
-            const double *R = cl_store_accuracy(s, prot[e]);
-            json_t *m = json_array();
-            for (int i = 0; i < T; i++) {
-                json_t *row = json_array();
-                for (int k = 0; k < T; k++)
-                    json_array_append_new(row, isnan(R[i * T + k]) ? json_null() : json_real(R[i * T + k]));
-                json_array_append_new(m, row);
-            }
-            json_object_set_new(acc, cl_eval_name(prot[e]), m);
-            json_object_set_new(aa, cl_eval_name(prot[e]), json_real(sum.aa[prot[e]]));
-        }
-        json_object_set_new(j, "tool", json_string("collide-train"));
-        json_object_set_new(j, "store", json_string(store));
-        json_object_set_new(j, "method", json_string(cl_store_meta(s)->method));
-        json_object_set_new(j, "tasks", names);
-        json_object_set_new(j, "headline_protocol", json_string(cl_eval_name(prot[0])));
-        json_object_set_new(j, "accuracy", acc);
-        json_object_set_new(j, "aa", aa);
-        json_object_set_new(j, "steps", json_integer(sum.steps));
-        json_object_set_new(j, "seconds", json_real(sum.seconds));
-        json_object_set_new(j, "tokens_per_s", json_real(sum.tokens_per_s));
-        json_object_set_new(j, "finished_before", json_boolean(sum.finished_before));
-        json_dumpf(j, stdout, JSON_INDENT(1));
-        putchar('\n');
-        json_decref(j);
-    } else {
-        if (sum.finished_before)
-            printf("%s [%s]: finished earlier (%lld steps); nothing trained or written now\n",
-                   store, cl_store_meta(s)->method, (long long)sum.steps);
-        else
-            printf("wrote %s [%s]: %lld steps, %.0f s, %.0f tokens/s\n", store,
-                   cl_store_meta(s)->method, (long long)sum.steps, sum.seconds, sum.tokens_per_s);
-        for (int e = 0; e < 2; e++) {
-            const double *R = cl_store_accuracy(s, prot[e]);
-            printf("%s accuracy R[i][j] (%%, ± binomial standard error), row i = after task i%s:"
-                   "\n%-10s",
-                   cl_eval_name(prot[e]), e == 0 ? " (headline)" : "", "");
-            for (int k = 0; k < T; k++)
-                printf(" %11.11s", cl_store_task_name(s, k));
-            printf("\n");
-            for (int i = 0; i < T; i++) {
-                printf("%-10.10s", cl_store_task_name(s, i));
-                for (int k = 0; k < T; k++) {
-                    double p = R[i * T + k], se = cl_acc_stderr(p, cl_store_task_n_test(s, k));
-                    char cell[32];
-                    if (isnan(p))
-                        snprintf(cell, sizeof cell, "-");
-                    else
-                        snprintf(cell, sizeof cell, "%.1f±%.1f", 100 * p, 100 * se);
-                    printf(" %11s", cell);
-                }
-                printf("\n");
-            }
-            printf("AA %.1f%% (%s, mean of the last row)\n", 100 * sum.aa[prot[e]],
-                   cl_eval_name(prot[e]));
-        }
-    }
+    cli c;
+    cli_init_defaults(&c, PROG, stdout);
+    c.format = ca.format;
+    c.table = ca.table;
+    c.primary = "summary";
+    report(&c, s, store, &sum);
     cl_store_close(s, NULL);
-    return 0;
+    return cli_finish(&c, CLI_EXIT_OK);
 }

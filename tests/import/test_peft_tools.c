@@ -166,7 +166,7 @@ static void test_family(const char *family, const char *const *tasks, int T)
                   json_integer_value(json_object_get(v, "d_out")) == 16 &&
                   json_integer_value(json_object_get(v, "d_in")) == 32,
               "llama v_proj shape");
-        CHECK(json_is_true(json_object_get(json_array_get(jt, 1), "use_rslora")), "llama task2 rsLoRA");
+        CHECK(json_integer_value(json_object_get(json_array_get(jt, 1), "use_rslora")) == 1, "llama task2 rsLoRA");
     }
     json_decref(j);
     /* collisions per module and threshold: exact counts */
@@ -275,7 +275,7 @@ static void test_notes(void)
           "notes in JSON");
     json_decref(j);
     free(out), free(err);
-    snprintf(args, sizeof args, "collide-import -o %s %s", store, d);
+    snprintf(args, sizeof args, "collide-import --force -o %s %s", store, d);
     CHECK(run(args, &out, NULL) == 0, "text");
     CHECK_CONTAINS(out, "skipped 2 tensors that are not LoRA factors");
     free(out);

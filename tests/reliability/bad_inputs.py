@@ -232,7 +232,7 @@ for name, mutation, tool, words in M:
 exp = w("export-out")
 bad = store("export-nan", mutation="set:adapters/000000/A:14:nan")
 case("store/export of a store with NaN (existing adapters kept)",
-     ["collide-export", bad, "-o", exp], 1, [bad, "adapters/000000/A", "is NaN"],
+     ["collide-export", "--force", bad, "-o", exp], 1, [bad, "adapters/000000/A", "is NaN"],
      output=w("export-out", "task1", "adapter_model.safetensors"))
 
 # ================================================================== datasets
@@ -330,7 +330,8 @@ def adapter(name, config=None, st=None, raw_config=None, drop=()):
 
 def import_case(name, d, words, code=1, extra=()):
     out = w("import-out.h5")
-    case(f"adapter/{name}", ["collide-import", "-o", out, *extra, d], code, words, output=out)
+    case(f"adapter/{name}", ["collide-import", "--force", "-o", out, *extra, d], code, words,
+         output=out)
 
 
 def cfg(**kv):

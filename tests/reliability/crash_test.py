@@ -84,8 +84,26 @@ def fresh(name):
     return path
 
 
+def override(base, extra):
+    """base's options with extra's values in place of the same options' (each
+    option is given once: collide refuses an option given twice)."""
+    out, i = list(base), 0
+    extra = list(extra)
+    while i < len(extra):
+        opt = extra[i]
+        val = extra[i + 1] if i + 1 < len(extra) and not extra[i + 1].startswith("--") else None
+        if opt in out:
+            j = out.index(opt)
+            if val is not None:
+                out[j + 1] = val
+        else:
+            out += [opt] + ([val] if val is not None else [])
+        i += 2 if val is not None else 1
+    return out
+
+
 def train(path, *extra, env=None, preexec=None):
-    return tool("collide-train", "-o", path, *TRAIN, *extra, env=env, preexec=preexec)
+    return tool("collide-train", "-o", path, *override(TRAIN, extra), env=env, preexec=preexec)
 
 
 def shim_env(path, **kv):

@@ -84,7 +84,12 @@ TRAIN = ["--synthetic", "--base", base, "--tasks", "synth1,synth2", "--train-per
          "--quiet", "--format", "json"]
 ref, done = w("reference.h5"), w("finished.h5")
 r = tool("collide-train", "-o", ref, *TRAIN)
-ref_aa = json.loads(r.stdout)["aa"] if r.returncode == 0 else None
+def aa_of(stdout):
+    """collide-train --format json: AA per protocol, from its summary table."""
+    return {row["protocol"]: row["aa"] for row in json.loads(stdout)["tables"]["summary"]}
+
+
+ref_aa = aa_of(r.stdout) if r.returncode == 0 else None
 census = w("census.log")
 tool("collide-train", "-o", w("census.h5"), *TRAIN,
      env=dict(ENV, LD_PRELOAD=SHIM, CLKILL_PATH=w("census.h5"), CLKILL_LOG=census))
@@ -93,7 +98,7 @@ r = tool("collide-train", "-o", done, *TRAIN,
          env=dict(ENV, LD_PRELOAD=SHIM, CLKILL_PATH=done, CLKILL_AT=str(last), CLKILL_MODE="before"))
 killed = r.returncode == -signal.SIGKILL
 r = tool("collide-train", "--resume", done, "--format", "json")
-aa = json.loads(r.stdout)["aa"] if r.returncode == 0 else None
+aa = aa_of(r.stdout) if r.returncode == 0 else None
 check(killed and ref_aa is not None and aa == ref_aa,
       f"model/trainer.c continue_run: resuming a finished run reports AA {aa}, the run's is "
       f"{ref_aa}")

@@ -50,7 +50,7 @@ r = run("collide-pretrain", "-o", base, "--synthetic", "--dim", "64", "--layers"
         "--heads", "2", "--kv-heads", "2", "--ffn", "128", "--seq", "64", "--batch", "16",
         "--vocab", "512", "--steps", "250", "--lr", "1e-2", "--format", "json")
 check(r.returncode == 0, f"pretrain: {r.stderr}")
-pre = json.loads(r.stdout)
+pre = json.loads(r.stdout)["tables"]["base"][0]
 if not pre.get("reused"):
     check(pre["heldout_loss"] < 0.8 * pre["unigram_entropy"],
           f"pretraining: held-out loss {pre['heldout_loss']:.3f} is not well below the unigram "
@@ -63,12 +63,30 @@ COMMON = ["--synthetic", "--base", base, "--train-per-class", "16", "--test-per-
           "--snapshot-every", "5", "--targets", "q,v,o,up", "--quiet"]
 
 
+def override(base, extra):
+    """base's options with extra's values in place of the same options' (each
+    option is given once: collide refuses an option given twice)."""
+    out, i = list(base), 0
+    extra = list(extra)
+    while i < len(extra):
+        opt = extra[i]
+        val = extra[i + 1] if i + 1 < len(extra) and not extra[i + 1].startswith("--") else None
+        if opt in out:
+            j = out.index(opt)
+            if val is not None:
+                out[j + 1] = val
+        else:
+            out += [opt] + ([val] if val is not None else [])
+        i += 2 if val is not None else 1
+    return out
+
+
 def train(name, *extra, tasks="synth1,synth2"):
     path = os.path.join(WORK, name + ".h5")
     for p in (path,):
         if os.path.exists(p):
             os.remove(p)
-    r = run("collide-train", "-o", path, "--tasks", tasks, *COMMON, *extra)
+    r = run("collide-train", "-o", path, "--tasks", tasks, *override(COMMON, extra))
     check(r.returncode == 0, f"train {name}: {r.stderr.strip()}")
     return path
 

@@ -120,7 +120,12 @@ check(open(taken, "rb").read() == before, "--resume with --epochs: the store cha
 done = os.path.join(WORK, "done.h5")
 r = run("collide-train", "-o", done, *SMALL, *tasks([]), "--method", "olora", "--format", "json")
 check(r.returncode == 0, f"a finished run: {r.stderr.strip()}")
-aa = json.loads(r.stdout)["aa"] if r.returncode == 0 else None
+def summary(stdout):
+    """collide-train --format json: {protocol: row} of its summary table."""
+    return {row["protocol"]: row for row in json.loads(stdout)["tables"]["summary"]}
+
+
+aa = {p: row["aa"] for p, row in summary(r.stdout).items()} if r.returncode == 0 else None
 time.sleep(1.1)  # an mtime change would show at one-second resolution too
 st0, bytes0 = os.stat(done), open(done, "rb").read()
 for fmt in ("text", "json"):
@@ -132,10 +137,11 @@ for fmt in ("text", "json"):
     check("wrote" not in r.stdout, f"--resume of a finished run ({fmt}) claims it wrote: "
           f"{r.stdout.splitlines()[:1]}")
     if fmt == "json" and r.returncode == 0:
-        j = json.loads(r.stdout)
-        check(j["finished_before"] is True and j["aa"] == aa,
-              f"--resume of a finished run: JSON finished_before {j.get('finished_before')}, "
-              f"aa {j.get('aa')}, the run's {aa}")
+        j = summary(r.stdout)
+        got = {p: row["aa"] for p, row in j.items()}
+        check(all(row["finished_before"] == 1 for row in j.values()) and got == aa,
+              f"--resume of a finished run: JSON finished_before "
+              f"{[row['finished_before'] for row in j.values()]}, aa {got}, the run's {aa}")
 st1 = os.stat(done)
 check(open(done, "rb").read() == bytes0 and st1.st_size == st0.st_size,
       f"--resume of a finished run changed the file ({st0.st_size} -> {st1.st_size} bytes)")
