@@ -192,6 +192,8 @@ typedef struct cl_store_spec {
     int64_t resume_bytes;            /* size of the resume slots; 0: none     */
     const int64_t *task_n_test;      /* NULL: unknown (0)                     */
     const int64_t *task_n_labels;    /* NULL: unknown (0)                     */
+    const double *task_alpha;        /* optional: each task's lora_alpha and  */
+    const int32_t *task_rslora;      /* use_rslora (imported adapters differ) */
 } cl_store_spec;
 
 typedef struct cl_store cl_store;
@@ -259,6 +261,10 @@ int cl_store_has_eval(const cl_store *s, cl_eval e);
  * (chance = 1 / labels); 0 when unknown (format 1, imported). */
 int64_t cl_store_task_n_test(const cl_store *s, int t);
 int64_t cl_store_task_n_labels(const cl_store *s, int t);
+/* Task t's lora_alpha and use_rslora where the store records them per task
+ * (imported adapters): NaN / -1 when it does not. */
+double cl_store_task_alpha(const cl_store *s, int t);
+int cl_store_task_rslora(const cl_store *s, int t);
 
 /* The adapter trained at snapshot id on module m, checked for NaN/Inf.
  * Allocates out->A and out->B; release with cl_lowrank_free. */

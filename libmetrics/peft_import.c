@@ -227,6 +227,8 @@ int cl_peft_import(const char *path, cl_peft_adapter *const *a, int n,
         }
     }
     char **names = cl_alloc((size_t)T, sizeof *names, err);
+    double *t_alpha = NULL;
+    int32_t *t_rs = NULL;
     import_buf b = {0};
     cl_atomic_file *af = NULL;
     cl_store *st = NULL;
@@ -237,6 +239,20 @@ int cl_peft_import(const char *path, cl_peft_adapter *const *a, int n,
     const cl_peft_info *i0 = cl_peft_get_info(a[0]);
     char created[128];
     snprintf(created, sizeof created, "collide-import %s", cl_version());
+    /* each task's own lora_alpha and rule: they may differ between adapters */
+    t_alpha = cl_alloc((size_t)T, sizeof *t_alpha, err);
+    t_rs = cl_alloc((size_t)T, sizeof *t_rs, err);
+    if (!t_alpha || !t_rs) {
+        rc = err->code;
+        goto out;
+    }
+    for (int i = 0, t = 0; i < n; i++) {
+        const cl_peft_info *in = cl_peft_get_info(a[i]);
+        for (int k = 0; k < in->n_tasks && t < T; k++, t++) {
+            t_alpha[t] = in->alpha;
+            t_rs[t] = in->use_rslora != 0;
+        }
+    }
     cl_store_spec spec = {
         .meta = {.method = "imported", .rank = i0->r, .alpha = i0->alpha,
                  .scaling = peft_scale(i0->alpha, i0->r, i0->use_rslora),
@@ -244,7 +260,8 @@ int cl_peft_import(const char *path, cl_peft_adapter *const *a, int n,
                  .base_model = i0->base_model[0] ? i0->base_model : "unknown",
                  .created_by = sp && sp->created_by ? sp->created_by : created},
         .n_tasks = T, .task_names = (const char *const *)names, .n_modules = b.M,
-        .module_names = b.names, .d_out = b.d_out, .d_in = b.d_in, .rank = b.mrank};
+        .module_names = b.names, .d_out = b.d_out, .d_in = b.d_in, .rank = b.mrank,
+        .task_alpha = t_alpha, .task_rslora = t_rs};
     /* Built under a temporary name, renamed over path once complete. */
     if ((rc = cl_atomic_open(path, 1, &af, err)) ||
         (rc = cl_store_create(cl_atomic_tmp_path(af), &spec, &st, err)))
@@ -266,6 +283,8 @@ out:
     for (int t = 0; t < T; t++)
         free(names[t]);
     free(names);
+    free(t_alpha);
+    free(t_rs);
     buf_free(&b);
     return rc;
 }

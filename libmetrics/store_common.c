@@ -145,6 +145,8 @@ void cl_store_free(cl_store *s)
         free(s->R[e]), free(s->baseline[e]);
     free(s->n_test);
     free(s->n_labels);
+    free(s->task_alpha);
+    free(s->task_rslora);
     free(s->dA);
     free(s->dB);
     free(s);
@@ -237,6 +239,8 @@ const double *cl_store_accuracy(const cl_store *s, cl_eval e) { return s->R[e]; 
 const double *cl_store_baseline(const cl_store *s, cl_eval e) { return s->baseline[e]; }
 int64_t cl_store_task_n_test(const cl_store *s, int t) { return s->n_test[t]; }
 int64_t cl_store_task_n_labels(const cl_store *s, int t) { return s->n_labels[t]; }
+double cl_store_task_alpha(const cl_store *s, int t) { return s->task_alpha[t]; }
+int cl_store_task_rslora(const cl_store *s, int t) { return s->task_rslora[t]; }
 
 const char *cl_eval_name(cl_eval e)
 {

@@ -21,6 +21,8 @@
 #define P_TASK_BASE_RANKED "tasks/baseline_ranked" /* format 2 */
 #define P_TASK_NTEST "tasks/n_test"        /* format 2 */
 #define P_TASK_NLABELS "tasks/n_labels"    /* format 2 */
+#define P_TASK_ALPHA "tasks/lora_alpha"    /* optional: per-task alpha ...     */
+#define P_TASK_RSLORA "tasks/use_rslora"   /* ... and rule (imported stores)  */
 #define P_MOD_NAME "modules/name"
 #define P_MOD_DOUT "modules/d_out"
 #define P_MOD_DIN "modules/d_in"
@@ -62,6 +64,8 @@ struct cl_store {
 
     double *R[CL_EVAL_COUNT], *baseline[CL_EVAL_COUNT]; /* per protocol */
     int64_t *n_test, *n_labels; /* per task; 0: unknown (format 1) */
+    double *task_alpha;         /* per task; NaN: not recorded */
+    int32_t *task_rslora;       /* per task; -1: not recorded */
 
     hid_t *dA, *dB;         /* per module */
     hid_t d_table, d_rank, d_scale, d_committed, d_acc[CL_EVAL_COUNT], d_base[CL_EVAL_COUNT];

@@ -137,6 +137,14 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     d = make_dataset(f, P_TASK_NLABELS, H5T_STD_I64LE, 1, &dT, NULL, NULL);
     bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, s->n_labels);
     H5Dclose(d);
+    if (sp->task_alpha && sp->task_rslora) { /* optional: only imported stores */
+        d = make_dataset(f, P_TASK_ALPHA, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
+        bad |= d < 0 || h5_write_all(d, H5T_NATIVE_DOUBLE, s->task_alpha);
+        H5Dclose(d);
+        d = make_dataset(f, P_TASK_RSLORA, H5T_STD_I32LE, 1, &dT, NULL, NULL);
+        bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT32, s->task_rslora);
+        H5Dclose(d);
+    }
     free(data);
     free(lam);
     free(nan);

@@ -235,13 +235,15 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
     }
     s->n_test = cl_alloc((size_t)T, sizeof(int64_t), err);
     s->n_labels = cl_alloc((size_t)T, sizeof(int64_t), err);
+    s->task_alpha = cl_alloc((size_t)T, sizeof(double), err);
+    s->task_rslora = cl_alloc((size_t)T, sizeof(int32_t), err);
     s->d_out = cl_alloc((size_t)M, sizeof(int64_t), err);
     s->d_in = cl_alloc((size_t)M, sizeof(int64_t), err);
     s->mrank = cl_alloc((size_t)M, sizeof(int32_t), err);
     s->dA = cl_alloc((size_t)M, sizeof(hid_t), err);
     s->dB = cl_alloc((size_t)M, sizeof(hid_t), err);
     if (!s->task_lambda || !s->task_end || !s->R[0] || !s->R[1] || !s->baseline[0] ||
-        !s->baseline[1] || !s->n_test || !s->n_labels || !s->d_out || !s->d_in ||
+        !s->baseline[1] || !s->n_test || !s->n_labels || !s->task_alpha || !s->task_rslora || !s->d_out || !s->d_in ||
         !s->mrank || !s->dA || !s->dB)
         return err->code;
     for (int m = 0; m < M; m++)
@@ -281,6 +283,27 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
         }
         for (int i = 0; i < T * T; i++)
             s->R[CL_EVAL_RANKED][i] = NAN;
+    }
+    /* optional, any version: per-task alpha and rule of imported adapters */
+    for (int t = 0; t < T; t++) {
+        s->task_alpha[t] = NAN;
+        s->task_rslora[t] = -1;
+    }
+    if (H5Lexists(s->file, P_TASK_ALPHA, H5P_DEFAULT) > 0 &&
+        H5Lexists(s->file, P_TASK_RSLORA, H5P_DEFAULT) > 0) {
+        if ((rc = read_full(s, P_TASK_ALPHA, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT,
+                            s->task_alpha, NULL, err)) ||
+            (rc = read_full(s, P_TASK_RSLORA, H5T_INTEGER, 0, H5T_NATIVE_INT32, 1, &wT,
+                            s->task_rslora, NULL, err)))
+            return rc;
+        for (int t = 0; t < T; t++) {
+            if (!(s->task_alpha[t] > 0) || !isfinite(s->task_alpha[t]))
+                return value_err(err, s, P_TASK_ALPHA, "entry %d (%s) is %g, expected > 0", t,
+                                 s->task_name[t], s->task_alpha[t]);
+            if (s->task_rslora[t] != 0 && s->task_rslora[t] != 1)
+                return value_err(err, s, P_TASK_RSLORA, "entry %d (%s) is %d, expected 0 or 1",
+                                 t, s->task_name[t], (int)s->task_rslora[t]);
+        }
     }
     for (int t = 0; t < T; t++) {
         if (s->n_test[t] < 0 || s->n_test[t] > ((int64_t)1 << 40))

@@ -104,6 +104,8 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     }
     s->n_test = cl_alloc((size_t)s->T, sizeof(int64_t), err);
     s->n_labels = cl_alloc((size_t)s->T, sizeof(int64_t), err);
+    s->task_alpha = cl_alloc((size_t)s->T, sizeof(double), err);
+    s->task_rslora = cl_alloc((size_t)s->T, sizeof(int32_t), err);
     s->mod_name = cl_alloc((size_t)s->M, sizeof(char *), err);
     s->d_out = cl_alloc((size_t)s->M, sizeof(int64_t), err);
     s->d_in = cl_alloc((size_t)s->M, sizeof(int64_t), err);
@@ -112,7 +114,7 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->dB = cl_alloc((size_t)s->M, sizeof(hid_t), err);
     if (!s->s_method || !s->s_rule || !s->s_penalty || !s->s_base || !s->s_created || !s->s_config ||
         !s->task_name || !s->task_data || !s->task_lambda || !s->task_end || !s->R[0] ||
-        !s->R[1] || !s->baseline[0] || !s->baseline[1] || !s->n_test || !s->n_labels || !s->mod_name || !s->d_out || !s->d_in || !s->mrank || !s->dA ||
+        !s->R[1] || !s->baseline[0] || !s->baseline[1] || !s->n_test || !s->n_labels || !s->task_alpha || !s->task_rslora || !s->mod_name || !s->d_out || !s->d_in || !s->mrank || !s->dA ||
         !s->dB)
         return err->code;
     for (int t = 0; t < s->T; t++) {
@@ -125,6 +127,8 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
         s->baseline[0][t] = s->baseline[1][t] = NAN;
         s->n_test[t] = sp->task_n_test ? sp->task_n_test[t] : 0;
         s->n_labels[t] = sp->task_n_labels ? sp->task_n_labels[t] : 0;
+        s->task_alpha[t] = sp->task_alpha ? sp->task_alpha[t] : NAN;
+        s->task_rslora[t] = sp->task_rslora ? sp->task_rslora[t] : -1;
     }
     for (int i = 0; i < s->T * s->T; i++)
         s->R[0][i] = s->R[1][i] = NAN;

@@ -17,6 +17,7 @@
 #include "llama.h"
 #include "penalty.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -670,6 +671,14 @@ int cl_train_run(const cl_train_opts *o, const char *path, cl_train_summary *sum
             .n_tasks = o->n_tasks, .task_names = tn, .task_lambda = lam, .task_data = td,
             .n_modules = r->M, .module_names = np, .d_out = dout, .d_in = din, .rank = rank,
             .resume_bytes = resume_size(r), .task_n_test = ntest, .task_n_labels = nlab};
+        /* --force: the old store goes only now, every setting checked */
+        if (!rc && o->replace && access(path, F_OK) == 0) {
+            if (unlink(path) != 0)
+                rc = cl_error_set(err, CL_ERR_IO, "%s: cannot remove it: %s", path,
+                                  strerror(errno));
+            else
+                fprintf(stderr, "collide-train: %s: removed (--force); training it again\n", path);
+        }
         if (!rc)
             rc = cl_store_create(path, &spec, &r->st, err);
     }

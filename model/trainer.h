@@ -45,6 +45,8 @@ typedef struct cl_train_opts {
     int snapshot_every;      /* steps; 0: only at task ends */
     int max_new;             /* generated tokens at evaluation */
     int progress;
+    int replace;             /* an existing store at the path is removed, but only once
+                                every setting has passed (--force); not stored */
 } cl_train_opts;
 
 void cl_train_defaults(cl_train_opts *o);

@@ -17,6 +17,7 @@ enum { T_STR, T_INT, T_FLT };
 
 typedef struct cell {
     int type;
+    int none; /* not recorded: CSV empty, JSON null, text "-" */
     char *s;
     int64_t i;
     double f;
@@ -583,6 +584,15 @@ static cell *next_cell(cli_table *t, int type)
 void cli_cell_s(cli_table *t, const char *v) { next_cell(t, T_STR)->s = xstrdup(v ? v : ""); }
 void cli_cell_i(cli_table *t, int64_t v) { next_cell(t, T_INT)->i = v; }
 void cli_cell_f(cli_table *t, double v) { next_cell(t, T_FLT)->f = v; }
+void cli_cell_none(cli_table *t)
+{
+    int type = t->filled < t->ncols ? t->types[t->filled] : T_STR;
+    cell *x = next_cell(t, type);
+    x->none = 1;
+    x->f = NAN;
+    if (type == T_STR)
+        x->s = xstrdup("");
+}
 
 static void csv_str(FILE *f, const char *s)
 {
@@ -624,6 +634,8 @@ static void print_csv(const cli_table *t, FILE *f)
             const cell *x = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)j];
             if (j)
                 fputc(',', f);
+            if (x->none)
+                continue;
             if (x->type == T_STR)
                 csv_str(f, x->s);
             else if (x->type == T_INT)
@@ -642,7 +654,8 @@ static json_t *table_json(const cli_table *t)
         json_t *o = json_object();
         for (int j = 0; j < t->ncols; j++) {
             const cell *x = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)j];
-            json_t *v = x->type == T_STR   ? json_string(x->s)
+            json_t *v = x->none            ? json_null()
+                        : x->type == T_STR ? json_string(x->s)
                         : x->type == T_INT ? json_integer((json_int_t)x->i)
                         : isfinite(x->f)   ? json_real(x->f)
                                            : json_null(); /* NaN/Inf are not JSON */
@@ -717,9 +730,12 @@ int cli_text(const cli *c) { return c->format == CLI_TEXT; }
 void cli_text_heading(cli *c, const cl_store *s, const cl_view *v)
 {
     const cl_snapshot_row *w = cl_store_snapshot(s, v->snapshot);
-    fprintf(c->out, "\n== %s  [%s]  snapshot %lld (task %s, %s, step %lld)\n", cl_store_path(s),
+    fprintf(c->out, "\n== %s  [%s]  snapshot %lld (task %s, %s", cl_store_path(s),
             cl_store_meta(s)->method, (long long)v->snapshot, cl_store_task_name(s, w->task),
-            w->kind == CL_SNAP_END_OF_TASK ? "end of task" : "periodic", (long long)w->step);
+            w->kind == CL_SNAP_END_OF_TASK ? "end of task" : "periodic");
+    if (strcmp(cl_store_meta(s)->method, "imported")) /* adapters carry no step */
+        fprintf(c->out, ", step %lld", (long long)w->step);
+    fputs(")\n", c->out);
 }
 
 void cli_text_matrix(cli *c, const char *title, int n, const char *const *names, const double *v,
@@ -765,7 +781,9 @@ void cli_text_matrix(cli *c, const char *title, int n, const char *const *names,
 /* One cell as text: floats with 4 significant digits, NaN as "-". */
 static void cell_text(const cell *x, char *buf, size_t n)
 {
-    if (x->type == T_STR)
+    if (x->none)
+        snprintf(buf, n, "-");
+    else if (x->type == T_STR)
         snprintf(buf, n, "%s", x->s ? x->s : "");
     else if (x->type == T_INT)
         snprintf(buf, n, "%lld", (long long)x->i);
@@ -915,6 +933,17 @@ static int is_input(const char *p, const struct stat *st, const char *in)
     return !strncmp(rp, ri, n) && (rp[n] == '/' || (n == 1 && ri[0] == '/'));
 }
 
+int cli_is_input(const char *path, const char *const *inputs, int n_inputs)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && is_input(path, &st, inputs[i]))
+            return 1;
+    return 0;
+}
+
 int cli_output_refusal(const char *path, int force, const char *const *inputs, int n_inputs,
                        char *msg, size_t n)
 {
@@ -1026,7 +1055,7 @@ static const cell *cell_at(const cli_table *t, int row, int col)
 double cli_table_num(const cli_table *t, int row, int col)
 {
     const cell *x = cell_at(t, row, col);
-    return !x || x->type == T_STR ? NAN : x->type == T_INT ? (double)x->i : x->f;
+    return !x || x->none || x->type == T_STR ? NAN : x->type == T_INT ? (double)x->i : x->f;
 }
 
 const char *cli_table_str(const cli_table *t, int row, int col)

@@ -143,6 +143,8 @@ double cli_real(const char *prog, const char *opt, const char *s, double lo, dou
  * cl_atomic_open). Check every output before writing any. */
 int cli_output_check(const char *prog, const char *path, int force,
                      const char *const *inputs, int n_inputs);
+/* Is the existing PATH one of INPUTS (or inside one that is a directory)? */
+int cli_is_input(const char *path, const char *const *inputs, int n_inputs);
 /* The same check, the reason written into msg ("PATH: reason") instead of
  * printed: for a library that asks before it writes. Nonzero: refused. */
 int cli_output_refusal(const char *path, int force, const char *const *inputs, int n_inputs,
@@ -171,6 +173,8 @@ void cli_row_begin(cli_table *t);
 void cli_cell_s(cli_table *t, const char *v);
 void cli_cell_i(cli_table *t, int64_t v);
 void cli_cell_f(cli_table *t, double v);
+/* A value the input does not record, in a column of any type. */
+void cli_cell_none(cli_table *t);
 
 /* ---- text helpers ---- */
 int cli_text(const cli *c);

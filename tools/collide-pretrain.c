@@ -4,6 +4,7 @@
 #include "layers.h"
 #include "pretrain.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,12 +51,17 @@ typedef struct args {
     cl_pretrain_opts o;
     const char *out, *data;
     int synthetic;
+    const char *setting; /* a training option given (ignored when a base is reused) */
 } args;
 
 static void on_opt(void *ctx, int key, const char *arg)
 {
     args *a = ctx;
     cl_pretrain_opts *o = &a->o;
+    if (!a->setting && key != 'o' && key != O_DATA && key != O_SYN)
+        for (const cli_opt *p = options; p->name; p++)
+            if (p->key == key)
+                a->setting = p->name;
     switch (key) {
     case 'o': a->out = arg; break;
     case O_DATA: a->data = arg; break;
@@ -91,20 +97,38 @@ static int report(const cli_args *ca, const char *out, int reused, const cl_pret
                                  "tokens_per_s:f", "seconds:f",    "unigram_entropy:f",
                                  "first_loss:f", "final_loss:f",   "heldout_loss:f"};
     cli_table *t = cli_table_get(&c, "base", cols, 10);
+    cl_pretrain_result kept;
+    if (reused) { /* what the finished base's pretrain.json says of it */
+        char p[4200];
+        snprintf(p, sizeof p, "%s/pretrain.json", out);
+        json_t *j = json_load_file(p, 0, NULL);
+        memset(&kept, 0, sizeof kept);
+        kept.steps = (int)json_integer_value(json_object_get(j, "steps"));
+        kept.tokens_seen = (int64_t)json_integer_value(json_object_get(j, "tokens_seen"));
+        kept.tokens_per_s = json_number_value(json_object_get(j, "tokens_per_s"));
+        kept.seconds = json_number_value(json_object_get(j, "seconds"));
+        kept.unigram_entropy = json_number_value(json_object_get(j, "unigram_entropy"));
+        kept.first_loss = json_number_value(json_object_get(j, "first_loss"));
+        kept.final_loss = json_number_value(json_object_get(j, "final_loss"));
+        kept.heldout_loss = json_number_value(json_object_get(j, "heldout_loss"));
+        json_decref(j);
+        r = &kept;
+    }
     cli_row_begin(t);
     cli_cell_s(t, out);
     cli_cell_i(t, reused);
-    cli_cell_i(t, reused ? 0 : r->steps);
-    cli_cell_i(t, reused ? 0 : (int64_t)r->tokens_seen);
-    cli_cell_f(t, reused ? NAN : r->tokens_per_s);
-    cli_cell_f(t, reused ? NAN : r->seconds);
-    cli_cell_f(t, reused ? NAN : r->unigram_entropy);
-    cli_cell_f(t, reused ? NAN : r->first_loss);
-    cli_cell_f(t, reused ? NAN : r->final_loss);
-    cli_cell_f(t, reused ? NAN : r->heldout_loss);
+    cli_cell_i(t, r->steps);
+    cli_cell_i(t, (int64_t)r->tokens_seen);
+    cli_cell_f(t, r->tokens_per_s);
+    cli_cell_f(t, r->seconds);
+    cli_cell_f(t, r->unigram_entropy);
+    cli_cell_f(t, r->first_loss);
+    cli_cell_f(t, r->final_loss);
+    cli_cell_f(t, r->heldout_loss);
     if (ca->format == CLI_TEXT) {
         if (reused)
-            printf("reusing the finished base in %s (--force trains again)\n", out);
+            printf("reusing the finished base in %s (%d steps, held-out loss %.3f; --force "
+                   "trains again)\n", out, r->steps, r->heldout_loss);
         else
             printf("wrote %s: %d steps, %.2f M tokens at %.0f tokens/s in %.0f s\n"
                    "  loss %.3f -> %.3f (held-out %.3f) nats/token; unigram entropy %.3f\n",
@@ -146,8 +170,23 @@ int main(int argc, char **argv)
         cli_usage_error(PROG, "--heads must be a multiple of --kv-heads", NULL);
     o.model.max_position = o.seq > 256 ? o.seq : 256;
     o.progress = ca.progress;
-    if (!force && cl_pretrain_is_done(out))
+    if (data && cli_is_input(out, &data, 1)) {
+        fprintf(stderr, "%s: %s: is the input --data %s; refusing to write there, --force or "
+                        "not\n", PROG, out, data);
+        return CLI_EXIT_FAIL;
+    }
+    if (!force && cl_pretrain_is_done(out)) {
+        if (A.setting)
+            fprintf(stderr, "%s: %s: a finished base: reused as it is; --%s and the other "
+                            "settings are ignored (--force trains it again)\n", PROG, out,
+                    A.setting);
         return report(&ca, out, 1, NULL);
+    }
+    if (!force && access(out, F_OK) == 0) {
+        fprintf(stderr, "%s: %s: exists and is not a finished base; refusing to replace it "
+                        "(--force does)\n", PROG, out);
+        return CLI_EXIT_FAIL;
+    }
     cl_pretrain_corpus c;
     cl_error err;
     int rc = cl_pretrain_gather(data, synthetic, o.progress, &c, &err);

@@ -279,7 +279,7 @@ int main(int argc, char **argv)
             char what[96];
             snprintf(what, sizeof what, "--%s", setting);
             cli_usage_error(PROG, "--resume continues with the settings stored in the store; "
-                            "this option does not apply (remove the store to start again with "
+                            "this option does not apply (-o STORE --force starts it again with "
                             "other settings)", what);
         }
         rc = cl_train_resume(resume, o.progress, &sum, &err);
@@ -400,14 +400,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "collide-train: %s\n", err.msg);
             return 1;
         }
-        /* --force: the old store goes only now, every setting checked */
-        if (ca.force && access(out, F_OK) == 0) {
-            if (unlink(out) != 0) {
-                fprintf(stderr, "collide-train: %s: cannot remove it: %s\n", out, strerror(errno));
-                return 1;
-            }
-            fprintf(stderr, "collide-train: %s: removed (--force); training it again\n", out);
-        }
+        o.replace = ca.force; /* removed by the trainer once every setting has passed */
         rc = cl_train_run(&o, out, &sum, &err);
     }
     if (rc) {

@@ -263,7 +263,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                 fprintf(c->out, "    %-16s %10s %12s %12.3f\n", th, am, ap, 100 * dmean[q]);
             }
         }
-        if (c->per_module) {
+        if (c->per_module && cli_table_mark(c, "module_pairs") > k->mrow0) {
             static const char *cols[] = {"threshold", "module", "name_i", "name_j",
                                          "collision_rate", "jaccard", "lift", "both"};
             fprintf(c->out, "  per module (collision_rate and jaccard as fractions):\n");

@@ -52,7 +52,7 @@ static void text_matrix(cli *c, const cl_store *s, const double *R)
     for (int j = 0; j < T; j++) {
         char b[32];
         double ch = chance_of(s, j);
-        snprintf(b, sizeof b, isnan(ch) ? "?" : "%.1f", 100 * ch);
+        snprintf(b, sizeof b, isnan(ch) ? "-" : "%.1f", 100 * ch); /* "-": not recorded */
         fprintf(c->out, " %*s", w, b);
     }
     fputc('\n', c->out);

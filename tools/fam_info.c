@@ -22,30 +22,49 @@ static void span(char *buf, size_t n, double lo, double hi, const char *fmt)
         snprintf(buf, n, "%s..%s", a, b);
 }
 
-static void task_lora(const cl_store *s, const cl_run_meta *m, int64_t id, char *buf, size_t n)
+/* Task t's adapter at snapshot id over the modules: rank and scale ranges,
+ * and lora_alpha: the store's record of it where it keeps one per task
+ * (imported adapters may differ, rsLoRA included), else the store's scaling
+ * rule undone. */
+typedef struct task_lora {
+    double rlo, rhi, slo, shi, alo, ahi;
+} task_lora;
+
+static int task_lora_of(const cl_store *s, int t, int64_t id, task_lora *x)
 {
+    const cl_run_meta *m = cl_store_meta(s);
     int M = cl_store_n_modules(s);
-    double rlo = INFINITY, rhi = -INFINITY, slo = INFINITY, shi = -INFINITY;
-    double alo = INFINITY, ahi = -INFINITY;
-    int rs = !strcmp(m->scaling_rule, "alpha/sqrt(r)");
+    double rec = cl_store_task_alpha(s, t);
+    int rs = cl_store_task_rslora(s, t) >= 0 ? cl_store_task_rslora(s, t)
+                                              : !strcmp(m->scaling_rule, "alpha/sqrt(r)");
+    *x = (task_lora){INFINITY, -INFINITY, INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int j = 0; j < M; j++) {
         double r = cl_store_snapshot_rank(s, id, j), sc = cl_store_snapshot_scale(s, id, j);
         if (r <= 0 || isnan(sc))
             continue;
         double al = sc * (rs ? sqrt(r) : r); /* the scaling rule, undone */
-        rlo = fmin(rlo, r), rhi = fmax(rhi, r);
-        slo = fmin(slo, sc), shi = fmax(shi, sc);
-        alo = fmin(alo, al), ahi = fmax(ahi, al);
+        x->rlo = fmin(x->rlo, r), x->rhi = fmax(x->rhi, r);
+        x->slo = fmin(x->slo, sc), x->shi = fmax(x->shi, sc);
+        x->alo = fmin(x->alo, al), x->ahi = fmax(x->ahi, al);
     }
-    if (rlo > rhi) {
+    if (!isnan(rec)) /* the config's lora_alpha (alpha_pattern aside) */
+        x->alo = x->ahi = rec;
+    return x->rlo <= x->rhi;
+}
+
+static void task_lora_text(const cl_store *s, int t, int64_t id, char *buf, size_t n)
+{
+    task_lora x;
+    if (!task_lora_of(s, t, id, &x)) {
         snprintf(buf, n, "no adapter");
         return;
     }
     char r[72], a[72], sc[72];
-    span(r, sizeof r, rlo, rhi, "%g");
-    span(a, sizeof a, alo, ahi, "%.4g");
-    span(sc, sizeof sc, slo, shi, "%.4g");
-    snprintf(buf, n, "r %s  alpha %s  scale %s", r, a, sc);
+    span(r, sizeof r, x.rlo, x.rhi, "%g");
+    span(a, sizeof a, x.alo, x.ahi, "%.4g");
+    span(sc, sizeof sc, x.slo, x.shi, "%.4g");
+    snprintf(buf, n, "r %s  alpha %s  scale %s%s", r, a, sc,
+             cl_store_task_rslora(s, t) == 1 ? "  rsLoRA" : "");
 }
 
 static void print_text(cli *c, cl_store *s, int64_t params)
@@ -83,7 +102,7 @@ static void print_text(cli *c, cl_store *s, int64_t params)
             fprintf(f, "  lambda=%-6g", cl_store_task_lambda(s, i));
         if (e >= 0) {
             char lora[256];
-            task_lora(s, m, e, lora, sizeof lora);
+            task_lora_text(s, i, e, lora, sizeof lora);
             fprintf(f, "  ended at snapshot %lld  %s", (long long)e, lora);
         } else {
             fprintf(f, "  not ended");
@@ -126,8 +145,9 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
                                "scaling:f", "scaling_rule", "penalty_form", "lambda_orth:f",
                                "lambda_l2:f", "lambda_sparse:f", "seed:i", "base_model",
                                "created_by", "tasks:i", "modules:i", "snapshots:i", "parameters:i"};
-    static const char *tc[] = {"store", "task:i", "name", "data", "lambda:f", "end_snapshot:i",
-                               "baseline:f"};
+    static const char *tc[] = {"store",      "task:i",     "name",          "data",
+                               "lambda:f",   "end_snapshot:i", "baseline:f", "rank_min:i",
+                               "rank_max:i", "lora_alpha:f", "scale_min:f",   "scale_max:f"};
     static const char *mc[] = {"store", "module:i", "name", "d_out:i", "d_in:i", "rank:i"};
     static const char *sc[] = {"store", "id:i", "task:i", "name", "kind", "epoch:i", "step:i",
                                "loss:f", "loss_task:f", "penalty_orth:f", "penalty_l2:f",
@@ -145,27 +165,49 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     cli_cell_f(t, m->alpha);
     cli_cell_f(t, m->scaling);
     cli_cell_s(t, m->scaling_rule);
-    cli_cell_s(t, m->penalty_form);
-    cli_cell_f(t, m->lambda_orth);
-    cli_cell_f(t, m->lambda_l2);
-    cli_cell_f(t, m->lambda_sparse);
-    cli_cell_i(t, (int64_t)m->seed);
+    if (imported(m)) { /* adapters trained elsewhere carry none of these */
+        for (int k = 0; k < 5; k++)
+            cli_cell_none(t);
+    } else {
+        cli_cell_s(t, m->penalty_form);
+        cli_cell_f(t, m->lambda_orth);
+        cli_cell_f(t, m->lambda_l2);
+        cli_cell_f(t, m->lambda_sparse);
+        cli_cell_i(t, (int64_t)m->seed);
+    }
     cli_cell_s(t, m->base_model);
     cli_cell_s(t, m->created_by);
     cli_cell_i(t, T);
     cli_cell_i(t, M);
     cli_cell_i(t, N);
     cli_cell_i(t, params);
-    t = cli_table_get(c, "tasks", tc, 7);
+    t = cli_table_get(c, "tasks", tc, 12);
     for (int i = 0; i < T; i++) {
         cli_row_begin(t);
         cli_cell_s(t, path);
         cli_cell_i(t, i);
         cli_cell_s(t, cl_store_task_name(s, i));
         cli_cell_s(t, cl_store_task_data(s, i));
-        cli_cell_f(t, cl_store_task_lambda(s, i));
+        if (imported(m))
+            cli_cell_none(t);
+        else
+            cli_cell_f(t, cl_store_task_lambda(s, i));
         cli_cell_i(t, cl_store_task_end(s, i));
         cli_cell_f(t, cl_store_baseline(s, CL_EVAL_GENERATE)[i]);
+        task_lora x;
+        if (cl_store_task_end(s, i) >= 0 && task_lora_of(s, i, cl_store_task_end(s, i), &x)) {
+            cli_cell_i(t, (int64_t)x.rlo);
+            cli_cell_i(t, (int64_t)x.rhi);
+            if (x.alo == x.ahi)
+                cli_cell_f(t, x.alo);
+            else
+                cli_cell_none(t); /* differs between modules: see scale */
+            cli_cell_f(t, x.slo);
+            cli_cell_f(t, x.shi);
+        } else {
+            for (int k = 0; k < 5; k++)
+                cli_cell_none(t);
+        }
     }
     t = cli_table_get(c, "modules", mc, 6);
     for (int i = 0; i < M; i++) {

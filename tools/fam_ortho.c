@@ -182,7 +182,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                 "  mean |cosine| %.4f; mean similarity A %.4f, B %.4f\n",
                 oo_tot, pairs ? oo_tot / pairs : NAN, aw, nac ? ac / nac : NAN,
                 nsa ? sa / nsa : NAN, nsb ? sb / nsb : NAN);
-        if (c->per_module) {
+        if (c->per_module && cli_table_mark(c, "module_pairs") > o->mrow0) {
             static const char *cols[] = {"module", "name_i", "name_j", "oo",    "sim_a",
                                          "sim_b",  "awom",   "inner",  "cosine"};
             fprintf(c->out, "  per module:\n");

@@ -143,7 +143,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
     }
     if (cli_text(c)) {
         fprintf(c->out, "  (density columns: mean over modules of the active fraction)\n");
-        if (c->per_module) {
+        if (c->per_module && cli_table_mark(c, "module_tasks") > p->mrow0) {
             static const char *pm[] = {"threshold", "module", "name", "density", "tau",
                                          "l1", "l2", "hoyer", "max_abs"};
             fprintf(c->out, "  per module (density as a fraction):\n");

@@ -183,7 +183,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
     if (cli_text(c)) {
         fprintf(c->out, "  (means over modules; nuclear = sum of singular values of a task's own "
                         "dW, (accumulated) = of the sum of all tasks' dW)\n");
-        if (c->per_module) {
+        if (c->per_module && cli_table_mark(c, "module_tasks") > u->mrow0) {
             static const char *cols[] = {"module", "name", "nuclear", "frobenius", "spectral",
                                          "count", "entropy_rank", "stable_rank"};
             fprintf(c->out, "  per module:\n");

@@ -50,6 +50,12 @@ static void parse_pair(plot_opts *o, const char *arg)
  * hidden (the temporary files are), not empty. */
 static void check_name(const char *name)
 {
+    static const char *ext[] = {".png", ".csv", ".svg", ".pdf", ".h5"};
+    size_t l = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (l > strlen(ext[i]) && !strcmp(name + l - strlen(ext[i]), ext[i]))
+            bad("--name \"%s\": without the extension (each file gets its own: --name %.*s)",
+                name, (int)(l - strlen(ext[i])), name);
     if (!name[0] || name[0] == '.' || strchr(name, '/') || strlen(name) > 200)
         bad("--name \"%s\": expected a file name without a folder or extension, not starting "
             "with '.' (e.g. --name fig1)", name);

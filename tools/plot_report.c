@@ -60,58 +60,47 @@ int plot_outputs_check(const plot_opts *o)
     return bad ? CLI_EXIT_FAIL : 0;
 }
 
-/* --format csv: one row per file written, the fields of the JSON report. */
-static void report_csv(const plot_run *r)
-{
-    fputs("figure,format,path,rows,width,height\n", stdout);
-    for (int i = 0; i < r->n_files; i++) {
-        const plot_file *f = &r->files[i];
-        cli_fprint_csv_field(stdout, r->o->fig->name);
-        fputc(',', stdout);
-        cli_fprint_csv_field(stdout, f->format);
-        fputc(',', stdout);
-        cli_fprint_csv_field(stdout, f->path);
-        if (!strcmp(f->format, "csv"))
-            printf(",%lld", (long long)f->rows);
-        else
-            fputc(',', stdout);
-        if (f->width > 0)
-            printf(",%d,%d\n", f->width, f->height);
-        else
-            fputs(",,\n", stdout);
-    }
-}
-
+/* The files written as the table files (a row each: figure, format, path,
+ * rows of a CSV, size of an image) and the run as the table run: --format
+ * csv and json print them as every tool prints its tables. */
 void plot_report(const plot_run *r, int status)
 {
     const plot_opts *o = r->o;
-    if (o->report == PLOT_REPORT_CSV) {
-        report_csv(r);
-        return;
-    }
-    if (o->report == PLOT_REPORT_JSON) {
-        json_t *root = json_object(), *files = json_array();
-        json_object_set_new(root, "tool", json_string("collide-plot"));
-        json_object_set_new(root, "collide_version", json_string(cl_version()));
-        json_object_set_new(root, "figure", json_string(o->fig->name));
-        json_object_set_new(root, "status", json_integer(status));
-        json_object_set_new(root, "no_image",
-                            r->no_image ? json_string(r->no_image) : json_null());
+    if (o->report != PLOT_REPORT_TEXT) {
+        cli c;
+        cli_init_defaults(&c, "collide-plot", stdout);
+        c.format = o->report == PLOT_REPORT_JSON ? CLI_JSON : CLI_CSV;
+        c.primary = "files";
+        static const char *fc[] = {"figure", "format", "path", "rows:i", "width:i", "height:i"};
+        static const char *rc[] = {"figure", "status:i", "no_image"};
+        cli_table *tf = cli_table_get(&c, "files", fc, 6);
+        cli_table *tr = cli_table_get(&c, "run", rc, 3);
         for (int i = 0; i < r->n_files; i++) {
             const plot_file *f = &r->files[i];
-            json_t *j = json_pack("{s:s, s:s}", "path", f->path, "format", f->format);
+            cli_row_begin(tf);
+            cli_cell_s(tf, o->fig->name);
+            cli_cell_s(tf, f->format);
+            cli_cell_s(tf, f->path);
             if (!strcmp(f->format, "csv"))
-                json_object_set_new(j, "rows", json_integer(f->rows));
+                cli_cell_i(tf, f->rows);
+            else
+                cli_cell_none(tf);
             if (f->width > 0) {
-                json_object_set_new(j, "width", json_integer(f->width));
-                json_object_set_new(j, "height", json_integer(f->height));
+                cli_cell_i(tf, f->width);
+                cli_cell_i(tf, f->height);
+            } else {
+                cli_cell_none(tf);
+                cli_cell_none(tf);
             }
-            json_array_append_new(files, j);
         }
-        json_object_set_new(root, "files", files);
-        json_dumpf(root, stdout, JSON_INDENT(1));
-        fputc('\n', stdout);
-        json_decref(root);
+        cli_row_begin(tr);
+        cli_cell_s(tr, o->fig->name);
+        cli_cell_i(tr, status);
+        if (r->no_image)
+            cli_cell_s(tr, r->no_image);
+        else
+            cli_cell_none(tr);
+        cli_finish(&c, CLI_EXIT_OK);
         return;
     }
     for (int i = 0; i < r->n_files; i++) {

@@ -574,6 +574,31 @@ static void test_newcomer(void)
              "justbautista__fiqa_lora %s/gpt2/task1 %s/gpt2/task2",
              imp, COLLIDE_PEFT_FIXTURES, COLLIDE_PEFT_FIXTURES);
     CHECK(run(args, NULL, NULL) == 0, "import again");
+    /* per-task alpha as each adapter has it (rsLoRA included), and JSON's
+     * nulls for what imported stores lack */
+    char ll[300];
+    snprintf(ll, sizeof ll, "%s/llama.h5", dir);
+    snprintf(args, sizeof args, "collide-import --quiet -o %s %s/llama/task1 %s/llama/task2", ll,
+             COLLIDE_PEFT_FIXTURES, COLLIDE_PEFT_FIXTURES);
+    CHECK(run(args, NULL, NULL) == 0, "import llama");
+    snprintf(args, sizeof args, "collide-info %s", ll);
+    CHECK(run(args, &out, &e) == 0, "info llama");
+    CHECK(strstr(out, "task1  ended at snapshot 0  r 4  alpha 8  scale 2\n") &&
+              strstr(out, "task2  ended at snapshot 1  r 4  alpha 8  scale 4  rsLoRA\n"),
+          "per-task r, alpha, scale:\n%s", out);
+    free(out), free(e);
+    snprintf(args, sizeof args, "collide-info --format json %s", ll);
+    json_t *ij = run_json(args);
+    json_t *srow = json_array_get(table(ij, "store"), 0);
+    CHECK(json_is_null(json_object_get(srow, "seed")) &&
+              json_is_null(json_object_get(srow, "lambda_sparse")) &&
+              json_is_null(json_object_get(srow, "penalty_form")),
+          "imported store: seed, lambda, penalty not null in JSON");
+    json_t *t2 = json_array_get(table(ij, "tasks"), 1);
+    CHECK(num(t2, "lora_alpha") == 8 && num(t2, "scale_max") == 4 && num(t2, "rank_min") == 4 &&
+              json_is_null(json_object_get(t2, "lambda")),
+          "per-task alpha/scale in JSON");
+    json_decref(ij);
     snprintf(args, sizeof args, "collide-forget %s", imp);
     CHECK(run(args, &out, &e) == 0, "forget imported");
     CHECK(strstr(out, "no accuracy recorded") && !strstr(out, "AA "),

@@ -271,7 +271,7 @@ static csv plot(const char *fig, const char *args, const char *sub)
     size_t i;
     json_t *e;
     int images = 0;
-    json_array_foreach(json_object_get(j, "files"), i, e) {
+    json_array_foreach(json_object_get(json_object_get(j, "tables"), "files"), i, e) {
         const char *fmt = str(e, "format"), *p = str(e, "path");
         if (!strcmp(fmt, "csv")) {
             CHECK(!strcmp(p, path), "report names %s, expected %s", p, path);

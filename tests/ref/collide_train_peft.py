@@ -88,7 +88,7 @@ def main(argv):
              *TRAIN_ARGS], repo)
         exp = run([os.path.join(bindir, "collide-export"), "--quiet", "--format", "json", store, "-o",
                    os.path.join(out, "adapters")], repo)
-    exported = json.loads(exp.stdout)["adapters"]
+    exported = json.loads(exp.stdout)["tables"]["adapters"]
     tasks = [e["task"] for e in exported]
 
     base_dir = os.path.join(repo, BASE)

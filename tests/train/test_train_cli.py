@@ -149,6 +149,47 @@ check(st1.st_mtime_ns == st0.st_mtime_ns, "--resume of a finished run changed th
 check(not litter(done), "--resume of a finished run left temporary files")
 print(f"--resume of a finished run twice: 'nothing to do', {st1.st_size} bytes and mtime kept")
 
+# an existing store: refused without --force; with --force, a setting that
+# fails only when the trainer checks it (--penalty code on gate) leaves the
+# old store as it was; a --force that passes every check trains it again
+r = run("collide-train", "-o", done, *SMALL, *tasks([]), "--method", "olora")
+check(r.returncode == 1 and "already exists" in r.stderr and "--force" in r.stderr,
+      f"-o an existing store without --force: exit {r.returncode}: {r.stderr.strip()}")
+r = run("collide-train", "-o", done, *SMALL, *tasks([]), "--method", "nlora", "--penalty", "code",
+        "--targets", "gate", "--force")
+check(r.returncode == 2 and open(done, "rb").read() == bytes0,
+      f"--force with a refused setting: exit {r.returncode}, store kept "
+      f"{open(done, 'rb').read() == bytes0}: {r.stderr.strip()}")
+r = run("collide-train", "-o", done, *SMALL, *tasks([]), "--method", "inclora", "--force")
+check(r.returncode == 0 and "removed (--force)" in r.stderr and
+      open(done, "rb").read() != bytes0, f"--force: exit {r.returncode}: {r.stderr.strip()}")
+print("-o an existing store: refused; --force replaces it only once every setting passed")
+
+# collide-pretrain: a finished base is reused (its own numbers reported, the
+# options given said to be ignored); anything else at -o is refused unless
+# --force; the --data folder is never written into
+r = run("collide-pretrain", "-o", base, "--synthetic", "--steps", "7", "--format", "json")
+row = json.loads(r.stdout)["tables"]["base"][0] if r.returncode == 0 else {}
+check(r.returncode == 0 and row.get("reused") == 1 and row.get("steps") == 20 and
+      "--steps and the other settings are ignored" in r.stderr,
+      f"reusing a base: exit {r.returncode}, row {row}, stderr {r.stderr.strip()!r}")
+keep = os.path.join(WORK, "notabase")
+open(keep, "w").write("precious")
+TINY = ["--synthetic", "--dim", "16", "--layers", "1", "--heads", "2", "--kv-heads", "2", "--ffn",
+        "16", "--vocab", "300", "--steps", "3", "--quiet"]
+r = run("collide-pretrain", "-o", keep, *TINY)
+check(r.returncode == 1 and "not a finished base" in r.stderr and open(keep).read() == "precious",
+      f"pretrain over a file: exit {r.returncode}: {r.stderr.strip()}")
+r = run("collide-pretrain", "-o", keep, *TINY, "--force")
+check(r.returncode == 0 and os.path.isfile(os.path.join(keep, "pretrain.json")),
+      f"pretrain --force: exit {r.returncode}: {r.stderr.strip()}")
+data = os.path.join(WORK, "data")
+os.makedirs(data, exist_ok=True)
+r = run("collide-pretrain", "-o", data, "--data", data, "--force", "--quiet")
+check(r.returncode == 1 and "is the input --data" in r.stderr,
+      f"pretrain into its --data: exit {r.returncode}: {r.stderr.strip()}")
+print("collide-pretrain: reuse said, other outputs refused unless --force, --data never written")
+
 # ---------------------------------------------------------------- 11
 elsewhere = os.path.join(WORK, "elsewhere")
 os.makedirs(elsewhere)
