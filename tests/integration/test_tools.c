@@ -474,6 +474,49 @@ static void test_newcomer(void)
               "%s printed: %s", args, out);
         free(out), free(e);
     }
+    /* synth and export: the overwrite policy, CSV of what was written */
+    char syn[300], exd[300];
+    snprintf(syn, sizeof syn, "%s/synth-again.h5", dir);
+    snprintf(args, sizeof args, "collide-synth -o %s --tasks 2 --modules 2 --shape 8x8 --rank 2", syn);
+    CHECK(run(args, NULL, NULL) == 0, "synth");
+    struct stat s0, s1;
+    stat(syn, &s0);
+    CHECK(run(args, &out, &e) == 1 && strstr(e, "already exists"), "synth over a store: not refused");
+    stat(syn, &s1);
+    CHECK(s0.st_ino == s1.st_ino && s0.st_mtime == s1.st_mtime, "refused synth changed the store");
+    free(out), free(e);
+    snprintf(args, sizeof args,
+             "collide-synth --force --format csv -o %s --tasks 2 --modules 2 --shape 8x8 --rank 2", syn);
+    CHECK(run(args, &out, &e) == 0 && !strncmp(out, "store,tasks,modules", 19) &&
+              count_of(out, "\n") == 2, "synth --force --format csv:\n%s", out);
+    free(out), free(e);
+    snprintf(exd, sizeof exd, "%s/exported", dir);
+    snprintf(args, sizeof args, "collide-export --format csv %s -o %s", syn, exd);
+    CHECK(run(args, &out, &e) == 0 && !strncmp(out, "task,dir,snapshot", 17) &&
+              count_of(out, "\n") == 3, "export --format csv: %s\n%s", e, out);
+    free(out), free(e);
+    char cfg[400];
+    snprintf(cfg, sizeof cfg, "%s/task2/adapter_config.json", exd);
+    stat(cfg, &s0);
+    snprintf(args, sizeof args, "collide-export %s -o %s", syn, exd);
+    CHECK(run(args, &out, &e) == 1 && strstr(e, "task1/adapter_model.safetensors: already exists"),
+          "export over an export: not refused: %s", e);
+    stat(cfg, &s1);
+    /* outputs are renamed into place: a rewrite would show as a new inode */
+    CHECK(s0.st_ino == s1.st_ino && s0.st_mtime == s1.st_mtime,
+          "a refused export wrote task2 before checking task1");
+    free(out), free(e);
+    snprintf(args, sizeof args, "collide-export --force %s -o %s", syn, exd);
+    CHECK(run(args, &out, &e) == 0, "export --force: %s", e);
+    free(out), free(e);
+    /* the store lives in the output folder: never written over */
+    char inside[400];
+    snprintf(inside, sizeof inside, "%s/task1/adapter_model.safetensors", exd);
+    snprintf(args, sizeof args, "collide-synth --force -o %s --tasks 2", inside);
+    CHECK(run(args, NULL, NULL) == 0, "a store where an adapter was");
+    snprintf(args, sizeof args, "collide-export --force %s -o %s", inside, exd);
+    CHECK(run(args, &out, &e) == 1 && strstr(e, "is an input"), "export over its input: %s", e);
+    free(out), free(e);
     /* a glob that matches nothing suggests the one that would */
     snprintf(args, sizeof args, "collide-collision --module attn.q %s", store);
     CHECK(run(args, &out, &e) == 1, "%s: not refused", args);
@@ -548,7 +591,7 @@ static void test_newcomer(void)
     CHECK(run(args, &out, &e) == 1, "import over an existing store: not refused");
     CHECK_CONTAINS(e, "already exists");
     stat(imp, &st1);
-    CHECK(st0.st_size == st1.st_size && st0.st_mtime == st1.st_mtime, "existing store changed");
+    CHECK(st0.st_ino == st1.st_ino && st0.st_mtime == st1.st_mtime, "existing store changed");
     free(out), free(e);
     snprintf(args, sizeof args, "collide-import --force --format csv -o %s %s/gpt2/task1", imp,
              COLLIDE_PEFT_FIXTURES);
