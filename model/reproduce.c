@@ -16,44 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int has_data(const char *root, const char *task)
-{
-    const cl_task_def *d = cl_task_find(task);
-    char p[2200];
-    struct stat sb;
-    const char *files[] = {"train.json", "test.json", "dev.json"};
-    for (int i = 0; d && i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s/%s", root, d->dir, files[i]);
-        if (stat(p, &sb) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* The tasks of order k; a task without data takes yelp's (or agnews's)
- * data, and the substitution is recorded in the store. */
-static void set_order(cl_train_opts *t, int order)
-{
-    t->order = order;
-    if (order == 0) {
-        t->n_tasks = 4;
-        for (int i = 0; i < 4; i++) {
-            snprintf(t->task[i], sizeof t->task[i], "%s", cl_synth_bench_name(i));
-            memcpy(t->source[i], t->task[i], sizeof t->source[i]);
-        }
-        return;
-    }
-    const char *const *names;
-    cl_order_tasks(order, &names, &t->n_tasks);
-    for (int i = 0; i < t->n_tasks; i++) {
-        snprintf(t->task[i], sizeof t->task[i], "%s", names[i]);
-        const char *src = names[i];
-        if (!has_data(t->data_dir, src))
-            src = has_data(t->data_dir, "yelp") ? "yelp" : "agnews";
-        snprintf(t->source[i], sizeof t->source[i], "%s", src);
-    }
-}
-
 const double cl_repro_sweep[CL_REPRO_SWEEP_N] = {0.005, 0.05, 1.6, 6.4};
 
 static void add_run(cl_repro_opts *o, cl_method m, int order, double lambda, int sweep)
@@ -135,7 +97,11 @@ int cl_repro_train(const cl_repro_opts *o, cl_error *err)
         } else {
             cl_train_opts t = o->train;
             t.method = r->method;
-            set_order(&t, r->order);
+            /* order r->order (0: the synthetic benchmark); a task without
+             * data takes yelp's or agnews's, recorded (model/plan.c) */
+            const cl_task_plan plan = {.order = r->order, .auto_substitute = 1};
+            if ((rc = cl_train_plan(&t, &plan, err)))
+                return rc;
             if (!isnan(r->lambda))
                 t.lambda_default = r->lambda;
             t.train_per_class = r->train_per_class;

@@ -50,6 +50,22 @@ typedef struct cl_train_opts {
 } cl_train_opts;
 
 void cl_train_defaults(cl_train_opts *o);
+
+/* The task sequence, planned once for collide-train and collide-reproduce
+ * (plan.c): the paper's ORDER (0: 1, or the synthetic benchmark's first four
+ * with o->synthetic), or TASKS "a,b,c"; SUBSTITUTE "a=b,..." trains and tests
+ * task a on task b's data; with auto_substitute, a task with no data under
+ * o->data_dir takes yelp's, else agnews's (recorded in the store like a
+ * --substitute); LAMBDA "X" or "task=X,..." sets N-LoRA's lambda. Fills
+ * o->order, n_tasks, task, source, lambda_default and lambda; an error is
+ * CL_ERR_ARG naming the option (an unknown task with the near miss and the
+ * 15 names). o->synthetic and o->data_dir are read. */
+typedef struct cl_task_plan {
+    int order;
+    const char *tasks, *substitute, *lambda;
+    int auto_substitute;
+} cl_task_plan;
+int cl_train_plan(cl_train_opts *o, const cl_task_plan *p, cl_error *err);
 const char *cl_method_name(cl_method m);
 int cl_method_parse(const char *s, cl_method *m);
 

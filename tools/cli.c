@@ -143,19 +143,18 @@ void cli_usage_error(const char *prog, const char *msg, const char *arg)
     exit(CLI_EXIT_USAGE);
 }
 
-static void spec_error(const cli_spec *sp, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void spec_error(const cli_spec *sp, const char *fmt, ...)
+void cli_usage_errorf(const char *prog, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", sp->name);
+    fprintf(stderr, "%s: ", prog);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", sp->name);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
     exit(CLI_EXIT_USAGE);
 }
+
+#define spec_error(sp, ...) cli_usage_errorf((sp)->name, __VA_ARGS__)
 
 /* A word that is an option's value rather than a store: it starts like a
  * number ("0.5,0.9", and "0.5,x" too, to be refused as a bad value) and no

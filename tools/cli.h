@@ -130,6 +130,9 @@ void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *c
  * --help hint on stderr, exit 2. */
 void cli_usage_error(const char *prog, const char *msg, const char *arg)
     __attribute__((noreturn));
+/* The same with a printf format: "PROG: <formatted>" and the hint, exit 2. */
+void cli_usage_errorf(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 /* The value S of option OPT as a whole number / a number in [lo, hi]; any
  * other text is a usage error naming the option and its range. */
 long cli_whole(const char *prog, const char *opt, const char *s, long lo, long hi);

@@ -24,24 +24,12 @@ static const char *DETAILS =
     "the private draws, less with more modules and tasks. A threshold that drops small\n"
     "entries (the default energy:0.99) counts fewer collisions than the supports.";
 
-static void bad(const char *fmt, const char *arg) __attribute__((noreturn));
-
-static void bad(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '" PROG " --help'.\n");
-    exit(CLI_EXIT_USAGE);
-}
-
 static double num(const char *opt, const char *s)
 {
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end || !isfinite(v)) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s: \"%%s\" is not a number", opt);
-        bad(msg, s);
+        cli_usage_errorf(PROG, "%s: \"%s\" is not a number", opt, s);
     }
     return v;
 }
@@ -50,9 +38,7 @@ static int integer(const char *opt, const char *s)
 {
     double v = num(opt, s);
     if (v != floor(v) || fabs(v) > 1e9) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s: \"%%s\" is not a whole number", opt);
-        bad(msg, s);
+        cli_usage_errorf(PROG, "%s: \"%s\" is not a whole number", opt, s);
     }
     return (int)v;
 }
@@ -114,7 +100,7 @@ static void on_opt(void *ctx, int key, const char *arg)
         long long a, b;
         char x, extra;
         if (sscanf(arg, "%lld%c%lld%c", &a, &x, &b, &extra) != 3 || (x != 'x' && x != 'X'))
-            bad("--shape \"%s\": expected DOUTxDIN, e.g. 1024x1024", arg);
+            cli_usage_errorf(PROG, "--shape \"%s\": expected DOUTxDIN, e.g. 1024x1024", arg);
         sp->d_out = a;
         sp->d_in = b;
         break;
@@ -131,7 +117,7 @@ static void on_opt(void *ctx, int key, const char *arg)
         char *end;
         sp->seed = strtoull(arg, &end, 10);
         if (end == arg || *end || arg[0] == '-')
-            bad("--seed \"%s\": expected a non-negative whole number", arg);
+            cli_usage_errorf(PROG, "--seed \"%s\": expected a non-negative whole number", arg);
         break;
     }
     }
@@ -156,7 +142,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, on_opt, &o, &ca);
     cl_synth_spec sp = o.sp;
     if (!o.out)
-        bad("%s", "-o STORE is required");
+        cli_usage_errorf(PROG, "-o STORE is required");
     cl_error err;
     if (cl_synth_check(&sp, o.out, &err)) { /* bad usage before an existing output */
         fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", err.msg);

@@ -89,15 +89,6 @@ typedef struct args {
     const char *setting; /* the first training setting given (refused with --resume) */
 } args;
 
-/* Is s a task of the synthetic benchmark (synth1..synth6)? */
-static int synth_task(const char *s)
-{
-    for (int i = 0; i < 6; i++)
-        if (!strcmp(s, cl_synth_bench_name(i)))
-            return 1;
-    return 0;
-}
-
 /* Split a comma list into at most max items. */
 static int split(char *s, char **items, int max)
 {
@@ -297,93 +288,12 @@ int main(int argc, char **argv)
         }
         if (cli_output_check(PROG, out, ca.force, NULL, 0))
             return 1;
-        /* the tasks: an order, a list, or the synthetic benchmark */
-        if (tasks && order)
-            cli_usage_error(PROG, "--order and --tasks exclude each other", NULL);
-        if (order && o.synthetic)
-            cli_usage_error(PROG, "--order names the paper's orders of the real benchmark; with "
-                            "--synthetic give --tasks synth1,synth2,...", NULL);
-        if (tasks) {
-            char *copy = strdup(tasks), *items[CL_TRAIN_MAX_TASKS + 1];
-            o.n_tasks = split(copy, items, CL_TRAIN_MAX_TASKS + 1);
-            if (o.n_tasks == 0 || o.n_tasks > CL_TRAIN_MAX_TASKS)
-                cli_usage_error(PROG, o.n_tasks ? "--tasks: more than 64 tasks"
-                                                : "--tasks names no task", tasks);
-            for (int i = 0; i < o.n_tasks; i++)
-                snprintf(o.task[i], sizeof o.task[i], "%s", items[i]);
-            free(copy);
-        } else if (o.synthetic) {
-            o.n_tasks = 4;
-            for (int i = 0; i < 4; i++)
-                snprintf(o.task[i], sizeof o.task[i], "%s", cl_synth_bench_name(i));
-        } else {
-            const char *const *names;
-            o.order = order ? order : 1;
-            cl_order_tasks(o.order, &names, &o.n_tasks);
-            for (int i = 0; i < o.n_tasks; i++)
-                snprintf(o.task[i], sizeof o.task[i], "%s", names[i]);
-        }
-        for (int i = 0; i < o.n_tasks; i++) {
-            memcpy(o.source[i], o.task[i], sizeof o.source[i]);
-            if (!o.synthetic && !cl_task_find(o.task[i])) {
-                char m[512];
-                cl_task_unknown_msg(o.task[i], m, sizeof m);
-                cli_usage_error(PROG, m, NULL);
-            }
-            if (o.synthetic && !synth_task(o.task[i]))
-                cli_usage_error(PROG, "unknown task (the synthetic benchmark has synth1 to "
-                                "synth6)", o.task[i]);
-            for (int j = 0; j < i; j++)
-                if (!strcmp(o.task[i], o.task[j]))
-                    cli_usage_error(PROG, "a task appears twice", o.task[i]);
-        }
-        if (subst) {
-            char *copy = strdup(subst), *items[CL_TRAIN_MAX_TASKS];
-            int n = split(copy, items, CL_TRAIN_MAX_TASKS);
-            for (int k = 0; k < n; k++) {
-                char *eq = strchr(items[k], '=');
-                if (!eq)
-                    cli_usage_error(PROG, "--substitute takes task=task", items[k]);
-                *eq = 0;
-                int hit = 0;
-                for (int i = 0; i < o.n_tasks; i++)
-                    if (!strcmp(o.task[i], items[k])) {
-                        if (o.synthetic ? !synth_task(eq + 1) : !cl_task_find(eq + 1)) {
-                            char m[512];
-                            cl_task_unknown_msg(eq + 1, m, sizeof m);
-                            cli_usage_error(PROG, o.synthetic ? "--substitute: unknown task "
-                                                                "(synth1 to synth6)" : "--substitute",
-                                            o.synthetic ? eq + 1 : m);
-                        }
-                        snprintf(o.source[i], sizeof o.source[i], "%s", eq + 1);
-                        hit = 1;
-                    }
-                if (!hit)
-                    cli_usage_error(PROG, "--substitute: the task is not in the order", items[k]);
-            }
-            free(copy);
-        }
-        if (lambda) { /* one value, or task=value pairs */
-            char *copy = strdup(lambda), *items[CL_TRAIN_MAX_TASKS];
-            int n = split(copy, items, CL_TRAIN_MAX_TASKS);
-            for (int k = 0; k < n; k++) {
-                char *eq = strchr(items[k], '=');
-                if (!eq) {
-                    o.lambda_default = cli_real(PROG, "--lambda", items[k], 0, 1e6);
-                    continue;
-                }
-                *eq = 0;
-                int hit = 0;
-                for (int i = 0; i < o.n_tasks; i++)
-                    if (!strcmp(o.task[i], items[k])) {
-                        o.lambda[i] = cli_real(PROG, "--lambda", eq + 1, 0, 1e6);
-                        hit = 1;
-                    }
-                if (!hit)
-                    cli_usage_error(PROG, "--lambda: the task is not in the order", items[k]);
-            }
-            free(copy);
-        }
+        /* the tasks, their data and lambdas: planned as collide-reproduce
+         * plans them (model/plan.c), every name checked before anything */
+        const cl_task_plan plan = {.order = order, .tasks = tasks, .substitute = subst,
+                                   .lambda = lambda};
+        if (cl_train_plan(&o, &plan, &err))
+            cli_usage_error(PROG, err.msg, NULL);
         if (o.synthetic) {
             o.data_dir[0] = 0;
         } else if ((rc = cl_bench_find_root(data, o.data_dir, sizeof o.data_dir, &err))) {

@@ -3,23 +3,11 @@
  * use, so a typo never passes in silence. */
 #include "plot.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void bad(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("collide-plot: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'collide-plot --help'.\n", stderr);
-    exit(CLI_EXIT_USAGE);
-}
+static const char PROG[] = "collide-plot";
 
 static int whole(const char *s, long long lo, long long hi, long long *out)
 {
@@ -37,11 +25,11 @@ static void parse_pair(plot_opts *o, const char *arg)
     char a[32];
     long long i, j;
     if (!comma || (size_t)(comma - arg) >= sizeof a)
-        bad("--pair \"%s\": expected I,J (task indices, e.g. 0,1)", arg);
+        cli_usage_errorf(PROG, "--pair \"%s\": expected I,J (task indices, e.g. 0,1)", arg);
     memcpy(a, arg, (size_t)(comma - arg));
     a[comma - arg] = 0;
     if (!whole(a, 0, 1 << 20, &i) || !whole(comma + 1, 0, 1 << 20, &j) || i == j)
-        bad("--pair \"%s\": expected two different task indices I,J", arg);
+        cli_usage_errorf(PROG, "--pair \"%s\": expected two different task indices I,J", arg);
     o->pair_i = (int)i;
     o->pair_j = (int)j;
 }
@@ -54,14 +42,14 @@ static void check_name(const char *name)
     size_t l = strlen(name);
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
         if (l > strlen(ext[i]) && !strcmp(name + l - strlen(ext[i]), ext[i]))
-            bad("--name \"%s\": without the extension (each file gets its own: --name %.*s)",
+            cli_usage_errorf(PROG, "--name \"%s\": without the extension (each file gets its own: --name %.*s)",
                 name, (int)(l - strlen(ext[i])), name);
     if (!name[0] || name[0] == '.' || strchr(name, '/') || strlen(name) > 200)
-        bad("--name \"%s\": expected a file name without a folder or extension, not starting "
+        cli_usage_errorf(PROG, "--name \"%s\": expected a file name without a folder or extension, not starting "
             "with '.' (e.g. --name fig1)", name);
     for (const char *p = name; *p; p++)
         if ((unsigned char)*p < 0x20)
-            bad("--name: a control character in the name");
+            cli_usage_errorf(PROG, "--name: a control character in the name");
 }
 
 static void parse_excerpt(plot_opts *o, const char *arg)
@@ -71,7 +59,7 @@ static void parse_excerpt(plot_opts *o, const char *arg)
     int n = sscanf(arg, "%lld%c%lld%c%lld%c%lld%c", &r, &x, &c, &at, &r0, &comma, &c0, &extra);
     if (!(n == 3 || (n == 7 && at == '@' && comma == ',')) || (x != 'x' && x != 'X') || r < 2 ||
         c < 2 || r > 512 || c > 512 || r0 < 0 || c0 < 0)
-        bad("--excerpt \"%s\": expected ROWSxCOLS (2 to 512 each), optionally @ROW,COL", arg);
+        cli_usage_errorf(PROG, "--excerpt \"%s\": expected ROWSxCOLS (2 to 512 each), optionally @ROW,COL", arg);
     o->ex_rows = (int)r;
     o->ex_cols = (int)c;
     o->ex_at = n == 7;
@@ -199,45 +187,45 @@ static void on_plot_opt(void *vctx, int key, const char *arg)
         /* a second --threshold: forgetting-sparsity's second panel */
         if (x->given & PLOT_OPT_THRESHOLD) {
             if (o->has_th2)
-                bad("--threshold given more than twice");
+                cli_usage_errorf(PROG, "--threshold given more than twice");
             if (cl_threshold_parse(arg, &o->th2, &err))
-                bad("%s", err.msg);
+                cli_usage_errorf(PROG, "%s", err.msg);
             o->has_th2 = 1;
         } else if (cl_threshold_parse(arg, &o->th, &err)) {
-            bad("%s", err.msg);
+            cli_usage_errorf(PROG, "%s", err.msg);
         }
         x->given |= PLOT_OPT_THRESHOLD;
         break;
     case O_MOD: o->module = arg; x->given |= PLOT_OPT_MODULE; break;
     case O_SNAP:
         if (!strcmp(arg, "all"))
-            bad("--snapshot all: one view per figure; the history figure draws every "
+            cli_usage_errorf(PROG, "--snapshot all: one view per figure; the history figure draws every "
                 "snapshot");
         o->snapshot = arg;
         x->given |= PLOT_OPT_SNAPSHOT;
         break;
     case O_DEV:
         if (strcmp(arg, "cpu") && strcmp(arg, "cuda") && strcmp(arg, "auto"))
-            bad("--device \"%s\": expected cpu, cuda or auto", arg);
+            cli_usage_errorf(PROG, "--device \"%s\": expected cpu, cuda or auto", arg);
         o->device = arg;
         break;
     case O_X:
         if (!strcmp(arg, "density")) o->x = PLOT_X_DENSITY;
         else if (!strcmp(arg, "hoyer")) o->x = PLOT_X_HOYER;
-        else bad("--x \"%s\": expected density or hoyer", arg);
+        else cli_usage_errorf(PROG, "--x \"%s\": expected density or hoyer", arg);
         x->given |= PLOT_OPT_XY;
         break;
     case O_Y:
         if (!strcmp(arg, "forgetting")) o->y = PLOT_Y_FORGETTING;
         else if (!strcmp(arg, "bwt")) o->y = PLOT_Y_BWT;
-        else bad("--y \"%s\": expected forgetting or bwt", arg);
+        else cli_usage_errorf(PROG, "--y \"%s\": expected forgetting or bwt", arg);
         x->given |= PLOT_OPT_XY;
         break;
     case O_LABELS:
         if (!strcmp(arg, "lambda")) o->labels = PLOT_LABEL_LAMBDA;
         else if (!strcmp(arg, "store")) o->labels = PLOT_LABEL_STORE;
         else if (!strcmp(arg, "none")) o->labels = PLOT_LABEL_NONE;
-        else bad("--labels \"%s\": expected lambda, store or none", arg);
+        else cli_usage_errorf(PROG, "--labels \"%s\": expected lambda, store or none", arg);
         x->given |= PLOT_OPT_LABELS;
         break;
     case O_PAIR: parse_pair(o, arg); x->given |= PLOT_OPT_PAIR; break;
@@ -246,7 +234,7 @@ static void on_plot_opt(void *vctx, int key, const char *arg)
         long long t;
         if (!strcmp(arg, "accumulated")) o->task = -1;
         else if (whole(arg, 0, 1 << 20, &t)) o->task = (int)t;
-        else bad("--task \"%s\": expected a task index or accumulated", arg);
+        else cli_usage_errorf(PROG, "--task \"%s\": expected a task index or accumulated", arg);
         x->given |= PLOT_OPT_TASK;
         break;
     }
@@ -290,7 +278,7 @@ void plot_args_parse(plot_opts *o, int argc, char **argv)
     o->force = ca.force;
     o->fig = plot_figure_find(ca.args[0]);
     if (!o->fig)
-        bad("\"%s\" is not a figure; see the list in --help", ca.args[0]);
+        cli_usage_errorf(PROG, "\"%s\" is not a figure; see the list in --help", ca.args[0]);
     static const struct {
         unsigned bit;
         const char *opt;
@@ -301,18 +289,18 @@ void plot_args_parse(plot_opts *o, int argc, char **argv)
                  {PLOT_OPT_AXES, "--independent-axes"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((x.given & names[i].bit) && !(o->fig->opts & names[i].bit))
-            bad("%s does not apply to the %s figure", names[i].opt, o->fig->name);
+            cli_usage_errorf(PROG, "%s does not apply to the %s figure", names[i].opt, o->fig->name);
     if (o->has_th2 && strcmp(o->fig->name, "forgetting-sparsity"))
-        bad("a second --threshold applies only to the forgetting-sparsity figure");
+        cli_usage_errorf(PROG, "a second --threshold applies only to the forgetting-sparsity figure");
     if (x.sweep) /* --sweep alone: the mode's list, as without it */
         o->n_sweep = cli_sweep_parse("collide-plot", o->th, x.sweep, o->sweep, CLI_MAX_TH - 1);
     if (!o->outdir)
-        bad("-o DIR is required");
+        cli_usage_errorf(PROG, "-o DIR is required");
     if (!o->name)
         o->name = o->fig->name;
     o->stores = ca.args + 1;
     o->n_stores = ca.n_args - 1;
     if (o->n_stores < 1)
-        bad("no STORE given");
+        cli_usage_errorf(PROG, "no STORE given");
     o->progress = ca.progress;
 }
