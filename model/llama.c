@@ -355,15 +355,31 @@ int cl_llama_prepare(cl_llama *m, int B, int T, int train_base, cl_error *err)
                             c->max_position);
     size_t N = (size_t)B * T, C = c->hidden_size, F = c->intermediate_size, L = c->num_layers;
     size_t QD = (size_t)c->num_heads * c->head_dim, KD = (size_t)c->num_kv_heads * c->head_dim;
-    size_t V = c->vocab_size;
-    size_t sizes[] = {(L + 1) * N * C, L * N * C, L * N, L * N * QD, L * N * KD, L * N * KD,
-                      L * (size_t)B * c->num_heads * T * T, L * N * QD, L * N * C, L * N * C,
-                      L * N, L * N * F, L * N * F, L * N * F, N * C, N, N * V};
-    float **ptr[] = {&m->a.resid, &m->a.ln1, &m->a.rstd1, &m->a.q, &m->a.k, &m->a.v, &m->a.att,
-                     &m->a.atty, &m->a.mid, &m->a.ln2, &m->a.rstd2, &m->a.gate, &m->a.up,
-                     &m->a.act, &m->a.lnf, &m->a.rstdf, &m->a.logits};
+    size_t V = c->vocab_size, H = c->num_heads;
+    /* the activation table, named as the weights' table is (W_*) */
+    enum { A_RESID, A_LN1, A_RSTD1, A_Q, A_K, A_V, A_ATT, A_ATTY, A_MID, A_LN2, A_RSTD2, A_GATE,
+           A_UP, A_ACT, A_LNF, A_RSTDF, A_LOGITS, NA };
+    size_t sizes[NA];
+    float **ptr[NA];
+    sizes[A_RESID] = (L + 1) * N * C, ptr[A_RESID] = &m->a.resid;
+    sizes[A_LN1] = L * N * C, ptr[A_LN1] = &m->a.ln1;
+    sizes[A_RSTD1] = L * N, ptr[A_RSTD1] = &m->a.rstd1;
+    sizes[A_Q] = L * N * QD, ptr[A_Q] = &m->a.q;
+    sizes[A_K] = L * N * KD, ptr[A_K] = &m->a.k;
+    sizes[A_V] = L * N * KD, ptr[A_V] = &m->a.v;
+    sizes[A_ATT] = L * (size_t)B * H * T * T, ptr[A_ATT] = &m->a.att;
+    sizes[A_ATTY] = L * N * QD, ptr[A_ATTY] = &m->a.atty;
+    sizes[A_MID] = L * N * C, ptr[A_MID] = &m->a.mid;
+    sizes[A_LN2] = L * N * C, ptr[A_LN2] = &m->a.ln2;
+    sizes[A_RSTD2] = L * N, ptr[A_RSTD2] = &m->a.rstd2;
+    sizes[A_GATE] = L * N * F, ptr[A_GATE] = &m->a.gate;
+    sizes[A_UP] = L * N * F, ptr[A_UP] = &m->a.up;
+    sizes[A_ACT] = L * N * F, ptr[A_ACT] = &m->a.act;
+    sizes[A_LNF] = N * C, ptr[A_LNF] = &m->a.lnf;
+    sizes[A_RSTDF] = N, ptr[A_RSTDF] = &m->a.rstdf;
+    sizes[A_LOGITS] = N * V, ptr[A_LOGITS] = &m->a.logits;
     size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (int i = 0; i < NA; i++)
         total += sizes[i];
     free(m->act_mem);
     m->act_mem = calloc(total, sizeof(float));
@@ -376,7 +392,7 @@ int cl_llama_prepare(cl_llama *m, int B, int T, int train_base, cl_error *err)
     if (!m->act_mem || !m->scratch)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory for activations of %d x %d", B, T);
     float *p = m->act_mem;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    for (int i = 0; i < NA; i++) {
         *ptr[i] = p;
         p += sizes[i];
     }
