@@ -8,7 +8,7 @@
 #ifndef CL_BENCHMARK_H
 #define CL_BENCHMARK_H
 
-#include "collide.h"
+#include "cl_core.h"
 
 #include <stddef.h>
 

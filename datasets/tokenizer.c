@@ -383,29 +383,23 @@ static int pair_add(trainer *tr, int a, int b, int64_t d, int32_t w)
     return 0;
 }
 
-int cl_tok_train(const char *const *texts, const size_t *lens, size_t n_texts, int vocab_size,
-                 cl_tokenizer **out, cl_error *err)
+static const char NOMEM[] = "tokenizer: out of memory";
+
+/* 1. The unique pieces of the texts (bytes each) with their counts. */
+static int count_words(const char *const *texts, const size_t *lens, size_t n_texts,
+                       word **out, int *n_out, cl_error *err)
 {
-    *out = NULL;
-    if (vocab_size < 257 || vocab_size > (1 << 20))
-        return cl_error_set(err, CL_ERR_ARG, "tokenizer: vocabulary size %d outside [257, %d]",
-                            vocab_size, 1 << 20);
-    cl_tokenizer *t = calloc(1, sizeof *t);
-    trainer tr = {0};
     imap wmap = {0};
     word *words = NULL;
     int nw = 0, capw = 0, rc = CL_OK;
-    if (!t)
-        return cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
-    /* 1. unique pieces with their counts */
     for (size_t d = 0; d < n_texts && !rc; d++) {
         const char *s = texts[d];
-        for (size_t i = 0; i < lens[d];) {
+        for (size_t i = 0; i < lens[d] && !rc;) {
             size_t p = cl_tok_piece(s, lens[d], i);
             uint64_t h = tok_hash((const uint8_t *)s + i, (int)p);
             int32_t *slot = imap_slot(&wmap, h, 1);
             if (!slot) {
-                rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
                 break;
             }
             if (*slot && words[*slot - 1].n == (int)p) {
@@ -415,14 +409,14 @@ int cl_tok_train(const char *const *texts, const size_t *lens, size_t n_texts, i
                     capw = capw ? 2 * capw : 4096;
                     word *nwp = realloc(words, (size_t)capw * sizeof *nwp);
                     if (!nwp) {
-                        rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
+                        rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
                         break;
                     }
                     words = nwp;
                 }
                 words[nw].sym = malloc(p * sizeof(int32_t));
                 if (!words[nw].sym) {
-                    rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
+                    rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
                     break;
                 }
                 for (size_t k = 0; k < p; k++)
@@ -435,31 +429,82 @@ int cl_tok_train(const char *const *texts, const size_t *lens, size_t n_texts, i
         }
     }
     imap_free(&wmap);
-    /* 2. pair counts */
-    for (int w = 0; w < nw && !rc; w++)
+    *out = words;
+    *n_out = nw;
+    return rc;
+}
+
+/* 2. The adjacent pairs of every word, counted, and the heap seeded. */
+static int count_pairs(trainer *tr, const word *words, int nw, cl_error *err)
+{
+    for (int w = 0; w < nw; w++)
         for (int k = 0; k + 1 < words[w].n; k++)
-            if (pair_add(&tr, words[w].sym[k], words[w].sym[k + 1], words[w].freq, w))
-                rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
-    /* seed the heap: iterate the map */
-    for (size_t j = 0; j < tr.count_idx.cap && !rc; j++)
-        if (tr.count_idx.key[j]) {
-            heap_item it = {tr.count[tr.count_idx.val[j] - 1], tr.count_idx.key[j] - 1};
-            if (heap_push(&tr.h, it))
-                rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
+            if (pair_add(tr, words[w].sym[k], words[w].sym[k + 1], words[w].freq, w))
+                return cl_error_set(err, CL_ERR_NOMEM, NOMEM);
+    for (size_t j = 0; j < tr->count_idx.cap; j++)
+        if (tr->count_idx.key[j]) {
+            heap_item it = {tr->count[tr->count_idx.val[j] - 1], tr->count_idx.key[j] - 1};
+            if (heap_push(&tr->h, it))
+                return cl_error_set(err, CL_ERR_NOMEM, NOMEM);
         }
-    /* 3. merges */
-    int max_merges = vocab_size - 257;
+    return CL_OK;
+}
+
+/* Merge pair (a, b) into id in every word that holds it: neighbours lose
+ * their old pairs and gain the new ones, which enter the heap. */
+static int merge_words(trainer *tr, word *words, int pi, int a, int b, int id, cl_error *err)
+{
+    int rc = CL_OK;
+    wlist lst = tr->where[pi];
+    tr->where[pi] = (wlist){0};
+    for (int q = 0; q < lst.n && !rc; q++) {
+        word *w = &words[lst.w[q]];
+        int wi = lst.w[q];
+        for (int k = 0; k + 1 < w->n;) {
+            if (w->sym[k] != a || w->sym[k + 1] != b) {
+                k++;
+                continue;
+            }
+            if (k > 0 && (pair_add(tr, w->sym[k - 1], a, -w->freq, wi) ||
+                          pair_add(tr, w->sym[k - 1], id, w->freq, wi)))
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
+            if (k + 2 < w->n && (pair_add(tr, b, w->sym[k + 2], -w->freq, wi) ||
+                                 pair_add(tr, id, w->sym[k + 2], w->freq, wi)))
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
+            tr->count[pi] -= w->freq;
+            w->sym[k] = id;
+            memmove(w->sym + k + 1, w->sym + k + 2, (size_t)(w->n - k - 2) * sizeof *w->sym);
+            w->n--;
+            if (k > 0) {
+                int ni = pair_index(tr, pair_key(w->sym[k - 1], id));
+                heap_push(&tr->h, (heap_item){tr->count[ni], pair_key(w->sym[k - 1], id)});
+            }
+            if (k + 1 < w->n) {
+                int ni = pair_index(tr, pair_key(id, w->sym[k + 1]));
+                heap_push(&tr->h, (heap_item){tr->count[ni], pair_key(id, w->sym[k + 1])});
+            }
+        }
+    }
+    free(lst.w);
+    return rc;
+}
+
+/* 3. The merges: the most frequent pair first, until the vocabulary is full
+ * or no pair occurs twice. */
+static int learn_merges(cl_tokenizer *t, trainer *tr, word *words, int vocab_size, cl_error *err)
+{
+    int max_merges = vocab_size - 257, rc = CL_OK;
     t->merge = malloc((size_t)(max_merges ? max_merges : 1) * sizeof *t->merge);
     t->merge_id = malloc((size_t)(max_merges ? max_merges : 1) * sizeof *t->merge_id);
-    if ((!t->merge || !t->merge_id) && !rc)
-        rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
-    while (!rc && t->n_merges < max_merges && tr.h.n) {
-        heap_item it = heap_pop(&tr.h);
-        int pi = pair_index(&tr, it.pair);
-        if (tr.count[pi] != it.count) { /* stale: requeue with its current count */
-            if (tr.count[pi] > 0) {
-                it.count = tr.count[pi];
-                heap_push(&tr.h, it);
+    if (!t->merge || !t->merge_id)
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM);
+    while (!rc && t->n_merges < max_merges && tr->h.n) {
+        heap_item it = heap_pop(&tr->h);
+        int pi = pair_index(tr, it.pair);
+        if (tr->count[pi] != it.count) { /* stale: requeue with its current count */
+            if (tr->count[pi] > 0) {
+                it.count = tr->count[pi];
+                heap_push(&tr->h, it);
             }
             continue;
         }
@@ -470,60 +515,19 @@ int cl_tok_train(const char *const *texts, const size_t *lens, size_t n_texts, i
         t->merge[t->n_merges][1] = b;
         t->merge_id[t->n_merges] = id;
         t->n_merges++;
-        wlist lst = tr.where[pi];
-        tr.where[pi] = (wlist){0};
-        for (int q = 0; q < lst.n && !rc; q++) {
-            word *w = &words[lst.w[q]];
-            int wi = lst.w[q];
-            for (int k = 0; k + 1 < w->n;) {
-                if (w->sym[k] != a || w->sym[k + 1] != b) {
-                    k++;
-                    continue;
-                }
-                /* neighbours lose their old pairs and gain the new ones */
-                if (k > 0 && (pair_add(&tr, w->sym[k - 1], a, -w->freq, wi) ||
-                              pair_add(&tr, w->sym[k - 1], id, w->freq, wi)))
-                    rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
-                if (k + 2 < w->n && (pair_add(&tr, b, w->sym[k + 2], -w->freq, wi) ||
-                                     pair_add(&tr, id, w->sym[k + 2], w->freq, wi)))
-                    rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
-                tr.count[pi] -= w->freq;
-                w->sym[k] = id;
-                memmove(w->sym + k + 1, w->sym + k + 2, (size_t)(w->n - k - 2) * sizeof *w->sym);
-                w->n--;
-                /* the new pairs enter the heap */
-                if (k > 0) {
-                    int ni = pair_index(&tr, pair_key(w->sym[k - 1], id));
-                    heap_push(&tr.h, (heap_item){tr.count[ni], pair_key(w->sym[k - 1], id)});
-                }
-                if (k + 1 < w->n) {
-                    int ni = pair_index(&tr, pair_key(id, w->sym[k + 1]));
-                    heap_push(&tr.h, (heap_item){tr.count[ni], pair_key(id, w->sym[k + 1])});
-                }
-            }
-        }
-        free(lst.w);
+        rc = merge_words(tr, words, pi, a, b, id, err);
     }
-    for (int w = 0; w < nw; w++)
-        free(words[w].sym);
-    free(words);
-    for (int i = 0; i < tr.n; i++)
-        free(tr.where[i].w);
-    free(tr.where);
-    free(tr.count);
-    free(tr.h.a);
-    imap_free(&tr.count_idx);
-    if (rc) {
-        cl_tok_free(t);
-        return rc;
-    }
-    /* 4. the vocabulary: bytes, merges, end-of-text */
+    return rc;
+}
+
+/* 4. The vocabulary: bytes, merges, end-of-text; the merge ranks. */
+static int build_vocab(cl_tokenizer *t, cl_error *err)
+{
+    int rc = CL_OK;
     t->n = 256 + t->n_merges + 1;
     t->tok = calloc((size_t)t->n, sizeof *t->tok);
-    if (!t->tok) {
-        cl_tok_free(t);
-        return cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
-    }
+    if (!t->tok)
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM);
     for (int i = 0; i < t->n && !rc; i++) {
         tok_str *s = &t->tok[i];
         if (i < 256) {
@@ -546,16 +550,48 @@ int cl_tok_train(const char *const *texts, const size_t *lens, size_t n_texts, i
                 memcpy(s->b, CL_TOK_EOS_TEXT, (size_t)s->n);
         }
         if (!s->b)
-            rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
+            rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
         if (i >= 256 && i < 256 + t->n_merges &&
             !imap_slot(&t->rank, pair_key(t->merge[i - 256][0], t->merge[i - 256][1]), 1))
-            rc = cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
+            rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM);
         else if (i >= 256 && i < 256 + t->n_merges)
             *imap_slot(&t->rank, pair_key(t->merge[i - 256][0], t->merge[i - 256][1]), 0) = i - 256;
     }
     t->eos = t->n - 1;
     for (int b = 0; b < 256; b++)
         t->byte_id[b] = b;
+    return rc;
+}
+
+int cl_tok_train(const char *const *texts, const size_t *lens, size_t n_texts, int vocab_size,
+                 cl_tokenizer **out, cl_error *err)
+{
+    *out = NULL;
+    if (vocab_size < 257 || vocab_size > (1 << 20))
+        return cl_error_set(err, CL_ERR_ARG, "tokenizer: vocabulary size %d outside [257, %d]",
+                            vocab_size, 1 << 20);
+    cl_tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM);
+    trainer tr = {0};
+    word *words = NULL;
+    int nw = 0;
+    int rc = count_words(texts, lens, n_texts, &words, &nw, err);
+    if (!rc)
+        rc = count_pairs(&tr, words, nw, err);
+    if (!rc)
+        rc = learn_merges(t, &tr, words, vocab_size, err);
+    for (int w = 0; w < nw; w++)
+        free(words[w].sym);
+    free(words);
+    for (int i = 0; i < tr.n; i++)
+        free(tr.where[i].w);
+    free(tr.where);
+    free(tr.count);
+    free(tr.h.a);
+    imap_free(&tr.count_idx);
+    if (!rc)
+        rc = build_vocab(t, err);
     if (rc) {
         cl_tok_free(t);
         return rc;

@@ -7,7 +7,7 @@
 #ifndef CL_TOKENIZER_H
 #define CL_TOKENIZER_H
 
-#include "collide.h"
+#include "cl_core.h"
 
 #include <stddef.h>
 #include <stdint.h>

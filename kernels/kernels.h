@@ -1,7 +1,7 @@
 /*
  * kernels.h -- the compute back ends behind one interface.
  *
- * A back end implements the dense pass of collide.h (cl_dense_pass): the
+ * A back end implements the dense pass of cl_kernels.h (cl_dense_pass): the
  * only place where d_out x d_in entries of an update are touched. The CPU
  * back end lives in kernels/cpu, the CUDA one in kernels/cuda (built only
  * when nvcc is found, used only when a GPU is present).
@@ -14,7 +14,7 @@
 #ifndef CK_KERNELS_H
 #define CK_KERNELS_H
 
-#include "collide.h"
+#include "cl_kernels.h"
 
 typedef struct ck_backend_ops {
     const char *name;

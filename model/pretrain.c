@@ -95,95 +95,79 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-int cl_pretrain(const char *const *texts, const size_t *lens, size_t n, const char *dir,
-                const char *corpus_desc, const cl_pretrain_opts *o, cl_pretrain_result *r,
-                cl_error *err)
+/* 1. The tokenizer, on at most max_text_bytes of text, and the token stream
+ * (documents separated by end-of-text); r gets the unigram entropy. */
+static int token_stream(const char *const *texts, const size_t *lens, size_t n,
+                        const cl_pretrain_opts *o, cl_tokenizer **tok, int32_t **ids, int *nid,
+                        cl_pretrain_result *r, cl_error *err)
 {
-    memset(r, 0, sizeof *r);
     double t0 = now();
-    /* 1. the tokenizer, on at most max_text_bytes of text */
     size_t total = 0, use = 0;
     for (size_t i = 0; i < n && total + lens[i] <= o->max_text_bytes; i++, use++)
         total += lens[i];
     if (use == 0)
         return cl_error_set(err, CL_ERR_ARG, "pretrain: no training text");
-    cl_tokenizer *tok;
-    int rc = cl_tok_train(texts, lens, use, o->vocab_size, &tok, err);
+    int rc = cl_tok_train(texts, lens, use, o->vocab_size, tok, err);
     if (rc)
         return rc;
     if (o->progress)
         fprintf(stderr, "collide-pretrain: tokenizer: %d tokens from %.1f MB of text (%.1f s)\n",
-                cl_tok_vocab_size(tok), (double)total / 1e6, now() - t0);
-    /* 2. the token stream, documents separated by end-of-text */
-    int32_t *ids = NULL;
-    int nid = 0, cap = 0, eos = cl_tok_eos(tok);
+                cl_tok_vocab_size(*tok), (double)total / 1e6, now() - t0);
+    int cap = 0;
+    *ids = NULL;
+    *nid = 0;
     for (size_t i = 0; i < use && !rc; i++) {
-        rc = cl_tok_encode(tok, texts[i], lens[i], &ids, &nid, &cap, err);
+        rc = cl_tok_encode(*tok, texts[i], lens[i], ids, nid, &cap, err);
         if (!rc)
-            rc = cl_tok_encode(tok, CL_TOK_EOS_TEXT, strlen(CL_TOK_EOS_TEXT), &ids, &nid, &cap, err);
+            rc = cl_tok_encode(*tok, CL_TOK_EOS_TEXT, strlen(CL_TOK_EOS_TEXT), ids, nid, &cap, err);
     }
     if (rc)
-        goto out_tok;
-    r->corpus_tokens = nid;
-    int V = cl_tok_vocab_size(tok);
-    {
-        double *cnt = calloc((size_t)V, sizeof *cnt), h = 0;
-        if (!cnt) {
-            rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            goto out_tok;
-        }
-        for (int i = 0; i < nid; i++)
-            cnt[ids[i]]++;
-        for (int v = 0; v < V; v++)
-            if (cnt[v] > 0)
-                h -= cnt[v] / nid * log(cnt[v] / nid);
-        free(cnt);
-        r->unigram_entropy = h;
+        return rc;
+    r->corpus_tokens = *nid;
+    int V = cl_tok_vocab_size(*tok);
+    double *cnt = calloc((size_t)V, sizeof *cnt), h = 0;
+    if (!cnt)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < *nid; i++)
+        cnt[(*ids)[i]]++;
+    for (int v = 0; v < V; v++)
+        if (cnt[v] > 0)
+            h -= cnt[v] / *nid * log(cnt[v] / *nid);
+    free(cnt);
+    r->unigram_entropy = h;
+    return CL_OK;
+}
+
+/* B windows of T tokens from ids[from, from + span) at random: inputs x,
+ * next tokens y. */
+static void windows(cl_rng *g, const int32_t *ids, int from, int span, int B, int T, int32_t *x,
+                    int32_t *y)
+{
+    for (int b = 0; b < B; b++) {
+        int at = from + (int)cl_rng_below(g, (uint64_t)(span - T - 1));
+        memcpy(x + b * T, ids + at, (size_t)T * sizeof *x);
+        memcpy(y + b * T, ids + at + 1, (size_t)T * sizeof *y);
     }
-    /* the last 2% of the stream is held out for the final loss */
-    int held = nid / 50, train_n = nid - held;
+}
+
+/* 3. The optimiser steps, until max_steps or the time budget. */
+static void train_steps(cl_llama *m, cl_adamw *opt, const int32_t *ids, int train_n,
+                        const cl_pretrain_opts *o, cl_rng *g, int32_t *x, int32_t *y,
+                        const uint8_t *mask, cl_pretrain_result *r)
+{
     int B = o->batch, T = o->seq;
-    if (train_n < T + 2 || held < T + 2) {
-        rc = cl_error_set(err, CL_ERR_ARG, "pretrain: %d tokens are too few for windows of %d", nid, T);
-        goto out_tok;
-    }
-    /* 3. the model */
-    cl_llama_config c = o->model;
-    c.vocab_size = V;
-    c.eos_token_id = eos;
-    cl_llama *m;
-    if ((rc = cl_llama_create(&c, o->seed, 0.02f, &m, err)))
-        goto out_tok;
-    if ((rc = cl_llama_prepare(m, B, T, 1, err)))
-        goto out_model;
-    cl_adamw opt;
-    if ((rc = cl_adamw_init(&opt, cl_llama_num_params(m), o->lr, o->weight_decay, err)))
-        goto out_model;
-    int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
-    uint8_t *mask = malloc((size_t)B * T);
-    if (!x || !y || !mask) {
-        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        goto out_opt;
-    }
-    memset(mask, 1, (size_t)B * T);
-    cl_rng g;
-    cl_rng_seed(&g, o->seed + 1);
     double start = now(), loss_avg = 0;
     for (int step = 0;; step++) {
         double el = now() - start;
         double frac = o->max_steps ? (double)step / o->max_steps : el / o->seconds;
         if (frac >= 1)
             break;
-        for (int b = 0; b < B; b++) {
-            int at = (int)cl_rng_below(&g, (uint64_t)(train_n - T - 1));
-            memcpy(x + b * T, ids + at, (size_t)T * sizeof *x);
-            memcpy(y + b * T, ids + at + 1, (size_t)T * sizeof *y);
-        }
+        windows(g, ids, 0, train_n, B, T, x, y);
         double loss = cl_llama_forward(m, x, y, mask, 1, 0);
         cl_llama_backward(m);
-        opt.lr = (float)lr_at(o, frac);
-        cl_adamw_tick(&opt);
-        cl_adamw_step_block(&opt, 0, cl_llama_param_mem(m), cl_llama_grad_mem(m),
+        opt->lr = (float)lr_at(o, frac);
+        cl_adamw_tick(opt);
+        cl_adamw_step_block(opt, 0, cl_llama_param_mem(m), cl_llama_grad_mem(m),
                             cl_llama_num_params(m), o->weight_decay);
         if (step == 0)
             r->first_loss = loss;
@@ -202,85 +186,128 @@ int cl_pretrain(const char *const *texts, const size_t *lens, size_t n, const ch
     r->final_loss = loss_avg;
     if (o->progress)
         fputs("\r\033[K", stderr);
-    /* held-out loss on consecutive windows of the held-out tail */
-    {
-        double s = 0;
-        int k = 0;
-        for (int at = train_n; at + T + 1 <= nid && k < 8 * B; k += B) {
-            for (int b = 0; b < B; b++) {
-                int a2 = train_n + (int)cl_rng_below(&g, (uint64_t)(held - T - 1));
-                memcpy(x + b * T, ids + a2, (size_t)T * sizeof *x);
-                memcpy(y + b * T, ids + a2 + 1, (size_t)T * sizeof *y);
-            }
-            s += cl_llama_forward(m, x, y, mask, 0, 0);
-            at += T;
-        }
-        r->heldout_loss = s / (k / B);
+}
+
+/* The loss on windows of the held-out tail ids[train_n, nid). */
+static double heldout_loss(cl_llama *m, const int32_t *ids, int train_n, int nid, int B, int T,
+                           cl_rng *g, int32_t *x, int32_t *y, const uint8_t *mask)
+{
+    double s = 0;
+    int k = 0;
+    for (int at = train_n; at + T + 1 <= nid && k < 8 * B; k += B) {
+        windows(g, ids, train_n, nid - train_n, B, T, x, y);
+        s += cl_llama_forward(m, x, y, mask, 0, 0);
+        at += T;
     }
-    /* 4. write beside dir, then rename into place */
-    {
-        char tmp[4096], p[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dir);
-        if (!mkdtemp(tmp)) {
-            rc = cl_error_set(err, CL_ERR_IO, "%s: cannot create a folder beside it: %s", dir,
-                              strerror(errno));
-            goto out_buf;
-        }
-        /* mkdtemp makes it 0700; the base is a folder like any other */
-        mode_t um = umask(0);
-        umask(um);
-        chmod(tmp, 0777 & ~um);
-        snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
-        if ((rc = cl_llama_save(m, tmp, err)) || (rc = cl_tok_save(tok, p, err))) {
-            remove_tree(tmp);
-            goto out_buf;
-        }
-        json_t *j = json_pack(
-            "{s:b, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "complete", 1,
-            "collide_version", cl_version(), "corpus", corpus_desc ? corpus_desc : "", "steps",
-            r->steps, "tokens_seen", (json_int_t)r->tokens_seen, "corpus_tokens",
-            (json_int_t)r->corpus_tokens, "seconds", r->seconds, "tokens_per_s", r->tokens_per_s,
-            "unigram_entropy", r->unigram_entropy, "first_loss", r->first_loss, "final_loss",
-            r->final_loss, "heldout_loss", r->heldout_loss, "seed", (json_int_t)o->seed);
-        snprintf(p, sizeof p, "%s/pretrain.json", tmp);
-        /* the completion marker goes last */
-        if (json_dump_file(j, p, JSON_INDENT(1)) != 0) {
-            json_decref(j);
-            remove_tree(tmp);
-            rc = cl_error_set(err, CL_ERR_IO, "%s: cannot write", p);
-            goto out_buf;
-        }
+    return s / (k / B);
+}
+
+/* 4. The base written beside dir, pretrain.json (the completion marker)
+ * last, then renamed into place over an earlier unfinished one. */
+static int write_base(cl_llama *m, const cl_tokenizer *tok, const char *dir,
+                      const char *corpus_desc, const cl_pretrain_opts *o,
+                      const cl_pretrain_result *r, cl_error *err)
+{
+    char tmp[4096], p[4200];
+    int rc;
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dir);
+    if (!mkdtemp(tmp))
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot create a folder beside it: %s", dir,
+                            strerror(errno));
+    /* mkdtemp makes it 0700; the base is a folder like any other */
+    mode_t um = umask(0);
+    umask(um);
+    chmod(tmp, 0777 & ~um);
+    snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
+    if ((rc = cl_llama_save(m, tmp, err)) || (rc = cl_tok_save(tok, p, err))) {
+        remove_tree(tmp);
+        return rc;
+    }
+    json_t *j = json_pack(
+        "{s:b, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "complete", 1,
+        "collide_version", cl_version(), "corpus", corpus_desc ? corpus_desc : "", "steps",
+        r->steps, "tokens_seen", (json_int_t)r->tokens_seen, "corpus_tokens",
+        (json_int_t)r->corpus_tokens, "seconds", r->seconds, "tokens_per_s", r->tokens_per_s,
+        "unigram_entropy", r->unigram_entropy, "first_loss", r->first_loss, "final_loss",
+        r->final_loss, "heldout_loss", r->heldout_loss, "seed", (json_int_t)o->seed);
+    snprintf(p, sizeof p, "%s/pretrain.json", tmp);
+    if (json_dump_file(j, p, JSON_INDENT(1)) != 0) {
         json_decref(j);
-        struct stat sb;
-        char old[4200] = "";
-        if (stat(dir, &sb) == 0) { /* replace an earlier (unfinished) base */
-            snprintf(old, sizeof old, "%s.old.%d", dir, (int)getpid());
-            if (rename(dir, old) != 0) {
-                remove_tree(tmp);
-                rc = cl_error_set(err, CL_ERR_IO, "%s: cannot move aside: %s", dir, strerror(errno));
-                goto out_buf;
-            }
-        }
-        if (rename(tmp, dir) != 0) {
-            rc = cl_error_set(err, CL_ERR_IO, "%s: cannot rename %s into place: %s", dir, tmp,
-                              strerror(errno));
-            remove_tree(tmp);
-            if (old[0])
-                rename(old, dir);
-            goto out_buf;
-        }
-        if (old[0])
-            remove_tree(old);
+        remove_tree(tmp);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot write", p);
     }
-out_buf:
+    json_decref(j);
+    struct stat sb;
+    char old[4200] = "";
+    if (stat(dir, &sb) == 0) { /* replace an earlier (unfinished) base */
+        snprintf(old, sizeof old, "%s.old.%d", dir, (int)getpid());
+        if (rename(dir, old) != 0) {
+            remove_tree(tmp);
+            return cl_error_set(err, CL_ERR_IO, "%s: cannot move aside: %s", dir, strerror(errno));
+        }
+    }
+    if (rename(tmp, dir) != 0) {
+        rc = cl_error_set(err, CL_ERR_IO, "%s: cannot rename %s into place: %s", dir, tmp,
+                          strerror(errno));
+        remove_tree(tmp);
+        if (old[0])
+            rename(old, dir);
+        return rc;
+    }
+    if (old[0])
+        remove_tree(old);
+    return CL_OK;
+}
+
+int cl_pretrain(const char *const *texts, const size_t *lens, size_t n, const char *dir,
+                const char *corpus_desc, const cl_pretrain_opts *o, cl_pretrain_result *r,
+                cl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cl_tokenizer *tok = NULL;
+    int32_t *ids = NULL, *x = NULL, *y = NULL;
+    uint8_t *mask = NULL;
+    cl_llama *m = NULL;
+    cl_adamw opt;
+    int nid = 0, have_opt = 0;
+    int rc = token_stream(texts, lens, n, o, &tok, &ids, &nid, r, err);
+    if (rc)
+        goto out;
+    /* 2. the last 2% of the stream is held out for the final loss */
+    int held = nid / 50, train_n = nid - held, B = o->batch, T = o->seq;
+    if (train_n < T + 2 || held < T + 2) {
+        rc = cl_error_set(err, CL_ERR_ARG, "pretrain: %d tokens are too few for windows of %d", nid, T);
+        goto out;
+    }
+    /* 3. the model */
+    cl_llama_config c = o->model;
+    c.vocab_size = cl_tok_vocab_size(tok);
+    c.eos_token_id = cl_tok_eos(tok);
+    if ((rc = cl_llama_create(&c, o->seed, 0.02f, &m, err)) ||
+        (rc = cl_llama_prepare(m, B, T, 1, err)) ||
+        (rc = cl_adamw_init(&opt, cl_llama_num_params(m), o->lr, o->weight_decay, err)))
+        goto out;
+    have_opt = 1;
+    x = malloc((size_t)B * T * sizeof *x);
+    y = malloc((size_t)B * T * sizeof *y);
+    mask = malloc((size_t)B * T);
+    if (!x || !y || !mask) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memset(mask, 1, (size_t)B * T);
+    cl_rng g;
+    cl_rng_seed(&g, o->seed + 1);
+    train_steps(m, &opt, ids, train_n, o, &g, x, y, mask, r);
+    r->heldout_loss = heldout_loss(m, ids, train_n, nid, B, T, &g, x, y, mask);
+    rc = write_base(m, tok, dir, corpus_desc, o, r, err);
+out:
     free(x);
     free(y);
     free(mask);
-out_opt:
-    cl_adamw_free(&opt);
-out_model:
+    if (have_opt)
+        cl_adamw_free(&opt);
     cl_llama_free(m);
-out_tok:
     free(ids);
     cl_tok_free(tok);
     return rc;

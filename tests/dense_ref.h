@@ -6,7 +6,7 @@
 #ifndef COLLIDE_DENSE_REF_H
 #define COLLIDE_DENSE_REF_H
 
-#include "collide.h"
+#include "cl_core.h"
 
 #include <float.h>
 #include <math.h>

@@ -44,7 +44,7 @@ static int integer(const char *opt, const char *s)
 }
 
 /* The expected collision rate of two tasks at their supports, for the
- * generator in libmetrics/synth.c (the formula of --help): the shared pool
+ * generator in libmetrics/metrics/synth.c (the formula of --help): the shared pool
  * plus the mean of a hypergeometric overlap of the private draws, rows times
  * columns. */
 static double side_overlap(int64_t d, double density, double overlap)

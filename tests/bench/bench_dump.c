@@ -7,6 +7,7 @@
  *   bench_dump STORE MODULE_INDEX SNAPSHOT OUT.f32
  */
 #include "../dense_ref.h"
+#include "collide.h"
 
 #include <stdio.h>
 

@@ -8,6 +8,7 @@
  */
 #include "../check.h"
 #include "../dense_ref.h"
+#include "collide.h"
 
 #include <jansson.h>
 #include <lapacke.h>

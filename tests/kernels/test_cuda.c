@@ -7,6 +7,7 @@
  */
 #include "../check.h"
 #include "../dense_ref.h"
+#include "cl_kernels.h"
 
 /* Random factors with exact zeros (sparse supports) and mixed ranks. */
 static void rand_update(cl_lowrank *u, int64_t d_out, int64_t d_in, int k, double scale,

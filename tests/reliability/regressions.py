@@ -18,7 +18,7 @@ Each check states the correct behaviour; each failed before its fix.
 3. model/pretrain.c, cl_pretrain(): the base folder is made with mkdtemp
    (mode 0700) and renamed into place, so a base is private to its owner
    whatever the umask. Expected: 0777 less the umask, as mkdir gives.
-4. libmetrics/store_read.c, open_in_child(): the throw-away child that reads
+4. libmetrics/store/store_read.c, open_in_child(): the throw-away child that reads
    a store's metadata first is bounded by alarm(20), but it inherited the
    caller's SIGALRM disposition: under a handler (libFuzzer's) or SIG_IGN the
    alarm never fired, and a file on which libhdf5 loops for ever

@@ -4,6 +4,7 @@
  */
 #include "../check.h"
 #include "../dense_ref.h"
+#include "collide.h"
 
 #include <cblas.h>
 #include <lapacke.h>

@@ -5,6 +5,7 @@
  */
 #include "../check.h"
 #include "../dense_ref.h"
+#include "collide.h"
 
 #include <hdf5.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
  *
  * usage: test_synth BINDIR
  *
- * The generator (libmetrics/synth.c) gives task t rows R_t and columns C_t:
+ * The generator (libmetrics/metrics/synth.c) gives task t rows R_t and columns C_t:
  * a shared pool of s = round(overlap k) plus k - s drawn without replacement
  * from the other d - s, per task, with k = max(1, round(sqrt(density) d)).
  * For two tasks the shared rows are s + X, X ~ Hypergeometric(N = d - s,

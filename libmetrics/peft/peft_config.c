@@ -9,6 +9,7 @@
  * key and the reason.
  */
 #include "peft_internal.h"
+#include "cl_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,121 +22,6 @@
 #define CONFIG_MAX_BYTES (16u << 20) /* real configs are about 1 KiB */
 #define PATTERN_MAX_KEYS 65536
 #define PATTERN_MAX_LEN 1024
-
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-/* An integer (a real with an integral value is accepted, as Python's int()
- * of it would be) in [lo, hi]. what names the key in messages. */
-static int int_of(const char *p, const char *what, json_t *v, int64_t lo, int64_t hi,
-                  int64_t *out, cl_error *err)
-{
-    double d;
-    if (json_is_integer(v))
-        d = (double)json_integer_value(v);
-    else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))
-        d = json_real_value(v);
-    else
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: expected an integer, found %s", p, what,
-                            json_kind(v));
-    if (!(d >= (double)lo && d <= (double)hi))
-        return cl_error_set(err, CL_ERR_VALUE, "%s: %s: %.17g out of range [%lld, %lld]", p, what,
-                            d, (long long)lo, (long long)hi);
-    *out = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
-    return CL_OK;
-}
-
-/* An integer key; missing or null gives def. */
-static int get_int(const char *p, json_t *root, const char *key, int64_t def, int64_t lo,
-                   int64_t hi, int64_t *out, cl_error *err)
-{
-    json_t *v = json_object_get(root, key);
-    *out = def;
-    if (!v || json_is_null(v))
-        return CL_OK;
-    return int_of(p, key, v, lo, hi, out, err);
-}
-
-static int num_of(const char *p, const char *key, json_t *v, double *out, cl_error *err)
-{
-    if (!json_is_number(v))
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: expected a number, found %s", p, key,
-                            json_kind(v));
-    *out = json_number_value(v);
-    if (!isfinite(*out))
-        return cl_error_set(err, CL_ERR_VALUE, "%s: %s: not finite", p, key);
-    return CL_OK;
-}
-
-static int get_bool(const char *p, json_t *root, const char *key, int def, int *out,
-                    cl_error *err)
-{
-    json_t *v = json_object_get(root, key);
-    *out = def;
-    if (!v || json_is_null(v))
-        return CL_OK;
-    if (!json_is_boolean(v))
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: expected true or false, found %s", p,
-                            key, json_kind(v));
-    *out = json_is_true(v);
-    return CL_OK;
-}
-
-/* A string key; missing or null gives "". */
-static int get_str(const char *p, json_t *root, const char *key, char **out, cl_error *err)
-{
-    json_t *v = json_object_get(root, key);
-    if (v && !json_is_null(v) && !json_is_string(v))
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: expected a string, found %s", p, key,
-                            json_kind(v));
-    *out = cl_strdup(v && json_is_string(v) ? json_string_value(v) : "", err);
-    return *out ? CL_OK : err->code;
-}
-
-/* A list of strings (target_modules, modules_to_save); a plain string or
- * null leaves the list empty (*n = 0, *out = NULL). */
-static int get_list(const char *p, json_t *root, const char *key, char ***out, int *n,
-                    cl_error *err)
-{
-    json_t *v = json_object_get(root, key);
-    *out = NULL;
-    *n = 0;
-    if (!v || json_is_null(v) || json_is_string(v))
-        return CL_OK;
-    if (!json_is_array(v))
-        return cl_error_set(err, CL_ERR_FORMAT,
-                            "%s: %s: expected a list of strings, a string or null, found %s", p,
-                            key, json_kind(v));
-    size_t len = json_array_size(v);
-    if (len > PATTERN_MAX_KEYS)
-        return cl_error_set(err, CL_ERR_VALUE, "%s: %s: %zu entries (at most %d)", p, key, len,
-                            PATTERN_MAX_KEYS);
-    *out = cl_alloc(len, sizeof **out, err);
-    if (!*out)
-        return err->code;
-    for (size_t i = 0; i < len; i++) {
-        json_t *e = json_array_get(v, i);
-        if (!json_is_string(e))
-            return cl_error_set(err, CL_ERR_FORMAT, "%s: %s[%zu]: expected a string, found %s",
-                                p, key, i, json_kind(e));
-        (*out)[i] = cl_strdup(json_string_value(e), err);
-        if (!(*out)[i])
-            return err->code;
-        *n = (int)i + 1;
-    }
-    return CL_OK;
-}
 
 /* Syntax that Python's re and POSIX extended regexes read differently, or
  * NULL when the key means the same to both. glibc's regcomp accepts some of
@@ -184,7 +70,7 @@ static int get_patterns(const char *p, json_t *root, const char *key, int ranks,
         return CL_OK;
     if (!json_is_object(v))
         return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: expected an object, found %s", p, key,
-                            json_kind(v));
+                            cl_json_kind(v));
     size_t len = json_object_size(v);
     if (len > PATTERN_MAX_KEYS)
         return cl_error_set(err, CL_ERR_VALUE, "%s: %s: %zu keys (at most %d)", p, key, len,
@@ -216,10 +102,10 @@ static int get_patterns(const char *p, json_t *root, const char *key, int ranks,
                                 p, what, differs);
         if (ranks) {
             int64_t r;
-            if (int_of(p, what, val, 1, PEFT_MAX_RANK, &r, err))
+            if (cl_json_int(p, what, val, 1, PEFT_MAX_RANK, &r, err))
                 return err->code;
             pt->value = (double)r;
-        } else if (num_of(p, what, val, &pt->value, err)) {
+        } else if (cl_json_num(p, what, val, &pt->value, err)) {
             return err->code;
         }
         pt->key = cl_strdup(k, err);
@@ -331,11 +217,11 @@ int peft_config_read(const char *p, peft_config *c, cl_error *err)
                             je.line, je.column, je.text);
     if (!json_is_object(root)) {
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: expected a JSON object, found %s", p,
-                          json_kind(root));
+                          cl_json_kind(root));
         goto out;
     }
     char *ptype = NULL;
-    if ((rc = get_str(p, root, "peft_type", &ptype, err)))
+    if ((rc = cl_json_get_str(p, root, "peft_type", &ptype, err)))
         goto out;
     if (ptype[0] && strcmp(ptype, "LORA")) {
         rc = cl_error_set(err, CL_ERR_UNSUPPORTED,
@@ -346,24 +232,27 @@ int peft_config_read(const char *p, peft_config *c, cl_error *err)
     free(ptype);
     int64_t r, r_sum;
     int dora;
-    if ((rc = get_int(p, root, "r", 8, 1, PEFT_MAX_RANK, &r, err)) ||
-        (rc = get_bool(p, root, "use_rslora", 0, &c->use_rslora, err)) ||
-        (rc = get_bool(p, root, "fan_in_fan_out", 0, &c->fan_in_fan_out, err)) ||
-        (rc = get_bool(p, root, "use_dora", 0, &dora, err)) ||
-        (rc = get_str(p, root, "base_model_name_or_path", &c->base_model, err)) ||
-        (rc = get_str(p, root, "task_type", &c->task_type, err)) ||
-        (rc = get_list(p, root, "target_modules", &c->targets, &c->n_targets, err)) ||
-        (rc = get_list(p, root, "modules_to_save", &c->to_save, &c->n_to_save, err)) ||
+    if ((rc = cl_json_get_int(p, root, "r", 8, 1, PEFT_MAX_RANK, &r, err)) ||
+        (rc = cl_json_get_bool(p, root, "use_rslora", 0, &c->use_rslora, err)) ||
+        (rc = cl_json_get_bool(p, root, "fan_in_fan_out", 0, &c->fan_in_fan_out, err)) ||
+        (rc = cl_json_get_bool(p, root, "use_dora", 0, &dora, err)) ||
+        (rc = cl_json_get_str(p, root, "base_model_name_or_path", &c->base_model, err)) ||
+        (rc = cl_json_get_str(p, root, "task_type", &c->task_type, err)) ||
+        (rc = cl_json_get_strings(p, root, "target_modules", PATTERN_MAX_KEYS, &c->targets,
+                                  &c->n_targets, err)) ||
+        (rc = cl_json_get_strings(p, root, "modules_to_save", PATTERN_MAX_KEYS, &c->to_save,
+                                  &c->n_to_save, err)) ||
         (rc = get_patterns(p, root, "rank_pattern", 1, &c->rank_pat, &c->n_rank_pat, err)) ||
         (rc = get_patterns(p, root, "alpha_pattern", 0, &c->alpha_pat, &c->n_alpha_pat, err)) ||
-        (rc = get_int(p, root, "r_sum", -1, 0, (int64_t)PEFT_MAX_RANK * 4096, &r_sum, err)))
+        (rc = cl_json_get_int(p, root, "r_sum", -1, 0, (int64_t)PEFT_MAX_RANK * 4096, &r_sum,
+                              err)))
         goto out;
     c->r = (int)r;
     c->has_r_sum = r_sum >= 0;
     c->r_sum = r_sum;
     json_t *a = json_object_get(root, "lora_alpha");
     c->alpha = 8;
-    if (a && !json_is_null(a) && (rc = num_of(p, "lora_alpha", a, &c->alpha, err)))
+    if (a && !json_is_null(a) && (rc = cl_json_num(p, "lora_alpha", a, &c->alpha, err)))
         goto out;
     if (dora) {
         rc = cl_error_set(err, CL_ERR_UNSUPPORTED,

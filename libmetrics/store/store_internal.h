@@ -8,6 +8,9 @@
 
 #include "h5util.h"
 
+#define CL_FORMAT_NAME "collide-store"
+#define CL_FORMAT_VERSION 2 /* 2: ranked accuracy, test and label counts */
+
 /* Metadata read attempts in SWMR mode (HDF5's default, 100, sleeps 2^k ns
  * before attempt k: a damaged checksum would stall a reader for ever). */
 #define CL_SWMR_READ_ATTEMPTS 24

@@ -1,21 +1,13 @@
 /*
- * cl_internal.h -- private declarations shared by the files of libmetrics.
- * Nothing outside libmetrics/ includes this header.
+ * metrics_internal.h -- private declarations shared by the files of the
+ * metrics (libmetrics/metrics/): the linear algebra on the factors
+ * (lowrank.c, on BLAS and LAPACK). Nothing outside this folder includes it.
  */
-#ifndef CL_INTERNAL_H
-#define CL_INTERNAL_H
+#ifndef CL_METRICS_INTERNAL_H
+#define CL_METRICS_INTERNAL_H
 
-#include "collide.h"
-
-#include <stdlib.h>
-
-#define CL_FORMAT_NAME "collide-store"
-#define CL_FORMAT_VERSION 2 /* 2: ranked accuracy, test and label counts */
-
-/* Allocation that reports through err. n * size is checked for overflow. */
-void *cl_alloc(size_t n, size_t size, cl_error *err);
-char *cl_strdup(const char *s, cl_error *err);
-
+#include "cl_alloc.h"
+#include "cl_metrics.h"
 
 /* Row-major double copies of the factors, with the scale folded into B. */
 typedef struct cl_dfactors {

@@ -1,5 +1,5 @@
 /* rng.c -- xoshiro256** (Blackman and Vigna), seeded with splitmix64. */
-#include "collide.h"
+#include "cl_core.h"
 
 #include <math.h>
 

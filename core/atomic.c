@@ -3,7 +3,7 @@
  * and renamed over it only once complete, so a failed run never truncates or
  * overwrites what the user already had.
  */
-#include "cl_internal.h"
+#include "cl_alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,13 @@
 /*
  * peft_internal.h -- what the PEFT importer and exporter share inside
- * libmetrics: adapter_config.json as collide reads it, PEFT's pattern
+ * libmetrics/peft/: adapter_config.json as collide reads it, PEFT's pattern
  * matching, and module-name ordering.
  */
 #ifndef PEFT_INTERNAL_H
 #define PEFT_INTERNAL_H
 
-#include "cl_internal.h"
+#include "cl_alloc.h"
+#include "cl_peft.h"
 
 #include <regex.h>
 

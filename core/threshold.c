@@ -1,8 +1,9 @@
 /* threshold.c -- parsing and printing threshold specifications. */
-#include "cl_internal.h"
+#include "cl_core.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *mode_names[] = {"abs", "rel", "energy", "top"};

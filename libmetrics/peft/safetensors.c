@@ -11,7 +11,8 @@
  *    "data_offsets": [begin, end]}, ...}
  * then the data buffer; offsets are relative to its start.
  */
-#include "cl_internal.h"
+#include "cl_alloc.h"
+#include "cl_peft.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -29,7 +29,7 @@
  * `subspace_overlap` mixes a shared component into every A, so
  * principal-angle similarity grows with it.
  */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 #include <stdio.h>

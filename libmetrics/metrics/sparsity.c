@@ -1,5 +1,5 @@
 /* sparsity.c -- l1, l1/l2 and Hoyer sparsity of an update (section 5). */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /* error.c -- error codes and messages. */
-#include "cl_internal.h"
+#include "cl_alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* backend.c -- choosing a compute back end and running the dense pass. */
-#include "cl_internal.h"
-#include "../kernels/kernels.h"
+#include "cl_alloc.h"
+#include "kernels.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -57,16 +57,4 @@ int cl_dense_pass(cl_backend *be, const cl_lowrank *u, int n, const cl_threshold
                   cl_dense_result *out, cl_error *err)
 {
     return be->ops->dense_pass(be->ctx, u, n, th, n_th, out, err);
-}
-
-void cl_dense_result_free(cl_dense_result *r)
-{
-    if (!r)
-        return;
-    free(r->l1);
-    free(r->sumsq);
-    free(r->maxabs);
-    free(r->task);
-    free(r->both);
-    memset(r, 0, sizeof *r);
 }

@@ -3,7 +3,7 @@
  * on task j after training task i; rows not yet evaluated are NaN, and the
  * metrics use the T' leading rows that are.
  */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 

@@ -2,7 +2,7 @@
  * subspace.c -- singular values of dW = s B A without forming dW (section
  * 4): thin QR of B and of A^T, then the SVD of the k x k core Rb Ra^T.
  */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * print the same quantities in detail; this is the one-call form that
  * tables and figures use.
  */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

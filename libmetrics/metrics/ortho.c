@@ -6,7 +6,7 @@
  *   <dW_i, dW_j>_F = sum (B_i^T B_j) .* (A_i A_j^T)       (B scaled)
  *   AWOM          = tr(M^T G_i M G_j),  M = B_i^T B_j, G = A A^T
  */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* collision.c -- collision rate, Jaccard index and lift of a task pair
  * (docs/METRICS.md, section 2). The counts come from the dense pass. */
-#include "cl_internal.h"
+#include "metrics_internal.h"
 
 #include <math.h>
 

@@ -2,7 +2,8 @@
  * view.c -- which adapters make up each task's update at a given snapshot,
  * and the shared walk over modules that every metric uses.
  */
-#include "cl_internal.h"
+#include "cl_alloc.h"
+#include "cl_store.h"
 
 #include <fnmatch.h>
 #include <stdio.h>

@@ -1,12 +1,13 @@
 /*
  * h5util.h -- small HDF5 helpers for the store: quiet error handling that
  * turns the HDF5 error stack into one line, typed attributes, and 1-D
- * UTF-8 string datasets. Private to libmetrics.
+ * UTF-8 string datasets. Private to the store (libmetrics/store/).
  */
 #ifndef CL_H5UTIL_H
 #define CL_H5UTIL_H
 
-#include "cl_internal.h"
+#include "cl_alloc.h"
+#include "cl_store.h"
 
 #include <hdf5.h>
 
