@@ -5,6 +5,7 @@
  * activation) are refused with the file, the key and the reason.
  */
 #include "llama.h"
+#include "cl_json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,27 +13,22 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Integer field: required unless def_ok; bounds inclusive. */
+/* Integer field (core's reader: a missing key is an error when required,
+ * else def); bounds inclusive. */
 static int get_int(json_t *root, const char *name, const char *key, int required, int def,
                    int lo, int hi, int *out, cl_error *err)
 {
     json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: missing", name, key);
-        *out = def;
-        return CL_OK;
-    }
-    if (!json_is_integer(v))
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: not an integer", name, key);
-    json_int_t x = json_integer_value(v);
-    if (x < lo || x > hi)
-        return cl_error_set(err, CL_ERR_VALUE, "%s: %s: %lld outside [%d, %d]", name, key,
-                            (long long)x, lo, hi);
-    *out = (int)x;
-    return CL_OK;
+    if (required && (!v || json_is_null(v)))
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: missing", name, key);
+    int64_t x;
+    int rc = cl_json_get_int(name, root, key, def, lo, hi, &x, err);
+    if (!rc)
+        *out = (int)x;
+    return rc;
 }
 
+/* Number field in [lo, hi]; missing or null gives def. */
 static int get_num(json_t *root, const char *name, const char *key, double def, double lo,
                    double hi, double *out, cl_error *err)
 {
@@ -41,13 +37,11 @@ static int get_num(json_t *root, const char *name, const char *key, double def, 
         *out = def;
         return CL_OK;
     }
-    if (!json_is_number(v))
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: not a number", name, key);
-    double x = json_number_value(v);
-    if (!(x >= lo && x <= hi))
-        return cl_error_set(err, CL_ERR_VALUE, "%s: %s: %g outside [%g, %g]", name, key, x, lo, hi);
-    *out = x;
-    return CL_OK;
+    int rc = cl_json_num(name, key, v, out, err);
+    if (!rc && !(*out >= lo && *out <= hi))
+        rc = cl_error_set(err, CL_ERR_VALUE, "%s: %s: %g out of range [%g, %g]", name, key, *out,
+                          lo, hi);
+    return rc;
 }
 
 static int expect_false(json_t *root, const char *name, const char *key, cl_error *err)

@@ -446,7 +446,7 @@ base_case("config.json another architecture", base_variant("conf-gpt2", {"config
           ["{d}/config.json", "model_type", "not llama"])
 base_case("config.json hidden_size a string",
           base_variant("conf-str", {"config.json": conf(hidden_size="32")}),
-          ["{d}/config.json", "hidden_size", "not an integer"])
+          ["{d}/config.json", "hidden_size", "expected an integer, found a string"])
 base_case("config.json heads not a multiple of the kv heads",
           base_variant("conf-heads", {"config.json": conf(num_key_value_heads=3)}),
           ["{d}/config.json", "num_key_value_heads 3"])
