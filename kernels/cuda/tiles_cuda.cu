@@ -10,8 +10,9 @@
 
 #define FULL 0xffffffffu
 
-__device__ __forceinline__ float form1(const float *__restrict__ b, const float *__restrict__ A,
-                                       int64_t lda, int64_t j, int k, float scale)
+static __device__ __forceinline__ float form1(const float *__restrict__ b,
+                                              const float *__restrict__ A, int64_t lda, int64_t j,
+                                              int k, float scale)
 {
     float acc = __fmul_rn(b[0], A[j]);
     for (int q = 1; q < k; q++)
@@ -22,7 +23,7 @@ __device__ __forceinline__ float form1(const float *__restrict__ b, const float 
 // ---- pass A: statistics and the exact histogram ----
 
 // Block-wide sum of doubles and max of unsigned; result valid in thread 0.
-__device__ void block_reduce(double *a, double *b, unsigned *m)
+static __device__ void block_reduce(double *a, double *b, unsigned *m)
 {
     __shared__ double sa[32], sb[32];
     __shared__ unsigned sm[32];
@@ -50,8 +51,9 @@ __device__ void block_reduce(double *a, double *b, unsigned *m)
     }
 }
 
-__global__ void k_stats(const ck_dtask *tasks, ck_dshape sh, int want_hist, ck_hist *hist,
-                        double *part_l1, double *part_sq, unsigned *maxbits, int64_t per_task)
+static __global__ void k_stats(const ck_dtask *tasks, ck_dshape sh, int want_hist, ck_hist *hist,
+                               double *part_l1, double *part_sq, unsigned *maxbits,
+                               int64_t per_task)
 {
     // a block's histogram: m^2 sums (64-bit) and counts, in shared memory
     extern __shared__ unsigned long long smem[];
@@ -130,9 +132,10 @@ cudaError_t ck_cu_stats(cudaStream_t s, const ck_dtask *tasks, ck_dshape sh, int
 
 // ---- pass B: the values of the boundary bins ----
 
-__global__ void k_collect(const ck_dtask *tasks, ck_dshape sh, int t0, const int *nq,
-                          const int *bins, const unsigned long long *offset,
-                          const unsigned long long *cap, unsigned long long *got, float *vals)
+static __global__ void k_collect(const ck_dtask *tasks, ck_dshape sh, int t0, const int *nq,
+                                 const int *bins, const unsigned long long *offset,
+                                 const unsigned long long *cap, unsigned long long *got,
+                                 float *vals)
 {
     int t = t0 + blockIdx.z;
     int nb = nq[t];
@@ -171,8 +174,8 @@ cudaError_t ck_cu_collect(cudaStream_t s, const ck_dtask *tasks, ck_dshape sh, i
 
 // ---- pass C: bit masks (one warp per 64-bit word) and pair counts ----
 
-__global__ void k_bits(const ck_dtask *tasks, ck_dshape sh, int64_t r0, int rows, const float *tau,
-                       const int *incl, unsigned long long *masks)
+static __global__ void k_bits(const ck_dtask *tasks, ck_dshape sh, int64_t r0, int rows,
+                              const float *tau, const int *incl, unsigned long long *masks)
 {
     int lane = threadIdx.x & 31;
     int64_t word = (int64_t)blockIdx.x * CK_CU_WARPS + (threadIdx.x >> 5);
@@ -207,8 +210,8 @@ cudaError_t ck_cu_bits(cudaStream_t s, const ck_dtask *tasks, ck_dshape sh, int6
 }
 
 // counts[(q * n + t) * n + v] += |mask_t AND mask_v| for t <= v, every q.
-__global__ void k_pairs(ck_dshape sh, int rows, const unsigned long long *masks,
-                        unsigned long long *counts, int pairs)
+static __global__ void k_pairs(ck_dshape sh, int rows, const unsigned long long *masks,
+                               unsigned long long *counts, int pairs)
 {
     __shared__ unsigned long long part[32];
     size_t rw = (size_t)rows * (size_t)sh.wpr;

@@ -112,57 +112,44 @@ typedef struct synth_mod {
     float *A, *B; /* per task: rank x d_in, d_out x rank */
 } synth_mod;
 
-int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
+/* Task and module names, and every module's shape, rank and scale. */
+static int synth_names(const cl_synth_spec *sp, char **tnames, char **mnames, int64_t *vo,
+                       int64_t *vi, int32_t *vr, double *scale, cl_error *err)
 {
-    int rc = cl_synth_check(sp, path, err);
-    if (rc)
-        return rc;
-    int T = sp->tasks, M = sp->modules, r = sp->rank;
+    for (int t = 0; t < sp->tasks; t++) {
+        tnames[t] = cl_alloc(32, 1, err);
+        if (!tnames[t])
+            return err->code;
+        snprintf(tnames[t], 32, "task%d", t + 1);
+    }
+    for (int m = 0; m < sp->modules; m++) {
+        mnames[m] = cl_alloc(48, 1, err);
+        if (!mnames[m])
+            return err->code;
+        snprintf(mnames[m], 48, "layers.%d.attn.%c", m / 2, m % 2 ? 'v' : 'q');
+        vo[m] = sp->d_out;
+        vi[m] = sp->d_in;
+        vr[m] = sp->rank;
+        scale[m] = sp->alpha / sp->rank;
+    }
+    return CL_OK;
+}
+
+/* Every task's final factors, module by module (the file comment's
+ * supports), drawn from g; mods[m].A and .B are the caller's to free. */
+static int synth_factors(const cl_synth_spec *sp, synth_mod *mods, cl_rng *g, cl_error *err)
+{
+    int T = sp->tasks, M = sp->modules, r = sp->rank, rc = CL_OK;
     int64_t dout = sp->d_out, din = sp->d_in;
-    char **tnames = cl_alloc((size_t)T, sizeof *tnames, err);
-    char **mnames = cl_alloc((size_t)M, sizeof *mnames, err);
-    int64_t *vo = cl_alloc((size_t)M, sizeof *vo, err), *vi = cl_alloc((size_t)M, sizeof *vi, err);
-    int32_t *vr = cl_alloc((size_t)M, sizeof *vr, err);
-    double *scale = cl_alloc((size_t)M, sizeof *scale, err);
-    synth_mod *mods = cl_alloc((size_t)M, sizeof *mods, err);
     int64_t *prow = cl_alloc((size_t)dout, sizeof *prow, err);
     int64_t *pcol = cl_alloc((size_t)din, sizeof *pcol, err);
     int64_t *work = cl_alloc((size_t)(dout > din ? dout : din), sizeof *work, err);
     unsigned char *mrow = cl_alloc((size_t)dout, 1, err), *mcol = cl_alloc((size_t)din, 1, err);
     float *shared = cl_alloc((size_t)r * (size_t)din, sizeof *shared, err);
-    const float **pa = cl_alloc((size_t)M, sizeof *pa, err), **pb = cl_alloc((size_t)M, sizeof *pb, err);
-    float *bscaled = NULL;
-    cl_store *st = NULL;
-    cl_atomic_file *af = NULL;
-    if (!tnames || !mnames || !vo || !vi || !vr || !scale || !mods || !prow || !pcol || !work ||
-        !mrow || !mcol || !shared || !pa || !pb) {
+    if (!prow || !pcol || !work || !mrow || !mcol || !shared) {
         rc = err->code;
         goto out;
     }
-    for (int t = 0; t < T; t++) {
-        tnames[t] = cl_alloc(32, 1, err);
-        if (!tnames[t]) {
-            rc = err->code;
-            goto out;
-        }
-        snprintf(tnames[t], 32, "task%d", t + 1);
-    }
-    for (int m = 0; m < M; m++) {
-        mnames[m] = cl_alloc(48, 1, err);
-        if (!mnames[m]) {
-            rc = err->code;
-            goto out;
-        }
-        snprintf(mnames[m], 48, "layers.%d.attn.%c", m / 2, m % 2 ? 'v' : 'q');
-        vo[m] = dout;
-        vi[m] = din;
-        vr[m] = r;
-        scale[m] = sp->alpha / r;
-    }
-
-    /* Factors, module by module, all tasks. */
-    cl_rng g;
-    cl_rng_seed(&g, sp->seed);
     double side = sqrt(sp->density);
     int64_t krow = (int64_t)llround(side * (double)dout), kcol = (int64_t)llround(side * (double)din);
     krow = krow < 1 ? 1 : krow;
@@ -182,55 +169,51 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
             prow[i] = i;
         for (int64_t i = 0; i < din; i++)
             pcol[i] = i;
-        shuffle(prow, dout, &g);
-        shuffle(pcol, din, &g);
+        shuffle(prow, dout, g);
+        shuffle(pcol, din, g);
         for (size_t i = 0; i < (size_t)r * (size_t)din; i++)
-            shared[i] = (float)cl_rng_normal(&g);
+            shared[i] = (float)cl_rng_normal(g);
         for (int t = 0; t < T; t++) {
             float *A = mods[m].A + (size_t)t * (size_t)r * (size_t)din;
             float *B = mods[m].B + (size_t)t * (size_t)dout * (size_t)r;
-            support(prow, dout, krow, srow, &g, work, mrow);
-            support(pcol, din, kcol, scol, &g, work, mcol);
+            support(prow, dout, krow, srow, g, work, mrow);
+            support(pcol, din, kcol, scol, g, work, mcol);
             double ka = 1.0 / sqrt((double)kcol);
             for (int q = 0; q < r; q++)
                 for (int64_t j = 0; j < din; j++) {
-                    double own = cl_rng_normal(&g);
+                    double own = cl_rng_normal(g);
                     double v = sqrt(1 - so) * own + sqrt(so) * shared[(size_t)q * (size_t)din + (size_t)j];
                     A[(size_t)q * (size_t)din + (size_t)j] = mcol[j] ? (float)(ka * v) : 0.0f;
                 }
             for (int64_t i = 0; i < dout; i++)
                 for (int q = 0; q < r; q++) {
-                    double v = 0.05 * cl_rng_normal(&g);
+                    double v = 0.05 * cl_rng_normal(g);
                     B[(size_t)i * (size_t)r + (size_t)q] = mrow[i] ? (float)v : 0.0f;
                 }
         }
     }
+out:
+    free(prow), free(pcol), free(work), free(mrow), free(mcol), free(shared);
+    return rc;
+}
 
-    rc = cl_atomic_open(path, 1, &af, err);
-    if (rc)
-        goto out;
-    char created[64];
-    snprintf(created, sizeof created, "collide-synth %s", cl_version());
-    cl_store_spec spec = {
-        .meta = {.method = sp->method ? sp->method : "synthetic", .rank = r, .alpha = sp->alpha,
-                 .scaling = sp->alpha / r, .scaling_rule = "alpha/r", .penalty_form = "none",
-                 .seed = sp->seed, .base_model = "synthetic", .created_by = created},
-        .n_tasks = T, .task_names = (const char *const *)tnames, .n_modules = M,
-        .module_names = (const char *const *)mnames, .d_out = vo, .d_in = vi, .rank = vr};
-    rc = cl_store_create(cl_atomic_tmp_path(af), &spec, &st, err);
-    if (rc)
-        goto out;
-    bscaled = cl_alloc((size_t)M * (size_t)dout * (size_t)r, sizeof *bscaled, err);
+/* The snapshots of every task: B grows towards its final value, periodic
+ * snapshots, then the end of the task. */
+static int synth_snapshots(cl_store *st, const cl_synth_spec *sp, const synth_mod *mods,
+                           const int32_t *vr, const double *scale, cl_error *err)
+{
+    int T = sp->tasks, M = sp->modules, r = sp->rank, K = sp->snapshots_per_task, rc = CL_OK;
+    int64_t dout = sp->d_out, din = sp->d_in;
+    const float **pa = cl_alloc((size_t)M, sizeof *pa, err), **pb = cl_alloc((size_t)M, sizeof *pb, err);
+    float *bscaled = pa && pb ? cl_alloc((size_t)M * (size_t)dout * (size_t)r, sizeof *bscaled, err)
+                              : NULL;
     if (!bscaled) {
         rc = err->code;
         goto out;
     }
     int64_t step = 0;
-    int K = sp->snapshots_per_task;
     for (int t = 0; t < T && !rc; t++) {
         for (int j = 1; j <= K + 1 && !rc; j++) {
-            /* B grows towards its final value: periodic snapshots, then the
-             * end of the task. */
             double f = (double)j / (K + 1);
             for (int m = 0; m < M; m++) {
                 const float *B = mods[m].B + (size_t)t * (size_t)dout * (size_t)r;
@@ -248,27 +231,31 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
             rc = cl_store_append(st, &row, pa, pb, vr, scale, NULL, 0, err);
         }
     }
-    if (rc)
-        goto out;
+out:
+    free(pa), free(pb), free(bscaled);
+    return rc;
+}
 
-    /* Accuracy: learned to a_j, then forgetting per later task; unseen tasks
-     * sit near the chance baseline. */
+/* Accuracy: learned to a_j, then forgetting per later task; unseen tasks
+ * sit near the chance baseline. Drawn from g. */
+static int synth_accuracy(cl_store *st, const cl_synth_spec *sp, cl_rng *g, cl_error *err)
+{
+    int T = sp->tasks;
     double *acc = cl_alloc((size_t)T, sizeof *acc, err), *base = cl_alloc((size_t)T, sizeof *base, err);
     double *peak = cl_alloc((size_t)T, sizeof *peak, err);
     if (!acc || !base || !peak) {
         free(acc), free(base), free(peak);
-        rc = err->code;
-        goto out;
+        return err->code;
     }
     for (int j = 0; j < T; j++) {
         base[j] = 1.0 / (2 + j % 4);
-        peak[j] = 0.75 + 0.2 * cl_rng_uniform(&g);
+        peak[j] = 0.75 + 0.2 * cl_rng_uniform(g);
     }
-    rc = cl_store_write_baseline(st, CL_EVAL_GENERATE, base, err);
+    int rc = cl_store_write_baseline(st, CL_EVAL_GENERATE, base, err);
     for (int i = 0; i < T && !rc; i++) {
         for (int j = 0; j < T; j++) {
-            double v = j <= i ? peak[j] - sp->forgetting * (i - j) * (0.5 + cl_rng_uniform(&g))
-                              : base[j] + 0.02 * cl_rng_uniform(&g);
+            double v = j <= i ? peak[j] - sp->forgetting * (i - j) * (0.5 + cl_rng_uniform(g))
+                              : base[j] + 0.02 * cl_rng_uniform(g);
             acc[j] = v < 0 ? 0 : v > 1 ? 1 : v;
         }
         rc = cl_store_write_accuracy_row(st, CL_EVAL_GENERATE, i, acc, err);
@@ -276,13 +263,49 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
     free(acc);
     free(base);
     free(peak);
+    return rc;
+}
+
+int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
+{
+    int rc = cl_synth_check(sp, path, err);
+    if (rc)
+        return rc;
+    int T = sp->tasks, M = sp->modules, r = sp->rank;
+    char **tnames = cl_alloc((size_t)T, sizeof *tnames, err);
+    char **mnames = cl_alloc((size_t)M, sizeof *mnames, err);
+    int64_t *vo = cl_alloc((size_t)M, sizeof *vo, err), *vi = cl_alloc((size_t)M, sizeof *vi, err);
+    int32_t *vr = cl_alloc((size_t)M, sizeof *vr, err);
+    double *scale = cl_alloc((size_t)M, sizeof *scale, err);
+    synth_mod *mods = cl_alloc((size_t)M, sizeof *mods, err);
+    cl_store *st = NULL;
+    cl_atomic_file *af = NULL;
+    cl_rng g;
+    cl_rng_seed(&g, sp->seed);
+    if (!tnames || !mnames || !vo || !vi || !vr || !scale || !mods) {
+        rc = err->code;
+        goto out;
+    }
+    if ((rc = synth_names(sp, tnames, mnames, vo, vi, vr, scale, err)) ||
+        (rc = synth_factors(sp, mods, &g, err)) || (rc = cl_atomic_open(path, 1, &af, err)))
+        goto out;
+    char created[64];
+    snprintf(created, sizeof created, "collide-synth %s", cl_version());
+    cl_store_spec spec = {
+        .meta = {.method = sp->method ? sp->method : "synthetic", .rank = r, .alpha = sp->alpha,
+                 .scaling = sp->alpha / r, .scaling_rule = "alpha/r", .penalty_form = "none",
+                 .seed = sp->seed, .base_model = "synthetic", .created_by = created},
+        .n_tasks = T, .task_names = (const char *const *)tnames, .n_modules = M,
+        .module_names = (const char *const *)mnames, .d_out = vo, .d_in = vi, .rank = vr};
+    if ((rc = cl_store_create(cl_atomic_tmp_path(af), &spec, &st, err)) ||
+        (rc = synth_snapshots(st, sp, mods, vr, scale, err)) ||
+        (rc = synth_accuracy(st, sp, &g, err)))
+        goto out;
+    rc = cl_store_close(st, err);
+    st = NULL;
     if (!rc) {
-        rc = cl_store_close(st, err);
-        st = NULL;
-        if (!rc) {
-            rc = cl_atomic_commit(af, err);
-            af = NULL;
-        }
+        rc = cl_atomic_commit(af, err);
+        af = NULL;
     }
 out:
     if (st)
@@ -301,6 +324,5 @@ out:
         for (int m = 0; m < M; m++)
             free(mnames[m]);
     free(tnames), free(mnames), free(vo), free(vi), free(vr), free(scale), free(mods);
-    free(prow), free(pcol), free(work), free(mrow), free(mcol), free(shared), free(pa), free(pb), free(bscaled);
     return rc;
 }

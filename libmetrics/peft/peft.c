@@ -93,7 +93,7 @@ void cl_peft_close(cl_peft_adapter *a)
 {
     if (!a)
         return;
-    peft_config_free(&a->cfg);
+    cl_peft_config_free(&a->cfg);
     cl_st_close(a->st);
     if (a->mods)
         for (int m = 0; m < a->M; m++)
@@ -207,7 +207,7 @@ static void skip_reason(const peft_config *c, const char *key, const char *mod, 
 static int entry_cmp(const void *x, const void *y)
 {
     const peft_entry *a = x, *b = y;
-    int c = peft_name_cmp(a->module, b->module);
+    int c = cl_peft_name_cmp(a->module, b->module);
     return c ? c : a->kind - b->kind;
 }
 
@@ -379,7 +379,7 @@ static int build_tasks(cl_peft_adapter *a, int cumulative, cl_peft_note_fn note,
         peft_mod *pm = &a->mods[m];
         int r;
         double alpha;
-        peft_config_module(&a->cfg, pm->name, &r, &alpha);
+        cl_peft_config_module(&a->cfg, pm->name, &r, &alpha);
         int tm;
         if (!cumulative) {
             if (pm->old_rank != r)
@@ -433,13 +433,13 @@ static int build_tasks(cl_peft_adapter *a, int cumulative, cl_peft_note_fn note,
         peft_mod *pm = &a->mods[m];
         int r;
         double alpha;
-        peft_config_module(&a->cfg, pm->name, &r, &alpha);
+        cl_peft_config_module(&a->cfg, pm->name, &r, &alpha);
         int n_old = (int)(pm->old_rank / r);
         for (int t = 0; t < T; t++) {
             size_t i = (size_t)t * (size_t)a->M + (size_t)m;
             a->tm[i] = (cl_peft_module){.name = pm->name, .d_out = pm->d_out, .d_in = pm->d_in,
                                         .rank = r, .alpha = alpha,
-                                        .scale = peft_scale(alpha, r, a->cfg.use_rslora)};
+                                        .scale = cl_peft_scale(alpha, r, a->cfg.use_rslora)};
             a->src[i] = t < n_old ? K_A : K_NEW_A;
             a->off[i] = t < n_old ? (int64_t)t * r : 0;
         }
@@ -507,7 +507,7 @@ int cl_peft_open(const char *dir, cl_peft_note_fn note, void *ctx, cl_peft_adapt
     int rc = find_files(a, dir, err);
     if (!rc) {
         cfg_path = join(a->dir, PEFT_CONFIG, err);
-        rc = cfg_path ? peft_config_read(cfg_path, &a->cfg, err) : err->code;
+        rc = cfg_path ? cl_peft_config_read(cfg_path, &a->cfg, err) : err->code;
     }
     if (!rc)
         rc = cl_st_open(a->st_path, &a->st, err);

@@ -150,7 +150,7 @@ static void list_free(char **l, int n)
     free(l);
 }
 
-void peft_config_free(peft_config *c)
+void cl_peft_config_free(peft_config *c)
 {
     if (!c)
         return;
@@ -198,7 +198,7 @@ static int slurp(const char *p, char **buf, size_t *len, cl_error *err)
     return CL_OK;
 }
 
-int peft_config_read(const char *p, peft_config *c, cl_error *err)
+int cl_peft_config_read(const char *p, peft_config *c, cl_error *err)
 {
     memset(c, 0, sizeof *c);
     c->path = cl_strdup(p, err);
@@ -266,7 +266,7 @@ out:
     return rc;
 }
 
-void peft_config_module(const peft_config *c, const char *module, int *r, double *alpha)
+void cl_peft_config_module(const peft_config *c, const char *module, int *r, double *alpha)
 {
     *r = c->r;
     *alpha = c->alpha;
@@ -282,12 +282,12 @@ void peft_config_module(const peft_config *c, const char *module, int *r, double
         }
 }
 
-double peft_scale(double alpha, int r, int rslora)
+double cl_peft_scale(double alpha, int r, int rslora)
 {
     return rslora ? alpha / sqrt((double)r) : alpha / (double)r;
 }
 
-int peft_name_cmp(const char *a, const char *b)
+int cl_peft_name_cmp(const char *a, const char *b)
 {
     const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
     while (*x && *y) {

@@ -37,23 +37,23 @@
 static int alpha_for(double s, int k, int rslora, double *alpha)
 {
     double c = s * (rslora ? sqrt((double)k) : (double)k), ri = nearbyint(c);
-    if (fabs(ri) < 9e15 && peft_scale(ri, k, rslora) == s) {
+    if (fabs(ri) < 9e15 && cl_peft_scale(ri, k, rslora) == s) {
         *alpha = ri;
         return 1;
     }
     double up = c, dn = c;
-    if (peft_scale(c, k, rslora) == s) {
+    if (cl_peft_scale(c, k, rslora) == s) {
         *alpha = c;
         return 1;
     }
     for (int i = 0; i < 8; i++) {
         up = nextafter(up, INFINITY);
         dn = nextafter(dn, -INFINITY);
-        if (peft_scale(up, k, rslora) == s) {
+        if (cl_peft_scale(up, k, rslora) == s) {
             *alpha = up;
             return 1;
         }
-        if (peft_scale(dn, k, rslora) == s) {
+        if (cl_peft_scale(dn, k, rslora) == s) {
             *alpha = dn;
             return 1;
         }

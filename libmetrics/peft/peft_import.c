@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* The first module set or shape that differs between adapter 0 and j.
- * Both lists are in peft_name_cmp order, so one merge walk finds it. */
+ * Both lists are in cl_peft_name_cmp order, so one merge walk finds it. */
 static int same_modules(cl_peft_adapter *const *a, int j, cl_error *err)
 {
     const cl_peft_info *i0 = cl_peft_get_info(a[0]), *ij = cl_peft_get_info(a[j]);
@@ -26,7 +26,7 @@ static int same_modules(cl_peft_adapter *const *a, int j, cl_error *err)
     for (int m = 0; m < M0 || m < Mj; m++) {
         const cl_peft_module *x = m < M0 ? cl_peft_module_at(a[0], 0, m) : NULL;
         const cl_peft_module *y = m < Mj ? cl_peft_module_at(a[j], 0, m) : NULL;
-        int c = !x ? 1 : !y ? -1 : peft_name_cmp(x->name, y->name);
+        int c = !x ? 1 : !y ? -1 : cl_peft_name_cmp(x->name, y->name);
         if (c > 0)
             return cl_error_set(err, CL_ERR_FORMAT,
                                 "%s: module '%s': not in %s (the first adapter); the adapters of "
@@ -255,7 +255,7 @@ int cl_peft_import(const char *path, cl_peft_adapter *const *a, int n,
     }
     cl_store_spec spec = {
         .meta = {.method = "imported", .rank = i0->r, .alpha = i0->alpha,
-                 .scaling = peft_scale(i0->alpha, i0->r, i0->use_rslora),
+                 .scaling = cl_peft_scale(i0->alpha, i0->r, i0->use_rslora),
                  .scaling_rule = scaling_rule(a, n), .penalty_form = "none",
                  .base_model = i0->base_model[0] ? i0->base_model : "unknown",
                  .created_by = sp && sp->created_by ? sp->created_by : created},

@@ -50,17 +50,17 @@ typedef struct peft_config {
     int64_t r_sum;
 } peft_config;
 
-int peft_config_read(const char *path, peft_config *c, cl_error *err);
-void peft_config_free(peft_config *c);
+int cl_peft_config_read(const char *path, peft_config *c, cl_error *err);
+void cl_peft_config_free(peft_config *c);
 /* r and lora_alpha of one module after rank_pattern / alpha_pattern (the
  * first matching key wins, as in PEFT). */
-void peft_config_module(const peft_config *c, const char *module, int *r, double *alpha);
+void cl_peft_config_module(const peft_config *c, const char *module, int *r, double *alpha);
 /* PEFT's scaling: alpha / r, or alpha / sqrt(r) for rsLoRA (in double, as
  * Python computes it). */
-double peft_scale(double alpha, int r, int rslora);
+double cl_peft_scale(double alpha, int r, int rslora);
 
 /* Order of module names: digit runs compare as numbers (layers.2 before
  * layers.10); a total order. */
-int peft_name_cmp(const char *a, const char *b);
+int cl_peft_name_cmp(const char *a, const char *b);
 
 #endif

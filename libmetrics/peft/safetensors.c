@@ -80,6 +80,136 @@ static int by_begin(const void *a, const void *b)
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
+/* The header's "__metadata__" object: string values only. */
+static int parse_metadata(cl_safetensors *st, json_t *val, cl_error *err)
+{
+    const char *p = st->path;
+    if (!json_is_object(val))
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: __metadata__: not an object", p);
+    size_t nm = json_object_size(val);
+    st->meta_key = cl_alloc(nm, sizeof(char *), err);
+    st->meta_val = cl_alloc(nm, sizeof(char *), err);
+    if (!st->meta_key || !st->meta_val)
+        return err->code;
+    const char *mk;
+    json_t *mv;
+    json_object_foreach(val, mk, mv) {
+        if (!json_is_string(mv))
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: __metadata__.%s: not a string", p, mk);
+        st->meta_key[st->n_meta] = cl_strdup(mk, err);
+        st->meta_val[st->n_meta] = cl_strdup(json_string_value(mv), err);
+        if (!st->meta_key[st->n_meta] || !st->meta_val[st->n_meta])
+            return err->code;
+        st->n_meta++;
+    }
+    return CL_OK;
+}
+
+/* One tensor's entry, into t: dtype, shape (no overflow), data_offsets
+ * inside the data buffer and spanning exactly shape x dtype size. */
+static int parse_tensor(const cl_safetensors *st, const char *key, json_t *val,
+                        cl_st_tensor *t, cl_error *err)
+{
+    const char *p = st->path;
+    if (!key[0])
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: header: a tensor has an empty name", p);
+    if (!json_is_object(val))
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': entry is not an object", p, key);
+    json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
+           *off = json_object_get(val, "data_offsets");
+    if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off))
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: tensor '%s': needs string dtype, array shape and data_offsets",
+                            p, key);
+    int d = dtype_of(json_string_value(dt));
+    if (d < 0)
+        return cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: tensor '%s': unknown dtype '%s'", p, key,
+                            json_string_value(dt));
+    t->dtype = (cl_st_dtype)d;
+    size_t nd = json_array_size(sh);
+    if (nd > CL_ST_MAX_DIMS)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d)", p,
+                            key, nd, CL_ST_MAX_DIMS);
+    t->ndim = (int)nd;
+    uint64_t count = 1;
+    for (size_t i = 0; i < nd; i++) {
+        json_t *x = json_array_get(sh, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0)
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a "
+                                "non-negative integer", p, key, i);
+        uint64_t v = (uint64_t)json_integer_value(x);
+        t->shape[i] = (int64_t)v;
+        if (v && count > UINT64_MAX / v)
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': shape overflows", p, key);
+        count *= v;
+    }
+    if (json_array_size(off) != 2 || !json_is_integer(json_array_get(off, 0)) ||
+        !json_is_integer(json_array_get(off, 1)) ||
+        json_integer_value(json_array_get(off, 0)) < 0 ||
+        json_integer_value(json_array_get(off, 1)) < 0)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: tensor '%s': data_offsets must be two non-negative integers", p,
+                            key);
+    t->begin = (uint64_t)json_integer_value(json_array_get(off, 0));
+    t->end = (uint64_t)json_integer_value(json_array_get(off, 1));
+    if (t->begin > t->end)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: tensor '%s': data_offsets [%llu, %llu]: begin is after end", p,
+                            key, (unsigned long long)t->begin, (unsigned long long)t->end);
+    if (t->end > st->data_size)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu-byte "
+                            "data buffer",
+                            p, key, (unsigned long long)t->begin, (unsigned long long)t->end,
+                            (unsigned long long)st->data_size);
+    if (count > UINT64_MAX / (uint64_t)dtypes[d].size ||
+        count * (uint64_t)dtypes[d].size != t->end - t->begin)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: tensor '%s': shape x %s size is %llu bytes, data_offsets span "
+                            "%llu",
+                            p, key, dtypes[d].name,
+                            (unsigned long long)(count <= UINT64_MAX / (uint64_t)dtypes[d].size
+                                                     ? count * (uint64_t)dtypes[d].size
+                                                     : UINT64_MAX),
+                            (unsigned long long)(t->end - t->begin));
+    t->count = (int64_t)count;
+    t->name = cl_strdup(key, err);
+    return t->name ? CL_OK : err->code;
+}
+
+/* No two tensors may share bytes. */
+static int check_overlaps(const cl_safetensors *st, cl_error *err)
+{
+    if (st->n < 2)
+        return CL_OK;
+    cl_st_tensor **s = cl_alloc((size_t)st->n, sizeof *s, err);
+    if (!s)
+        return err->code;
+    for (int i = 0; i < st->n; i++)
+        s[i] = &st->t[i];
+    qsort(s, (size_t)st->n, sizeof *s, by_begin);
+    /* Compare with the furthest-reaching tensor so far, not just the
+     * previous one: an empty tensor between two others must not hide
+     * their overlap. Empty tensors occupy no bytes. */
+    const cl_st_tensor *reach = NULL;
+    int rc = CL_OK;
+    for (int i = 0; i < st->n && rc == CL_OK; i++) {
+        if (s[i]->end == s[i]->begin)
+            continue;
+        if (reach && s[i]->begin < reach->end)
+            rc = cl_error_set(err, CL_ERR_FORMAT,
+                              "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' "
+                              "[%llu, %llu]",
+                              st->path, s[i]->name, (unsigned long long)s[i]->begin,
+                              (unsigned long long)s[i]->end, reach->name,
+                              (unsigned long long)reach->begin, (unsigned long long)reach->end);
+        if (!reach || s[i]->end > reach->end)
+            reach = s[i];
+    }
+    free(s);
+    return rc;
+}
+
 /* Parse and validate the JSON header (len bytes at h). */
 static int parse_header(cl_safetensors *st, const char *h, size_t len, cl_error *err)
 {
@@ -99,8 +229,7 @@ static int parse_header(cl_safetensors *st, const char *h, size_t len, cl_error 
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: header: not a JSON object", p);
         goto out;
     }
-    size_t cap = json_object_size(root);
-    st->t = cl_alloc(cap, sizeof *st->t, err);
+    st->t = cl_alloc(json_object_size(root), sizeof *st->t, err);
     if (!st->t) {
         rc = err->code;
         goto out;
@@ -108,157 +237,14 @@ static int parse_header(cl_safetensors *st, const char *h, size_t len, cl_error 
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
-        if (!strcmp(key, "__metadata__")) {
-            if (!json_is_object(val)) {
-                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: __metadata__: not an object", p);
-                goto out;
-            }
-            size_t nm = json_object_size(val);
-            st->meta_key = cl_alloc(nm, sizeof(char *), err);
-            st->meta_val = cl_alloc(nm, sizeof(char *), err);
-            if (!st->meta_key || !st->meta_val) {
-                rc = err->code;
-                goto out;
-            }
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(val, mk, mv) {
-                if (!json_is_string(mv)) {
-                    rc = cl_error_set(err, CL_ERR_FORMAT, "%s: __metadata__.%s: not a string", p, mk);
-                    goto out;
-                }
-                st->meta_key[st->n_meta] = cl_strdup(mk, err);
-                st->meta_val[st->n_meta] = cl_strdup(json_string_value(mv), err);
-                if (!st->meta_key[st->n_meta] || !st->meta_val[st->n_meta]) {
-                    rc = err->code;
-                    goto out;
-                }
-                st->n_meta++;
-            }
-            continue;
-        }
-        cl_st_tensor *t = &st->t[st->n];
-        if (!key[0]) {
-            rc = cl_error_set(err, CL_ERR_FORMAT, "%s: header: a tensor has an empty name", p);
+        if (!strcmp(key, "__metadata__"))
+            rc = parse_metadata(st, val, err);
+        else if (!(rc = parse_tensor(st, key, val, &st->t[st->n], err)))
+            st->n++;
+        if (rc)
             goto out;
-        }
-        if (!json_is_object(val)) {
-            rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': entry is not an object", p, key);
-            goto out;
-        }
-        json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
-               *off = json_object_get(val, "data_offsets");
-        if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off)) {
-            rc = cl_error_set(err, CL_ERR_FORMAT,
-                              "%s: tensor '%s': needs string dtype, array shape and data_offsets",
-                              p, key);
-            goto out;
-        }
-        int d = dtype_of(json_string_value(dt));
-        if (d < 0) {
-            rc = cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: tensor '%s': unknown dtype '%s'", p, key,
-                              json_string_value(dt));
-            goto out;
-        }
-        t->dtype = (cl_st_dtype)d;
-        size_t nd = json_array_size(sh);
-        if (nd > CL_ST_MAX_DIMS) {
-            rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d)", p,
-                              key, nd, CL_ST_MAX_DIMS);
-            goto out;
-        }
-        t->ndim = (int)nd;
-        uint64_t count = 1;
-        for (size_t i = 0; i < nd; i++) {
-            json_t *x = json_array_get(sh, i);
-            if (!json_is_integer(x) || json_integer_value(x) < 0) {
-                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a "
-                                  "non-negative integer", p, key, i);
-                goto out;
-            }
-            uint64_t v = (uint64_t)json_integer_value(x);
-            t->shape[i] = (int64_t)v;
-            if (v && count > UINT64_MAX / v) {
-                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': shape overflows", p, key);
-                goto out;
-            }
-            count *= v;
-        }
-        if (json_array_size(off) != 2 || !json_is_integer(json_array_get(off, 0)) ||
-            !json_is_integer(json_array_get(off, 1)) ||
-            json_integer_value(json_array_get(off, 0)) < 0 ||
-            json_integer_value(json_array_get(off, 1)) < 0) {
-            rc = cl_error_set(err, CL_ERR_FORMAT,
-                              "%s: tensor '%s': data_offsets must be two non-negative integers", p,
-                              key);
-            goto out;
-        }
-        t->begin = (uint64_t)json_integer_value(json_array_get(off, 0));
-        t->end = (uint64_t)json_integer_value(json_array_get(off, 1));
-        if (t->begin > t->end) {
-            rc = cl_error_set(err, CL_ERR_FORMAT,
-                              "%s: tensor '%s': data_offsets [%llu, %llu]: begin is after end", p,
-                              key, (unsigned long long)t->begin, (unsigned long long)t->end);
-            goto out;
-        }
-        if (t->end > st->data_size) {
-            rc = cl_error_set(err, CL_ERR_FORMAT,
-                              "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu-byte "
-                              "data buffer",
-                              p, key, (unsigned long long)t->begin, (unsigned long long)t->end,
-                              (unsigned long long)st->data_size);
-            goto out;
-        }
-        if (count > UINT64_MAX / (uint64_t)dtypes[d].size ||
-            count * (uint64_t)dtypes[d].size != t->end - t->begin) {
-            rc = cl_error_set(err, CL_ERR_FORMAT,
-                              "%s: tensor '%s': shape x %s size is %llu bytes, data_offsets span "
-                              "%llu",
-                              p, key, dtypes[d].name,
-                              (unsigned long long)(count <= UINT64_MAX / (uint64_t)dtypes[d].size
-                                                       ? count * (uint64_t)dtypes[d].size
-                                                       : UINT64_MAX),
-                              (unsigned long long)(t->end - t->begin));
-            goto out;
-        }
-        t->count = (int64_t)count;
-        t->name = cl_strdup(key, err);
-        if (!t->name) {
-            rc = err->code;
-            goto out;
-        }
-        st->n++;
     }
-    /* No two tensors may share bytes. */
-    if (st->n > 1) {
-        cl_st_tensor **s = cl_alloc((size_t)st->n, sizeof *s, err);
-        if (!s) {
-            rc = err->code;
-            goto out;
-        }
-        for (int i = 0; i < st->n; i++)
-            s[i] = &st->t[i];
-        qsort(s, (size_t)st->n, sizeof *s, by_begin);
-        /* Compare with the furthest-reaching tensor so far, not just the
-         * previous one: an empty tensor between two others must not hide
-         * their overlap. Empty tensors occupy no bytes. */
-        const cl_st_tensor *reach = NULL;
-        for (int i = 0; i < st->n && rc == CL_OK; i++) {
-            if (s[i]->end == s[i]->begin)
-                continue;
-            if (reach && s[i]->begin < reach->end)
-                rc = cl_error_set(err, CL_ERR_FORMAT,
-                                  "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' "
-                                  "[%llu, %llu]",
-                                  p, s[i]->name, (unsigned long long)s[i]->begin,
-                                  (unsigned long long)s[i]->end, reach->name,
-                                  (unsigned long long)reach->begin,
-                                  (unsigned long long)reach->end);
-            if (!reach || s[i]->end > reach->end)
-                reach = s[i];
-        }
-        free(s);
-    }
+    rc = check_overlaps(st, err);
 out:
     json_decref(root);
     return rc;

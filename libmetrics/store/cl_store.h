@@ -117,8 +117,31 @@ int64_t cl_store_resume_bytes(const cl_store *s);
 
 /* Reading. Every object is validated on open: a missing object, a wrong
  * shape or dtype, NaN/Inf, or a newer format version is an error naming the
- * file, the object and the reason. Only committed snapshots are visible. */
+ * file, the object and the reason. Only committed snapshots are visible.
+ *
+ * cl_store_open FORKS A CHILD PROCESS on every call. libhdf5 does not
+ * checksum all of a file's metadata and reads past its buffers (or loops)
+ * on some damage, so the metadata is first read in a throw-away child
+ * (fork(), no exec) that reports back through a pipe; this process reads
+ * the file only if the child opened it, and a file that crashed the child,
+ * or kept it busy 20 s, is refused as damaged (docs/GUARANTEES.md). What
+ * the caller sees: fflush(NULL) before the fork (every stdio output stream
+ * of the process is flushed); a child that shares the process's memory
+ * image, has stdout and stderr on /dev/null, restores SIGALRM to its
+ * default and leaves through _exit (no atexit handlers, no stdio flush);
+ * the child reaped by waitpid on its own pid (a SIGCHLD handler sees it).
+ * Where fork or pipe fails the file is read in-process only.
+ *
+ * cl_store_open_with(path, CL_STORE_NO_CHILD, ...) reads the file in this
+ * process only, with the same checks and the same messages: for a file the
+ * caller trusts (one it has just written itself), or a process that must
+ * not fork (threads that may hold locks the child would need, a sandbox).
+ * A damaged file may then crash or hang the caller. cl_store_open is
+ * cl_store_open_with(path, 0, ...). Unknown flag bits are refused
+ * (CL_ERR_ARG). */
+enum { CL_STORE_NO_CHILD = 1u << 0 };
 int cl_store_open(const char *path, cl_store **out, cl_error *err);
+int cl_store_open_with(const char *path, unsigned flags, cl_store **out, cl_error *err);
 int cl_store_close(cl_store *s, cl_error *err);
 
 const char *cl_store_path(const cl_store *s);

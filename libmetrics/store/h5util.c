@@ -4,13 +4,13 @@
 #include <stddef.h>
 #include <string.h>
 
-void h5_quiet_begin(h5_quiet *q)
+void cl_h5_quiet_begin(cl_h5_quiet *q)
 {
     H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-void h5_quiet_end(const h5_quiet *q)
+void cl_h5_quiet_end(const cl_h5_quiet *q)
 {
     H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
 }
@@ -39,7 +39,7 @@ static herr_t reason_walk(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-void h5_reason(char *buf, size_t n)
+void cl_h5_reason(char *buf, size_t n)
 {
     reason_ctx c = {buf, n, 0};
     buf[0] = 0;
@@ -48,7 +48,7 @@ void h5_reason(char *buf, size_t n)
     H5Eclear2(H5E_DEFAULT);
 }
 
-hid_t h5_utf8_type(void)
+hid_t cl_h5_utf8_type(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
@@ -68,30 +68,30 @@ static int attr_write(hid_t obj, const char *name, hid_t ftype, hid_t mtype,
     return ok ? 0 : -1;
 }
 
-int h5_attr_write_str(hid_t obj, const char *name, const char *value)
+int cl_h5_attr_write_str(hid_t obj, const char *name, const char *value)
 {
-    hid_t t = h5_utf8_type();
+    hid_t t = cl_h5_utf8_type();
     int rc = attr_write(obj, name, t, t, &value);
     H5Tclose(t);
     return rc;
 }
 
-int h5_attr_write_i64(hid_t obj, const char *name, int64_t v)
+int cl_h5_attr_write_i64(hid_t obj, const char *name, int64_t v)
 {
     return attr_write(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
 }
 
-int h5_attr_write_u64(hid_t obj, const char *name, uint64_t v)
+int cl_h5_attr_write_u64(hid_t obj, const char *name, uint64_t v)
 {
     return attr_write(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v);
 }
 
-int h5_attr_write_f64(hid_t obj, const char *name, double v)
+int cl_h5_attr_write_f64(hid_t obj, const char *name, double v)
 {
     return attr_write(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
-const char *h5_class_name(H5T_class_t c, size_t size)
+const char *cl_h5_class_name(H5T_class_t c, size_t size)
 {
     static const char *ints[] = {"int8", "int16", "?", "int32", "?", "?", "?", "int64"};
     switch (c) {
@@ -146,7 +146,7 @@ static hid_t attr_open(hid_t obj, const char *path, const char *name,
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) {
         char r[256];
-        h5_reason(r, sizeof r);
+        cl_h5_reason(r, sizeof r);
         cl_error_set(err, CL_ERR_FORMAT, "%s: /@%s: cannot open attribute: %s", path, name, r);
         return -1;
     }
@@ -159,7 +159,7 @@ static hid_t attr_open(hid_t obj, const char *path, const char *name,
     H5Sclose(sp);
     if (c != cls) {
         cl_error_set(err, CL_ERR_FORMAT, "%s: /@%s: expected %s, found %s", path, name,
-                     h5_class_name(cls, cls == H5T_STRING ? 0 : 8), h5_class_name(c, sz));
+                     cl_h5_class_name(cls, cls == H5T_STRING ? 0 : 8), cl_h5_class_name(c, sz));
         H5Aclose(a);
         return -1;
     }
@@ -172,8 +172,8 @@ static hid_t attr_open(hid_t obj, const char *path, const char *name,
     return a;
 }
 
-int h5_attr_read_str(hid_t obj, const char *path, const char *name,
-                     char **value, cl_error *err)
+int cl_h5_attr_read_str(hid_t obj, const char *path, const char *name,
+                        char **value, cl_error *err)
 {
     *value = NULL;
     hid_t a = attr_open(obj, path, name, H5T_STRING, err);
@@ -182,7 +182,7 @@ int h5_attr_read_str(hid_t obj, const char *path, const char *name,
     hid_t ft = H5Aget_type(a);
     int rc = CL_OK;
     if (H5Tis_variable_str(ft) > 0) {
-        hid_t t = h5_utf8_type();
+        hid_t t = cl_h5_utf8_type();
         char *s = NULL;
         if (H5Aread(a, t, &s) < 0 || !s) {
             rc = cl_error_set(err, CL_ERR_FORMAT, "%s: /@%s: unreadable string", path, name);
@@ -228,35 +228,35 @@ static int attr_read_num(hid_t obj, const char *path, const char *name,
     int rc = CL_OK;
     if (H5Aread(a, mtype, v) < 0) {
         char r[256];
-        h5_reason(r, sizeof r);
+        cl_h5_reason(r, sizeof r);
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: /@%s: unreadable: %s", path, name, r);
     }
     H5Aclose(a);
     return rc;
 }
 
-int h5_attr_read_i64(hid_t obj, const char *path, const char *name,
-                     int64_t *v, cl_error *err)
+int cl_h5_attr_read_i64(hid_t obj, const char *path, const char *name,
+                        int64_t *v, cl_error *err)
 {
     return attr_read_num(obj, path, name, H5T_INTEGER, H5T_NATIVE_INT64, v, err);
 }
 
-int h5_attr_read_u64(hid_t obj, const char *path, const char *name,
-                     uint64_t *v, cl_error *err)
+int cl_h5_attr_read_u64(hid_t obj, const char *path, const char *name,
+                        uint64_t *v, cl_error *err)
 {
     return attr_read_num(obj, path, name, H5T_INTEGER, H5T_NATIVE_UINT64, v, err);
 }
 
-int h5_attr_read_f64(hid_t obj, const char *path, const char *name,
-                     double *v, cl_error *err)
+int cl_h5_attr_read_f64(hid_t obj, const char *path, const char *name,
+                        double *v, cl_error *err)
 {
     return attr_read_num(obj, path, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, v, err);
 }
 
-int h5_write_strings(hid_t loc, const char *name, const char *const *s, int n)
+int cl_h5_write_strings(hid_t loc, const char *name, const char *const *s, int n)
 {
     hsize_t dim = (hsize_t)n;
-    hid_t t = h5_utf8_type();
+    hid_t t = cl_h5_utf8_type();
     hid_t sp = H5Screate_simple(1, &dim, NULL);
     hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int ok = d >= 0 && (n == 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0);
@@ -267,9 +267,9 @@ int h5_write_strings(hid_t loc, const char *name, const char *const *s, int n)
     return ok ? 0 : -1;
 }
 
-int h5_open_checked(hid_t loc, const char *path, const char *name,
-                    H5T_class_t cls, size_t size, int rank, hsize_t *dims,
-                    hid_t *out, cl_error *err)
+int cl_h5_open_checked(hid_t loc, const char *path, const char *name,
+                       H5T_class_t cls, size_t size, int rank, hsize_t *dims,
+                       hid_t *out, cl_error *err)
 {
     *out = -1;
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
@@ -279,7 +279,7 @@ int h5_open_checked(hid_t loc, const char *path, const char *name,
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0) {
         char r[256];
-        h5_reason(r, sizeof r);
+        cl_h5_reason(r, sizeof r);
         return cl_error_set(err, CL_ERR_FORMAT, "%s: %s: not a readable dataset: %s", path,
                             name, r);
     }
@@ -291,8 +291,8 @@ int h5_open_checked(hid_t loc, const char *path, const char *name,
     int rc = CL_OK;
     if (c != cls || (size && sz != size) || (cls == H5T_STRING && !var)) {
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: expected %s, found %s%s", path, name,
-                          cls == H5T_STRING ? "variable-length string" : h5_class_name(cls, size),
-                          h5_class_name(c, sz),
+                          cls == H5T_STRING ? "variable-length string" : cl_h5_class_name(cls, size),
+                          cl_h5_class_name(c, sz),
                           c == H5T_STRING && !var ? " of fixed length" : "");
     } else {
         hid_t sp = H5Dget_space(d);
@@ -313,13 +313,13 @@ int h5_open_checked(hid_t loc, const char *path, const char *name,
     return CL_OK;
 }
 
-int h5_read_strings(hid_t loc, const char *path, const char *name, int n,
-                    char ***out, cl_error *err)
+int cl_h5_read_strings(hid_t loc, const char *path, const char *name, int n,
+                       char ***out, cl_error *err)
 {
     *out = NULL;
     hsize_t dim;
     hid_t d;
-    int rc = h5_open_checked(loc, path, name, H5T_STRING, 0, 1, &dim, &d, err);
+    int rc = cl_h5_open_checked(loc, path, name, H5T_STRING, 0, 1, &dim, &d, err);
     if (rc)
         return rc;
     if (dim != (hsize_t)n) {
@@ -329,12 +329,12 @@ int h5_read_strings(hid_t loc, const char *path, const char *name, int n,
     }
     char **raw = cl_alloc((size_t)n, sizeof *raw, err);
     char **s = cl_alloc((size_t)n, sizeof *s, err);
-    hid_t t = h5_utf8_type();
+    hid_t t = cl_h5_utf8_type();
     if (!raw || !s) {
         rc = err->code;
     } else if (n > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
         char r[256];
-        h5_reason(r, sizeof r);
+        cl_h5_reason(r, sizeof r);
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: unreadable: %s", path, name, r);
     } else {
         for (int i = 0; i < n && rc == CL_OK; i++) {
@@ -363,7 +363,7 @@ int h5_read_strings(hid_t loc, const char *path, const char *name, int n,
     return CL_OK;
 }
 
-int h5_write_all(hid_t d, hid_t mtype, const void *buf)
+int cl_h5_write_all(hid_t d, hid_t mtype, const void *buf)
 {
     return H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
 }

@@ -155,7 +155,7 @@ void cl_store_free(cl_store *s)
 int cl_store_h5fail(cl_error *err, int code, const char *path, const char *what)
 {
     char r[256];
-    h5_reason(r, sizeof r);
+    cl_h5_reason(r, sizeof r);
     return cl_error_set(err, code, "%s: %s%s%s", path, what, r[0] ? ": " : "", r);
 }
 
@@ -267,14 +267,14 @@ int cl_store_close(cl_store *s, cl_error *err)
     if (!s)
         return CL_OK;
     int rc = CL_OK;
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     if (s->writable && s->poisoned) {
         rc = cl_error_set(err, CL_ERR_IO, "%s: closed after a failed write; it holds the "
                           "snapshots committed before it", s->path);
     } else if (s->writable && s->file > 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
         char r[256];
-        h5_reason(r, sizeof r);
+        cl_h5_reason(r, sizeof r);
         rc = cl_error_set(err, CL_ERR_IO, "%s: flush on close failed: %s", s->path, r);
         cl_store_poison(s);
     } else if (s->writable && s->file > 0) {
@@ -284,6 +284,6 @@ int cl_store_close(cl_store *s, cl_error *err)
         H5Eclear2(H5E_DEFAULT);
     }
     cl_store_free(s);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }

@@ -70,22 +70,22 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     const cl_run_meta *m = &sp->meta;
     int T = sp->n_tasks, M = sp->n_modules;
     int bad = 0;
-    bad |= h5_attr_write_str(f, "format", CL_FORMAT_NAME);
-    bad |= h5_attr_write_i64(f, "format_version", CL_FORMAT_VERSION);
-    bad |= h5_attr_write_str(f, "method", m->method);
-    bad |= h5_attr_write_i64(f, "rank", m->rank);
-    bad |= h5_attr_write_f64(f, "alpha", m->alpha);
-    bad |= h5_attr_write_f64(f, "scaling", m->scaling);
-    bad |= h5_attr_write_str(f, "scaling_rule", m->scaling_rule ? m->scaling_rule : "alpha/r");
-    bad |= h5_attr_write_str(f, "penalty_form", m->penalty_form ? m->penalty_form : "none");
-    bad |= h5_attr_write_f64(f, "lambda_orth", m->lambda_orth);
-    bad |= h5_attr_write_f64(f, "lambda_l2", m->lambda_l2);
-    bad |= h5_attr_write_f64(f, "lambda_sparse", m->lambda_sparse);
-    bad |= h5_attr_write_u64(f, "seed", m->seed);
-    bad |= h5_attr_write_str(f, "base_model", m->base_model ? m->base_model : "");
-    bad |= h5_attr_write_str(f, "created_by", m->created_by ? m->created_by : "");
+    bad |= cl_h5_attr_write_str(f, "format", CL_FORMAT_NAME);
+    bad |= cl_h5_attr_write_i64(f, "format_version", CL_FORMAT_VERSION);
+    bad |= cl_h5_attr_write_str(f, "method", m->method);
+    bad |= cl_h5_attr_write_i64(f, "rank", m->rank);
+    bad |= cl_h5_attr_write_f64(f, "alpha", m->alpha);
+    bad |= cl_h5_attr_write_f64(f, "scaling", m->scaling);
+    bad |= cl_h5_attr_write_str(f, "scaling_rule", m->scaling_rule ? m->scaling_rule : "alpha/r");
+    bad |= cl_h5_attr_write_str(f, "penalty_form", m->penalty_form ? m->penalty_form : "none");
+    bad |= cl_h5_attr_write_f64(f, "lambda_orth", m->lambda_orth);
+    bad |= cl_h5_attr_write_f64(f, "lambda_l2", m->lambda_l2);
+    bad |= cl_h5_attr_write_f64(f, "lambda_sparse", m->lambda_sparse);
+    bad |= cl_h5_attr_write_u64(f, "seed", m->seed);
+    bad |= cl_h5_attr_write_str(f, "base_model", m->base_model ? m->base_model : "");
+    bad |= cl_h5_attr_write_str(f, "created_by", m->created_by ? m->created_by : "");
     if (m->train_config && m->train_config[0])
-        bad |= h5_attr_write_str(f, "train_config", m->train_config);
+        bad |= cl_h5_attr_write_str(f, "train_config", m->train_config);
     if (bad)
         return cl_store_write_fail(s, err, "cannot write run attributes");
 
@@ -117,32 +117,32 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     }
     for (int i = 0; i < T * T; i++)
         nan[i] = NAN;
-    bad |= h5_write_strings(f, P_TASK_NAME, sp->task_names, T);
-    bad |= h5_write_strings(f, P_TASK_DATA, data, T);
+    bad |= cl_h5_write_strings(f, P_TASK_NAME, sp->task_names, T);
+    bad |= cl_h5_write_strings(f, P_TASK_DATA, data, T);
     hsize_t dT = (hsize_t)T, dTT[2] = {(hsize_t)T, (hsize_t)T}, dM = (hsize_t)M;
     hid_t d = make_dataset(f, P_TASK_LAMBDA, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
-    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_DOUBLE, lam);
+    bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_DOUBLE, lam);
     H5Dclose(d);
     static const char *const pbase[] = {P_TASK_BASE, P_TASK_BASE_RANKED};
     static const char *const pacc[] = {P_ACCURACY, P_ACCURACY_RANKED};
     for (int e = 0; e < CL_EVAL_COUNT; e++) {
         s->d_base[e] = make_dataset(f, pbase[e], H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
-        bad |= s->d_base[e] < 0 || h5_write_all(s->d_base[e], H5T_NATIVE_DOUBLE, nan);
+        bad |= s->d_base[e] < 0 || cl_h5_write_all(s->d_base[e], H5T_NATIVE_DOUBLE, nan);
         s->d_acc[e] = make_dataset(f, pacc[e], H5T_IEEE_F64LE, 2, dTT, NULL, NULL);
-        bad |= s->d_acc[e] < 0 || h5_write_all(s->d_acc[e], H5T_NATIVE_DOUBLE, nan);
+        bad |= s->d_acc[e] < 0 || cl_h5_write_all(s->d_acc[e], H5T_NATIVE_DOUBLE, nan);
     }
     d = make_dataset(f, P_TASK_NTEST, H5T_STD_I64LE, 1, &dT, NULL, NULL);
-    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, s->n_test);
+    bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_INT64, s->n_test);
     H5Dclose(d);
     d = make_dataset(f, P_TASK_NLABELS, H5T_STD_I64LE, 1, &dT, NULL, NULL);
-    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, s->n_labels);
+    bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_INT64, s->n_labels);
     H5Dclose(d);
     if (sp->task_alpha && sp->task_rslora) { /* optional: only imported stores */
         d = make_dataset(f, P_TASK_ALPHA, H5T_IEEE_F64LE, 1, &dT, NULL, NULL);
-        bad |= d < 0 || h5_write_all(d, H5T_NATIVE_DOUBLE, s->task_alpha);
+        bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_DOUBLE, s->task_alpha);
         H5Dclose(d);
         d = make_dataset(f, P_TASK_RSLORA, H5T_STD_I32LE, 1, &dT, NULL, NULL);
-        bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT32, s->task_rslora);
+        bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_INT32, s->task_rslora);
         H5Dclose(d);
     }
     free(data);
@@ -150,15 +150,15 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     free(nan);
 
     /* Modules. */
-    bad |= h5_write_strings(f, P_MOD_NAME, sp->module_names, M);
+    bad |= cl_h5_write_strings(f, P_MOD_NAME, sp->module_names, M);
     d = make_dataset(f, P_MOD_DOUT, H5T_STD_I64LE, 1, &dM, NULL, NULL);
-    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, sp->d_out);
+    bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_INT64, sp->d_out);
     H5Dclose(d);
     d = make_dataset(f, P_MOD_DIN, H5T_STD_I64LE, 1, &dM, NULL, NULL);
-    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT64, sp->d_in);
+    bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_INT64, sp->d_in);
     H5Dclose(d);
     d = make_dataset(f, P_MOD_RANK, H5T_STD_I32LE, 1, &dM, NULL, NULL);
-    bad |= d < 0 || h5_write_all(d, H5T_NATIVE_INT32, sp->rank);
+    bad |= d < 0 || cl_h5_write_all(d, H5T_NATIVE_INT32, sp->rank);
     H5Dclose(d);
     if (bad) {
         H5Gclose(g4);
@@ -176,7 +176,7 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->d_committed = make_dataset(f, P_COMMITTED, H5T_STD_I64LE, 0, NULL, NULL, NULL);
     int64_t n0 = 0;
     bad = s->d_table < 0 || s->d_rank < 0 || s->d_scale < 0 || s->d_committed < 0 ||
-          h5_write_all(s->d_committed, H5T_NATIVE_INT64, &n0);
+          cl_h5_write_all(s->d_committed, H5T_NATIVE_INT64, &n0);
     if (bad) {
         H5Gclose(g4);
         return cl_store_write_fail(s, err, "cannot create the snapshot table");
@@ -208,7 +208,7 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
         s->d_res_snap = make_dataset(f, P_RESUME_SNAP, H5T_STD_I64LE, 1, &two, NULL, NULL);
         int64_t none[2] = {-1, -1};
         if (g < 0 || s->d_res_state < 0 || s->d_res_snap < 0 ||
-            h5_write_all(s->d_res_snap, H5T_NATIVE_INT64, none))
+            cl_h5_write_all(s->d_res_snap, H5T_NATIVE_INT64, none))
             return cl_store_write_fail(s, err, "cannot create the resume slots");
     }
     return CL_OK;

@@ -75,7 +75,7 @@ static hid_t open_file(const char *path, cl_error *err)
         return f;
     }
     char first[256];
-    h5_reason(first, sizeof first);
+    cl_h5_reason(first, sizeof first);
     /* An SWMR reader retries a metadata read whose checksum fails (the
      * writer may be mid-flush), sleeping 2^k ns before attempt k: HDF5's
      * default of 100 attempts turns one damaged byte into a wait of
@@ -87,7 +87,7 @@ static hid_t open_file(const char *path, cl_error *err)
     if (f >= 0)
         return f;
     char r[256];
-    h5_reason(r, sizeof r);
+    cl_h5_reason(r, sizeof r);
     cl_error_set(err, CL_ERR_FORMAT, "%s: cannot open as HDF5 (damaged or truncated): %s", path,
                  first[0] ? first : r);
     return -1;
@@ -99,7 +99,7 @@ static int read_meta(cl_store *s, cl_error *err)
     const char *p = s->path;
     char *fmt = NULL;
     int64_t ver, rank;
-    int rc = h5_attr_read_str(f, p, "format", &fmt, err);
+    int rc = cl_h5_attr_read_str(f, p, "format", &fmt, err);
     if (rc)
     {
         if (err->code != CL_ERR_FORMAT)
@@ -120,7 +120,7 @@ static int read_meta(cl_store *s, cl_error *err)
         return rc;
     }
     free(fmt);
-    if ((rc = h5_attr_read_i64(f, p, "format_version", &ver, err)))
+    if ((rc = cl_h5_attr_read_i64(f, p, "format_version", &ver, err)))
         return rc;
     if (ver > CL_FORMAT_VERSION)
         return cl_error_set(err, CL_ERR_VERSION,
@@ -132,22 +132,22 @@ static int read_meta(cl_store *s, cl_error *err)
                             (long long)ver);
     s->version = (int)ver;
     cl_run_meta *m = &s->meta;
-    if ((rc = h5_attr_read_str(f, p, "method", &s->s_method, err)) ||
-        (rc = h5_attr_read_i64(f, p, "rank", &rank, err)) ||
-        (rc = h5_attr_read_f64(f, p, "alpha", &m->alpha, err)) ||
-        (rc = h5_attr_read_f64(f, p, "scaling", &m->scaling, err)) ||
-        (rc = h5_attr_read_str(f, p, "scaling_rule", &s->s_rule, err)) ||
-        (rc = h5_attr_read_str(f, p, "penalty_form", &s->s_penalty, err)) ||
-        (rc = h5_attr_read_f64(f, p, "lambda_orth", &m->lambda_orth, err)) ||
-        (rc = h5_attr_read_f64(f, p, "lambda_l2", &m->lambda_l2, err)) ||
-        (rc = h5_attr_read_f64(f, p, "lambda_sparse", &m->lambda_sparse, err)) ||
-        (rc = h5_attr_read_u64(f, p, "seed", &m->seed, err)) ||
-        (rc = h5_attr_read_str(f, p, "base_model", &s->s_base, err)) ||
-        (rc = h5_attr_read_str(f, p, "created_by", &s->s_created, err)))
+    if ((rc = cl_h5_attr_read_str(f, p, "method", &s->s_method, err)) ||
+        (rc = cl_h5_attr_read_i64(f, p, "rank", &rank, err)) ||
+        (rc = cl_h5_attr_read_f64(f, p, "alpha", &m->alpha, err)) ||
+        (rc = cl_h5_attr_read_f64(f, p, "scaling", &m->scaling, err)) ||
+        (rc = cl_h5_attr_read_str(f, p, "scaling_rule", &s->s_rule, err)) ||
+        (rc = cl_h5_attr_read_str(f, p, "penalty_form", &s->s_penalty, err)) ||
+        (rc = cl_h5_attr_read_f64(f, p, "lambda_orth", &m->lambda_orth, err)) ||
+        (rc = cl_h5_attr_read_f64(f, p, "lambda_l2", &m->lambda_l2, err)) ||
+        (rc = cl_h5_attr_read_f64(f, p, "lambda_sparse", &m->lambda_sparse, err)) ||
+        (rc = cl_h5_attr_read_u64(f, p, "seed", &m->seed, err)) ||
+        (rc = cl_h5_attr_read_str(f, p, "base_model", &s->s_base, err)) ||
+        (rc = cl_h5_attr_read_str(f, p, "created_by", &s->s_created, err)))
         return rc;
     /* optional: written by collide-train */
     if (H5Aexists(f, "train_config") > 0) {
-        if ((rc = h5_attr_read_str(f, p, "train_config", &s->s_config, err)))
+        if ((rc = cl_h5_attr_read_str(f, p, "train_config", &s->s_config, err)))
             return rc;
     } else {
         H5Eclear2(H5E_DEFAULT);
@@ -178,7 +178,7 @@ static int read_full(cl_store *s, const char *name, H5T_class_t cls, size_t size
 {
     hsize_t dims[3];
     hid_t d;
-    int rc = h5_open_checked(s->file, s->path, name, cls, size, rank, dims, &d, err);
+    int rc = cl_h5_open_checked(s->file, s->path, name, cls, size, rank, dims, &d, err);
     if (rc)
         return rc;
     for (int i = 0; i < rank; i++)
@@ -195,7 +195,7 @@ static int read_full(cl_store *s, const char *name, H5T_class_t cls, size_t size
         }
     if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         char r[256];
-        h5_reason(r, sizeof r);
+        cl_h5_reason(r, sizeof r);
         H5Dclose(d);
         return fmt_err(err, s, name, "unreadable: %s", r);
     }
@@ -210,7 +210,7 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
 {
     hsize_t dims[2];
     hid_t d;
-    int rc = h5_open_checked(s->file, s->path, P_TASK_NAME, H5T_STRING, 0, 1, dims, &d, err);
+    int rc = cl_h5_open_checked(s->file, s->path, P_TASK_NAME, H5T_STRING, 0, 1, dims, &d, err);
     if (rc)
         return rc;
     H5Dclose(d);
@@ -218,7 +218,7 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
         return fmt_err(err, s, P_TASK_NAME, "%llu tasks, expected 1 to 100000",
                        (unsigned long long)dims[0]);
     s->T = (int)dims[0];
-    rc = h5_open_checked(s->file, s->path, P_MOD_NAME, H5T_STRING, 0, 1, dims, &d, err);
+    rc = cl_h5_open_checked(s->file, s->path, P_MOD_NAME, H5T_STRING, 0, 1, dims, &d, err);
     if (rc)
         return rc;
     H5Dclose(d);
@@ -249,9 +249,9 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
     for (int m = 0; m < M; m++)
         s->dA[m] = s->dB[m] = -1;
     hsize_t wT = (hsize_t)T, wTT[2] = {(hsize_t)T, (hsize_t)T}, wM = (hsize_t)M;
-    if ((rc = h5_read_strings(s->file, s->path, P_TASK_NAME, T, &s->task_name, err)) ||
-        (rc = h5_read_strings(s->file, s->path, P_TASK_DATA, T, &s->task_data, err)) ||
-        (rc = h5_read_strings(s->file, s->path, P_MOD_NAME, M, &s->mod_name, err)) ||
+    if ((rc = cl_h5_read_strings(s->file, s->path, P_TASK_NAME, T, &s->task_name, err)) ||
+        (rc = cl_h5_read_strings(s->file, s->path, P_TASK_DATA, T, &s->task_data, err)) ||
+        (rc = cl_h5_read_strings(s->file, s->path, P_MOD_NAME, M, &s->mod_name, err)) ||
         (rc = read_full(s, P_TASK_LAMBDA, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT,
                         s->task_lambda, NULL, err)) ||
         (rc = read_full(s, P_TASK_BASE, H5T_FLOAT, 0, H5T_NATIVE_DOUBLE, 1, &wT,
@@ -347,24 +347,30 @@ static int read_tasks_modules(cl_store *s, cl_error *err)
     return CL_OK;
 }
 
-static int read_snapshots(cl_store *s, cl_error *err)
+/* /snapshots/committed: how many rows are visible. */
+static int read_committed(cl_store *s, int64_t *committed, cl_error *err)
 {
-    int64_t committed;
     hsize_t dims[3];
     hid_t d;
-    int rc = h5_open_checked(s->file, s->path, P_COMMITTED, H5T_INTEGER, 0, 0, dims, &d, err);
+    int rc = cl_h5_open_checked(s->file, s->path, P_COMMITTED, H5T_INTEGER, 0, 0, dims, &d, err);
     if (rc)
         return rc;
-    herr_t r = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &committed);
+    herr_t r = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, committed);
     H5Dclose(d);
     if (r < 0)
         return fmt_err(err, s, P_COMMITTED, "unreadable");
-    if (committed < 0)
-        return value_err(err, s, P_COMMITTED, "negative count %lld", (long long)committed);
-    int M = s->M;
+    if (*committed < 0)
+        return value_err(err, s, P_COMMITTED, "negative count %lld", (long long)*committed);
+    return CL_OK;
+}
 
+/* The snapshot table's first committed rows, into s->rows (s->N of them). */
+static int read_table(cl_store *s, int64_t committed, cl_error *err)
+{
     /* Table: a compound whose members we need by name. */
-    rc = h5_open_checked(s->file, s->path, P_TABLE, H5T_COMPOUND, 0, 1, dims, &s->d_table, err);
+    hsize_t dims[3];
+    int rc = cl_h5_open_checked(s->file, s->path, P_TABLE, H5T_COMPOUND, 0, 1, dims, &s->d_table,
+                                err);
     if (rc)
         return rc;
     if ((int64_t)dims[0] < committed)
@@ -389,16 +395,23 @@ static int read_snapshots(cl_store *s, cl_error *err)
         hid_t fs = H5Dget_space(s->d_table), ms = H5Screate_simple(1, &count, NULL);
         hid_t mt = cl_table_mem_type();
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        r = H5Dread(s->d_table, mt, ms, fs, H5P_DEFAULT, s->rows);
+        herr_t r = H5Dread(s->d_table, mt, ms, fs, H5P_DEFAULT, s->rows);
         H5Tclose(mt);
         H5Sclose(ms);
         H5Sclose(fs);
         if (r < 0) {
             char why[256];
-            h5_reason(why, sizeof why);
+            cl_h5_reason(why, sizeof why);
             return fmt_err(err, s, P_TABLE, "unreadable (member types do not convert?): %s", why);
         }
     }
+    return CL_OK;
+}
+
+/* Each row: its id, a known task and kind, finite losses, and task order
+ * (the end of a task last). */
+static int check_rows(const cl_store *s, int64_t committed, cl_error *err)
+{
     for (int64_t i = 0; i < committed; i++) {
         const cl_snapshot_row *w = &s->rows[i];
         if (w->id != i)
@@ -426,9 +439,14 @@ static int read_snapshots(cl_store *s, cl_error *err)
                                  p->task);
         }
     }
-    cl_store_index_tasks(s);
+    return CL_OK;
+}
 
-    /* Per-snapshot ranks and scales. */
+/* Per-snapshot ranks and scales: read, and each rank within its module's. */
+static int read_ranks_scales(cl_store *s, int64_t committed, cl_error *err)
+{
+    int M = s->M;
+    hsize_t dims[3];
     hsize_t want2[2] = {(hsize_t)committed, (hsize_t)M};
     const char *n2[] = {P_SNAP_RANK, P_SNAP_SCALE};
     H5T_class_t c2[] = {H5T_INTEGER, H5T_FLOAT};
@@ -436,7 +454,7 @@ static int read_snapshots(cl_store *s, cl_error *err)
     void *buf2[] = {s->snap_rank, s->snap_scale};
     hid_t *keep2[] = {&s->d_rank, &s->d_scale};
     for (int k = 0; k < 2; k++) {
-        rc = h5_open_checked(s->file, s->path, n2[k], c2[k], 0, 2, dims, keep2[k], err);
+        int rc = cl_h5_open_checked(s->file, s->path, n2[k], c2[k], 0, 2, dims, keep2[k], err);
         if (rc)
             return rc;
         if (dims[0] < want2[0] || dims[1] != want2[1])
@@ -448,7 +466,7 @@ static int read_snapshots(cl_store *s, cl_error *err)
         hsize_t start[2] = {0, 0};
         hid_t fs = H5Dget_space(*keep2[k]), ms = H5Screate_simple(2, want2, NULL);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, want2, NULL);
-        r = H5Dread(*keep2[k], mt2[k], ms, fs, H5P_DEFAULT, buf2[k]);
+        herr_t r = H5Dread(*keep2[k], mt2[k], ms, fs, H5P_DEFAULT, buf2[k]);
         H5Sclose(ms);
         H5Sclose(fs);
         if (r < 0)
@@ -466,13 +484,18 @@ static int read_snapshots(cl_store *s, cl_error *err)
                 return value_err(err, s, P_SNAP_SCALE, "snapshot %lld, module %s: %g",
                                  (long long)i, s->mod_name[m], sc);
         }
+    return CL_OK;
+}
 
-    /* Adapter datasets: shapes now, values when read. */
-    for (int m = 0; m < M; m++) {
+/* Adapter datasets: shapes now, values when read. */
+static int open_adapters(cl_store *s, int64_t committed, cl_error *err)
+{
+    hsize_t dims[3];
+    for (int m = 0; m < s->M; m++) {
         char a[48], b[48];
         snprintf(a, sizeof a, "adapters/%06d/A", m);
         snprintf(b, sizeof b, "adapters/%06d/B", m);
-        rc = h5_open_checked(s->file, s->path, a, H5T_FLOAT, 4, 3, dims, &s->dA[m], err);
+        int rc = cl_h5_open_checked(s->file, s->path, a, H5T_FLOAT, 4, 3, dims, &s->dA[m], err);
         if (rc)
             return rc;
         if ((int64_t)dims[0] < committed || dims[1] != (hsize_t)s->mrank[m] ||
@@ -482,7 +505,7 @@ static int read_snapshots(cl_store *s, cl_error *err)
                            (unsigned long long)dims[0], (unsigned long long)dims[1],
                            (unsigned long long)dims[2], (long long)committed, s->mrank[m],
                            (long long)s->d_in[m], s->mod_name[m]);
-        rc = h5_open_checked(s->file, s->path, b, H5T_FLOAT, 4, 3, dims, &s->dB[m], err);
+        rc = cl_h5_open_checked(s->file, s->path, b, H5T_FLOAT, 4, 3, dims, &s->dB[m], err);
         if (rc)
             return rc;
         if ((int64_t)dims[0] < committed || dims[1] != (hsize_t)s->d_out[m] ||
@@ -493,25 +516,44 @@ static int read_snapshots(cl_store *s, cl_error *err)
                            (unsigned long long)dims[2], (long long)committed,
                            (long long)s->d_out[m], s->mrank[m], s->mod_name[m]);
     }
+    return CL_OK;
+}
 
-    /* Optional resume slots. */
-    if (H5Lexists(s->file, "resume", H5P_DEFAULT) > 0) {
-        rc = h5_open_checked(s->file, s->path, P_RESUME_STATE, H5T_INTEGER, 1, 2, dims,
-                             &s->d_res_state, err);
-        if (rc)
-            return rc;
-        if (dims[0] != 2)
-            return fmt_err(err, s, P_RESUME_STATE, "expected 2 slots, found %llu",
-                           (unsigned long long)dims[0]);
-        s->resume_bytes = (int64_t)dims[1];
-        rc = h5_open_checked(s->file, s->path, P_RESUME_SNAP, H5T_INTEGER, 8, 1, dims,
-                             &s->d_res_snap, err);
-        if (rc)
-            return rc;
-        if (dims[0] != 2)
-            return fmt_err(err, s, P_RESUME_SNAP, "expected 2 entries, found %llu",
-                           (unsigned long long)dims[0]);
-    }
+/* Optional resume slots. */
+static int open_resume(cl_store *s, cl_error *err)
+{
+    if (H5Lexists(s->file, "resume", H5P_DEFAULT) <= 0)
+        return CL_OK;
+    hsize_t dims[3];
+    int rc = cl_h5_open_checked(s->file, s->path, P_RESUME_STATE, H5T_INTEGER, 1, 2, dims,
+                                &s->d_res_state, err);
+    if (rc)
+        return rc;
+    if (dims[0] != 2)
+        return fmt_err(err, s, P_RESUME_STATE, "expected 2 slots, found %llu",
+                       (unsigned long long)dims[0]);
+    s->resume_bytes = (int64_t)dims[1];
+    rc = cl_h5_open_checked(s->file, s->path, P_RESUME_SNAP, H5T_INTEGER, 8, 1, dims,
+                            &s->d_res_snap, err);
+    if (rc)
+        return rc;
+    if (dims[0] != 2)
+        return fmt_err(err, s, P_RESUME_SNAP, "expected 2 entries, found %llu",
+                       (unsigned long long)dims[0]);
+    return CL_OK;
+}
+
+static int read_snapshots(cl_store *s, cl_error *err)
+{
+    int64_t committed;
+    int rc;
+    if ((rc = read_committed(s, &committed, err)) || (rc = read_table(s, committed, err)) ||
+        (rc = check_rows(s, committed, err)))
+        return rc;
+    cl_store_index_tasks(s);
+    if ((rc = read_ranks_scales(s, committed, err)) || (rc = open_adapters(s, committed, err)) ||
+        (rc = open_resume(s, err)))
+        return rc;
     H5Eclear2(H5E_DEFAULT);
     return CL_OK;
 }
@@ -530,8 +572,8 @@ static int open_store(const char *path, cl_store **out, cl_error *err)
         free(s);
         return err->code;
     }
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     int rc;
     s->file = open_file(path, err);
     if (s->file < 0) {
@@ -541,12 +583,12 @@ static int open_store(const char *path, cl_store **out, cl_error *err)
     if ((rc = read_meta(s, err)) || (rc = read_tasks_modules(s, err)) ||
         (rc = read_snapshots(s, err)))
         goto fail;
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     *out = s;
     return CL_OK;
 fail:
     cl_store_free(s);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }
 
@@ -563,7 +605,8 @@ fail:
  * global heap can send it round a loop; the metadata of a store with a
  * million modules reads in a few seconds), the store is refused as
  * damaged. A fork costs well under a millisecond; where fork is
- * unavailable the store is read in-process as before.
+ * unavailable the store is read in-process as before, and a caller that
+ * trusts the file skips the child with CL_STORE_NO_CHILD (cl_store.h).
  */
 enum { CHILD_OPENED = 0x5a, CHILD_REFUSED = 0x5b, CHILD_SECONDS = 20 };
 
@@ -646,11 +689,19 @@ static int open_in_child(const char *path, cl_error *err)
                         path, why);
 }
 
-int cl_store_open(const char *path, cl_store **out, cl_error *err)
+int cl_store_open_with(const char *path, unsigned flags, cl_store **out, cl_error *err)
 {
     *out = NULL;
-    int rc = open_in_child(path, err);
+    if (flags & ~(unsigned)CL_STORE_NO_CHILD)
+        return cl_error_set(err, CL_ERR_ARG, "%s: cl_store_open_with: unknown flags 0x%x", path,
+                            flags & ~(unsigned)CL_STORE_NO_CHILD);
+    int rc = flags & CL_STORE_NO_CHILD ? CL_OK : open_in_child(path, err);
     return rc ? rc : open_store(path, out, err);
+}
+
+int cl_store_open(const char *path, cl_store **out, cl_error *err)
+{
+    return cl_store_open_with(path, 0, out, err);
 }
 
 /* Read one snapshot's slab of a 3-D adapter dataset. */
@@ -666,7 +717,7 @@ static int read_slab(cl_store *s, hid_t d, const char *obj, int64_t id, hsize_t 
     H5Sclose(fs);
     if (r < 0) {
         char why[256];
-        h5_reason(why, sizeof why);
+        cl_h5_reason(why, sizeof why);
         return cl_error_set(err, CL_ERR_FORMAT, "%s: /%s: snapshot %lld unreadable: %s",
                             s->path, obj, (long long)id,
                             why[0] ? why : "damaged (its chunk index fails its checksum)");
@@ -692,12 +743,12 @@ int cl_store_read_adapter(cl_store *s, int m, int64_t id, cl_lowrank *out, cl_er
     char oa[48], ob[48];
     snprintf(oa, sizeof oa, "adapters/%06d/A", m);
     snprintf(ob, sizeof ob, "adapters/%06d/B", m);
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     int rc = read_slab(s, s->dA[m], oa, id, (hsize_t)r, (hsize_t)din, A, err);
     if (!rc)
         rc = read_slab(s, s->dB[m], ob, id, (hsize_t)dout, (hsize_t)r, B, err);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     if (rc) {
         free(A);
         free(B);
@@ -744,8 +795,8 @@ int cl_store_read_resume(cl_store *s, int64_t snapshot, void *state, int64_t n, 
                             "%s: /" P_RESUME_STATE ": %lld bytes, the reader expects %lld "
                             "(written by another collide version?)",
                             s->path, (long long)s->resume_bytes, (long long)n);
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     int64_t stamp[2];
     int rc = CL_OK;
     if (H5Dread(s->d_res_snap, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, stamp) < 0) {
@@ -769,6 +820,6 @@ int cl_store_read_resume(cl_store *s, int64_t snapshot, void *state, int64_t n, 
     if (r < 0)
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: /" P_RESUME_STATE ": unreadable", s->path);
 out:
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }

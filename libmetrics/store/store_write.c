@@ -184,8 +184,8 @@ int cl_store_create(const char *path, const cl_store_spec *sp, cl_store **out,
     if (!s)
         return err->code;
     char *tmp = NULL;
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     rc = adopt_spec(s, sp, err);
     if (rc)
         goto fail;
@@ -254,19 +254,19 @@ int cl_store_create(const char *path, const cl_store_spec *sp, cl_store **out,
     rc = take_writer_lock(s, err);
     if (rc)
         goto fail;
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     *out = s;
     return CL_OK;
 fail_unlink:
     cl_store_free(s);
     unlink(tmp); /* ours: created above, never a user's file */
     free(tmp);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 fail:
     cl_store_free(s);
     free(tmp);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }
 
@@ -289,8 +289,8 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
         cl_store_close(s, NULL);
         return rc;
     }
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     /* Datasets first: the file id goes last. */
     for (int m = 0; m < s->M; m++) {
         H5Dclose(s->dA[m]);
@@ -378,12 +378,12 @@ int cl_store_open_append(const char *path, cl_store **out, cl_error *err)
         rc = cl_store_write_fail(s, err, "cannot reopen for writing");
         goto fail;
     }
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     *out = s;
     return CL_OK;
 fail:
     cl_store_free(s);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }
 
@@ -462,8 +462,8 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
     int rc = cl_store_reserve(s, s->N + 1, err);
     if (rc)
         return rc;
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     /* The snapshot's chunks, a table chunk, a chunk of ranks and scales,
      * and room for the metadata that index them. */
     int64_t bytes = RESERVE_SLACK + CL_TABLE_CHUNK * (int64_t)sizeof(cl_snapshot_row) +
@@ -549,7 +549,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
     }
     /* The commit: only now do readers see the snapshot. */
     int64_t committed = s->N + 1;
-    if (h5_write_all(s->d_committed, H5T_NATIVE_INT64, &committed) < 0 ||
+    if (cl_h5_write_all(s->d_committed, H5T_NATIVE_INT64, &committed) < 0 ||
         H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
         rc = cl_store_write_fail(s, err, "cannot commit the snapshot");
         goto out_pad;
@@ -563,7 +563,7 @@ int cl_store_append(cl_store *s, cl_snapshot_row *row, const float *const *A,
 out_pad:
     free(pad);
 out:
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }
 
@@ -589,8 +589,8 @@ int cl_store_write_accuracy_row(cl_store *s, cl_eval e, int after_task, const do
     int rc = check_acc(s, acc, s->T, what[e], err);
     if (rc)
         return rc;
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     hsize_t dT = (hsize_t)s->T;
     rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for /accuracy", err);
     if (!rc && (write_row(s->d_acc[e], H5T_NATIVE_DOUBLE, 2, &dT, (hsize_t)after_task, acc) < 0 ||
@@ -599,7 +599,7 @@ int cl_store_write_accuracy_row(cl_store *s, cl_eval e, int after_task, const do
                                            : "cannot write /" P_ACCURACY);
     if (!rc)
         memcpy(s->R[e] + (size_t)after_task * (size_t)s->T, acc, (size_t)s->T * sizeof *acc);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }
 
@@ -611,15 +611,15 @@ int cl_store_write_baseline(cl_store *s, cl_eval e, const double *acc, cl_error 
     int rc = check_acc(s, acc, s->T, what[e], err);
     if (rc)
         return rc;
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    cl_h5_quiet q;
+    cl_h5_quiet_begin(&q);
     rc = reserve(s->path, s->lock_fd, s->file, RESERVE_SLACK, "no room for the baseline", err);
-    if (!rc && (h5_write_all(s->d_base[e], H5T_NATIVE_DOUBLE, acc) < 0 ||
+    if (!rc && (cl_h5_write_all(s->d_base[e], H5T_NATIVE_DOUBLE, acc) < 0 ||
                 H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0))
         rc = cl_store_write_fail(s, err, e ? "cannot write /" P_TASK_BASE_RANKED
                                            : "cannot write /" P_TASK_BASE);
     if (!rc)
         memcpy(s->baseline[e], acc, (size_t)s->T * sizeof *acc);
-    h5_quiet_end(&q);
+    cl_h5_quiet_end(&q);
     return rc;
 }

@@ -1,13 +1,15 @@
 /*
  * test_store.c -- the store: round trip of everything written, views and
- * seqlora differences, every bad-input case with its message, and a writer
- * killed mid-run leaving a readable store.
+ * seqlora differences, every bad-input case with its message, a writer
+ * killed mid-run leaving a readable store, and opening without the
+ * throw-away child (CL_STORE_NO_CHILD): the same store, the same refusals.
  */
 #include "../check.h"
 #include "../dense_ref.h"
 #include "collide.h"
 
 #include <hdf5.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -574,6 +576,177 @@ static void test_killed_writer(void)
     }
 }
 
+/* Forks of this process, counted by a pthread_atfork handler. */
+static int forks;
+static void count_fork(void) { forks++; }
+
+static int same_bits(const void *a, const void *b, size_t n) { return !memcmp(a, b, n); }
+static int same_str(const char *a, const char *b) { return !strcmp(a, b); }
+
+/* Everything cl_store exposes, equal bit for bit in a and b. */
+static void check_same_store(cl_store *a, cl_store *b)
+{
+    const cl_run_meta *x = cl_store_meta(a), *y = cl_store_meta(b);
+    CHECK(same_str(x->method, y->method) && x->rank == y->rank &&
+              same_bits(&x->alpha, &y->alpha, sizeof x->alpha) &&
+              same_bits(&x->scaling, &y->scaling, sizeof x->scaling) &&
+              same_str(x->scaling_rule, y->scaling_rule) &&
+              same_str(x->penalty_form, y->penalty_form) &&
+              same_bits(&x->lambda_orth, &y->lambda_orth, sizeof x->lambda_orth) &&
+              same_bits(&x->lambda_l2, &y->lambda_l2, sizeof x->lambda_l2) &&
+              same_bits(&x->lambda_sparse, &y->lambda_sparse, sizeof x->lambda_sparse) &&
+              x->seed == y->seed && same_str(x->base_model, y->base_model) &&
+              same_str(x->created_by, y->created_by) &&
+              same_str(x->train_config, y->train_config) &&
+              cl_store_format_version(a) == cl_store_format_version(b),
+          "no child: metadata");
+    int nt = cl_store_n_tasks(a), nm = cl_store_n_modules(a);
+    int64_t ns = cl_store_n_snapshots(a);
+    CHECK(nt == cl_store_n_tasks(b) && nm == cl_store_n_modules(b) &&
+              ns == cl_store_n_snapshots(b) && ns > 0,
+          "no child: counts");
+    if (nt != cl_store_n_tasks(b) || nm != cl_store_n_modules(b) || ns != cl_store_n_snapshots(b))
+        return;
+    for (int t = 0; t < nt; t++) {
+        double la = cl_store_task_lambda(a, t), lb = cl_store_task_lambda(b, t);
+        CHECK(same_str(cl_store_task_name(a, t), cl_store_task_name(b, t)) &&
+                  same_str(cl_store_task_data(a, t), cl_store_task_data(b, t)) &&
+                  same_bits(&la, &lb, sizeof la) &&
+                  cl_store_task_end(a, t) == cl_store_task_end(b, t) &&
+                  cl_store_task_n_test(a, t) == cl_store_task_n_test(b, t) &&
+                  cl_store_task_n_labels(a, t) == cl_store_task_n_labels(b, t),
+              "no child: task %d", t);
+    }
+    for (int m = 0; m < nm; m++)
+        CHECK(same_str(cl_store_module_name(a, m), cl_store_module_name(b, m)) &&
+                  cl_store_module_d_out(a, m) == cl_store_module_d_out(b, m) &&
+                  cl_store_module_d_in(a, m) == cl_store_module_d_in(b, m) &&
+                  cl_store_module_rank(a, m) == cl_store_module_rank(b, m),
+              "no child: module %d", m);
+    for (int64_t j = 0; j < ns; j++) {
+        const cl_snapshot_row *p = cl_store_snapshot(a, j), *q = cl_store_snapshot(b, j);
+        double dp[] = {p->loss, p->loss_task, p->penalty_orth, p->penalty_l2, p->penalty_sparse,
+                       p->wall_time};
+        double dq[] = {q->loss, q->loss_task, q->penalty_orth, q->penalty_l2, q->penalty_sparse,
+                       q->wall_time};
+        CHECK(p->id == q->id && p->task == q->task && p->epoch == q->epoch &&
+                  p->step == q->step && p->kind == q->kind && same_bits(dp, dq, sizeof dp),
+              "no child: row %lld", (long long)j);
+        for (int m = 0; m < nm; m++) {
+            cl_lowrank u, v;
+            cl_error e1, e2;
+            int r1 = cl_store_read_adapter(a, m, j, &u, &e1);
+            int r2 = cl_store_read_adapter(b, m, j, &v, &e2);
+            CHECK(r1 == CL_OK && r2 == CL_OK, "no child: adapter %d of %lld", m, (long long)j);
+            if (r1 || r2) {
+                if (!r1)
+                    cl_lowrank_free(&u);
+                if (!r2)
+                    cl_lowrank_free(&v);
+                continue;
+            }
+            CHECK(u.d_out == v.d_out && u.d_in == v.d_in && u.k == v.k &&
+                      same_bits(&u.scale, &v.scale, sizeof u.scale) &&
+                      same_bits(u.A, v.A, (size_t)u.k * (size_t)u.d_in * sizeof *u.A) &&
+                      same_bits(u.B, v.B, (size_t)u.d_out * (size_t)u.k * sizeof *u.B),
+                  "no child: adapter %d of snapshot %lld differs", m, (long long)j);
+            cl_lowrank_free(&u);
+            cl_lowrank_free(&v);
+        }
+    }
+    for (int e = 0; e < CL_EVAL_COUNT; e++) {
+        CHECK(cl_store_has_eval(a, (cl_eval)e) == cl_store_has_eval(b, (cl_eval)e),
+              "no child: eval %d", e);
+        const double *ra = cl_store_accuracy(a, (cl_eval)e), *rb = cl_store_accuracy(b, (cl_eval)e);
+        const double *ba = cl_store_baseline(a, (cl_eval)e), *bb = cl_store_baseline(b, (cl_eval)e);
+        CHECK((!ra && !rb) || (ra && rb && same_bits(ra, rb, (size_t)nt * (size_t)nt * sizeof *ra)),
+              "no child: accuracy %d", e);
+        CHECK((!ba && !bb) || (ba && bb && same_bits(ba, bb, (size_t)nt * sizeof *ba)),
+              "no child: baseline %d", e);
+    }
+    int64_t rs = cl_store_resume_bytes(a);
+    CHECK(rs == cl_store_resume_bytes(b), "no child: resume bytes");
+    if (rs > 0 && rs <= 64) {
+        unsigned char sa[64], sb[64];
+        cl_error e1, e2;
+        CHECK(cl_store_read_resume(a, ns - 1, sa, rs, &e1) == CL_OK &&
+                  cl_store_read_resume(b, ns - 1, sb, rs, &e2) == CL_OK &&
+                  same_bits(sa, sb, (size_t)rs),
+              "no child: resume state");
+    }
+}
+
+/* cl_store_open forks one throw-away child per call; CL_STORE_NO_CHILD
+ * forks none and reads the same store, and refuses a bad one with the same
+ * code and message. (That the child catches what crashes libhdf5, a
+ * damaged global heap, is tests/reliability's: bad_inputs.py,
+ * regressions.py.) */
+static void test_open_without_child(void)
+{
+    CHECK(pthread_atfork(count_fork, NULL, NULL) == 0, "pthread_atfork");
+    char p[300];
+    path_in(p, sizeof p, "nochild.h5");
+    cl_error err;
+    CHECK(write_store(p, "olora", 7, 64, &err) == CL_OK, "%s", err.msg);
+    cl_store *a = NULL, *b = NULL, *c = NULL;
+    int f0 = forks;
+    CHECK(cl_store_open(p, &a, &err) == CL_OK, "%s", err.msg);
+    CHECK(forks == f0 + 1, "cl_store_open forked %d times, expected once", forks - f0);
+    f0 = forks;
+    CHECK(cl_store_open_with(p, 0, &c, &err) == CL_OK, "%s", err.msg);
+    CHECK(forks == f0 + 1, "flags 0 forked %d times, expected once", forks - f0);
+    f0 = forks;
+    CHECK(cl_store_open_with(p, CL_STORE_NO_CHILD, &b, &err) == CL_OK, "%s", err.msg);
+    CHECK(forks == f0, "CL_STORE_NO_CHILD forked %d times", forks - f0);
+    if (a && b)
+        check_same_store(a, b);
+    if (c && b)
+        check_same_store(c, b);
+    cl_store_close(a, NULL);
+    cl_store_close(b, NULL);
+    cl_store_close(c, NULL);
+
+    /* an unknown flag is refused, nothing opened */
+    cl_store *s = (cl_store *)&err; /* not NULL: the call must clear it */
+    CHECK(cl_store_open_with(p, 1u << 7, &s, &err) == CL_ERR_ARG && !s, "unknown flag");
+    CHECK_CONTAINS(err.msg, "unknown flags 0x80");
+
+    /* bad stores: the same refusal, child or not */
+    struct {
+        const char *name;
+        mutate_fn fn;
+    } cases[] = {{"missing table", m_no_table}, {"accuracy > 1", m_acc_range},
+                 {"newer version", m_newer},     {"snapshot rank", m_bad_rank},
+                 {"names not strings", m_names_int}, {"text file", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char q[300];
+        path_in(q, sizeof q, "nochild_bad.h5");
+        if (cases[i].fn) {
+            copy_file(p, q);
+            hid_t f = H5Fopen(q, H5F_ACC_RDWR, H5P_DEFAULT);
+            cases[i].fn(f);
+            H5Fclose(f);
+        } else {
+            FILE *fp = fopen(q, "w");
+            fputs("this is not HDF5\n", fp);
+            fclose(fp);
+        }
+        cl_error e1, e2;
+        cl_store *s1 = NULL, *s2 = NULL;
+        int r1 = cl_store_open(q, &s1, &e1);
+        int r2 = cl_store_open_with(q, CL_STORE_NO_CHILD, &s2, &e2);
+        CHECK(r1 != CL_OK && r1 == r2 && !s1 && !s2, "%s: code %d with the child, %d without",
+              cases[i].name, r1, r2);
+        if (r1 && r2)
+            CHECK(!strcmp(e1.msg, e2.msg), "%s: '%s' with the child, '%s' without",
+                  cases[i].name, e1.msg, e2.msg);
+        cl_store_close(s1, NULL);
+        cl_store_close(s2, NULL);
+        unlink(q);
+    }
+    unlink(p);
+}
+
 int main(void)
 {
     check_begin("test_store");
@@ -585,6 +758,7 @@ int main(void)
     test_seqlora_difference();
     test_bad_inputs();
     test_killed_writer();
+    test_open_without_child();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
