@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     if (!status) {
         /* the names the store holds (defaults are made there) */
         cl_store *s;
-        if (cl_store_open(o.out, &s, &err)) {
+        if (cl_store_open_with(o.out, CL_STORE_NO_CHILD, &s, &err)) { /* just written */
             fprintf(stderr, PROG ": %s\n", err.msg);
             status = 1;
         } else {

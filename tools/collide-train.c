@@ -319,7 +319,8 @@ int main(int argc, char **argv)
     }
     /* the accuracy matrix, from the store as written */
     cl_store *s;
-    if (cl_store_open(store, &s, &err)) {
+    /* this process has just written (or checked) it: no throw-away child */
+    if (cl_store_open_with(store, CL_STORE_NO_CHILD, &s, &err)) {
         fprintf(stderr, "collide-train: %s\n", err.msg);
         return 1;
     }
