@@ -5,15 +5,12 @@
 #include <math.h>
 #include <stdlib.h>
 
-enum { OO, SIMA, SIMB, AWOM, INNER, COS, NQ };
-
 typedef struct orth {
     cli *c;
     cl_store *s;
     const cl_view *v;
     int n, nm;
-    double *sum;  /* [NQ][n][n] sums over modules  */
-    int *cnt;     /* [NQ][n][n] modules defined     */
+    cl_ortho_acc acc; /* over this view's modules */
     int mrow0; /* first module_pairs row of this view */
 } orth;
 
@@ -26,14 +23,8 @@ static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int n
     o->n = v->n;
     o->nm = nm;
     o->mrow0 = cli_table_mark(o->c, "module_pairs");
-    size_t sz = (size_t)NQ * (size_t)v->n * (size_t)v->n;
-    free(o->sum);
-    free(o->cnt);
-    o->sum = calloc(sz, sizeof(double));
-    o->cnt = calloc(sz, sizeof(int));
-    if (!o->sum || !o->cnt)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    return CL_OK;
+    cl_ortho_acc_free(&o->acc);
+    return cl_ortho_acc_init(&o->acc, v->n, err);
 }
 
 static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
@@ -48,16 +39,8 @@ static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
         free(r);
         return rc;
     }
-    size_t nn = (size_t)n * (size_t)n;
-    for (size_t i = 0; i < nn; i++) {
-        double val[NQ] = {r[i].oo, r[i].sim_a, r[i].sim_b, r[i].awom, r[i].inner, r[i].cosine};
-        for (int q = 0; q < NQ; q++)
-            if (!isnan(val[q])) {
-                o->sum[(size_t)q * nn + i] += val[q];
-                o->cnt[(size_t)q * nn + i]++;
-            }
-    }
-    if (o->c->per_module) {
+    rc = cl_ortho_acc_add(&o->acc, r, err);
+    if (!rc && o->c->per_module) {
         static const char *cols[] = {"store", "snapshot:i", "module", "task_i:i", "task_j:i",
                                      "name_i", "name_j", "oo:f", "sim_a:f", "sim_b:f", "awom:f",
                                      "inner:f", "cosine:f"};
@@ -82,18 +65,7 @@ static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
             }
     }
     free(r);
-    return CL_OK;
-}
-
-static double mean_of(const orth *o, int q, int i, int j)
-{
-    size_t at = (size_t)q * (size_t)o->n * (size_t)o->n + (size_t)(i * o->n + j);
-    return o->cnt[at] ? o->sum[at] / o->cnt[at] : NAN;
-}
-
-static double sum_of(const orth *o, int q, int i, int j)
-{
-    return o->sum[(size_t)q * (size_t)o->n * (size_t)o->n + (size_t)(i * o->n + j)];
+    return rc;
 }
 
 static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
@@ -111,32 +83,20 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
     cli_table *ts = cli_table_get(c, "summary", sc, 12);
     double *m_oo = calloc((size_t)n * (size_t)n, sizeof(double));
     double *m_sa = calloc((size_t)n * (size_t)n, sizeof(double));
-    double *m_cos = calloc((size_t)n * (size_t)n, sizeof(double));
-    if (!m_oo || !m_sa || !m_cos) {
-        free(m_oo), free(m_sa), free(m_cos);
+    if (!m_oo || !m_sa) {
+        free(m_oo), free(m_sa);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
-    int pairs = n * (n - 1) / 2;
-    double oo_tot = 0, sa = 0, sb = 0, aw = 0, ac = 0;
-    int nsa = 0, nsb = 0, nac = 0;
+    cl_ortho_acc *a = &o->acc;
+    cl_ortho_acc_finish(a);
+    int pairs = a->pairs;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
-            double pooled = sum_of(o, INNER, i, j) /
-                            sqrt(sum_of(o, INNER, i, i) * sum_of(o, INNER, j, j));
-            m_oo[i * n + j] = sum_of(o, OO, i, j);
-            m_sa[i * n + j] = mean_of(o, SIMA, i, j);
-            m_cos[i * n + j] = pooled;
+            const cl_ortho *sum = &a->sum[i * n + j], *mean = &a->mean[i * n + j];
+            m_oo[i * n + j] = sum->oo;
+            m_sa[i * n + j] = mean->sim_a;
             if (j <= i)
                 continue;
-            oo_tot += sum_of(o, OO, i, j);
-            aw += sum_of(o, AWOM, i, j);
-            double a = mean_of(o, SIMA, i, j), b = mean_of(o, SIMB, i, j);
-            if (!isnan(a))
-                sa += a, nsa++;
-            if (!isnan(b))
-                sb += b, nsb++;
-            if (!isnan(pooled))
-                ac += fabs(pooled), nac++;
             cli_row_begin(tp);
             cli_cell_s(tp, cl_store_path(s));
             cli_cell_i(tp, v->snapshot);
@@ -144,14 +104,14 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_cell_i(tp, v->task[j]);
             cli_cell_s(tp, cl_store_task_name(s, v->task[i]));
             cli_cell_s(tp, cl_store_task_name(s, v->task[j]));
-            cli_cell_f(tp, sum_of(o, OO, i, j));
-            cli_cell_f(tp, mean_of(o, OO, i, j));
-            cli_cell_f(tp, a);
-            cli_cell_f(tp, b);
-            cli_cell_f(tp, sum_of(o, AWOM, i, j));
-            cli_cell_f(tp, sum_of(o, INNER, i, j));
-            cli_cell_f(tp, pooled);
-            cli_cell_f(tp, mean_of(o, COS, i, j));
+            cli_cell_f(tp, sum->oo);
+            cli_cell_f(tp, mean->oo);
+            cli_cell_f(tp, mean->sim_a);
+            cli_cell_f(tp, mean->sim_b);
+            cli_cell_f(tp, sum->awom);
+            cli_cell_f(tp, sum->inner);
+            cli_cell_f(tp, a->cosine_pooled[i * n + j]);
+            cli_cell_f(tp, mean->cosine);
         }
     cli_row_begin(ts);
     cli_cell_s(ts, cl_store_path(s));
@@ -160,12 +120,12 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
     cli_cell_i(ts, n);
     cli_cell_i(ts, o->nm);
     cli_cell_i(ts, pairs);
-    cli_cell_f(ts, oo_tot);
-    cli_cell_f(ts, pairs ? oo_tot / pairs : NAN);
-    cli_cell_f(ts, nsa ? sa / nsa : NAN);
-    cli_cell_f(ts, nsb ? sb / nsb : NAN);
-    cli_cell_f(ts, aw);
-    cli_cell_f(ts, nac ? ac / nac : NAN);
+    cli_cell_f(ts, a->oo_total);
+    cli_cell_f(ts, a->oo_pair_mean);
+    cli_cell_f(ts, a->sim_a_mean);
+    cli_cell_f(ts, a->sim_b_mean);
+    cli_cell_f(ts, a->awom_total);
+    cli_cell_f(ts, a->abs_cosine_mean);
     if (cli_text(c)) {
         const char **names = cli_view_names(s, v);
         cli_text_heading(c, s, v);
@@ -176,12 +136,12 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                            "angles, 0..1), mean over modules",
                         n, names, m_sa, 1, "%.3f");
         cli_text_matrix(c, "  Frobenius cosine <dW_i,dW_j>/(|dW_i||dW_j|), pooled over modules", n,
-                        names, m_cos, 1, "%.3f");
+                        names, a->cosine_pooled, 1, "%.3f");
         fprintf(c->out,
                 "  OO over pairs i<j: total %.6g, mean per pair %.6g; AWOM total %.6g\n"
                 "  mean |cosine| %.4f; mean similarity A %.4f, B %.4f\n",
-                oo_tot, pairs ? oo_tot / pairs : NAN, aw, nac ? ac / nac : NAN,
-                nsa ? sa / nsa : NAN, nsb ? sb / nsb : NAN);
+                a->oo_total, a->oo_pair_mean, a->awom_total, a->abs_cosine_mean, a->sim_a_mean,
+                a->sim_b_mean);
         if (c->per_module && cli_table_mark(c, "module_pairs") > o->mrow0) {
             static const char *cols[] = {"module", "name_i", "name_j", "oo",    "sim_a",
                                          "sim_b",  "awom",   "inner",  "cosine"};
@@ -190,7 +150,8 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
         }
         free(names);
     }
-    free(m_oo), free(m_sa), free(m_cos);
+    free(m_oo), free(m_sa);
+    cl_ortho_acc_free(a);
     return CL_OK;
 }
 
@@ -199,7 +160,6 @@ int fam_ortho(cli *c, cl_store *s, cl_error *err)
     orth o = {.c = c};
     static const cli_walk_ops ops = {begin, module, end};
     int rc = cli_walk_views(c, s, &ops, &o, err);
-    free(o.sum);
-    free(o.cnt);
+    cl_ortho_acc_free(&o.acc);
     return rc;
 }

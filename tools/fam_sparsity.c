@@ -10,18 +10,15 @@ typedef struct spar {
     cl_store *s;
     const cl_view *v;
     int n, nm, n_th;
-    double *l1, *sumsq, *hoyer_sum; /* [task]      */
-    double *dens_sum;               /* [th][task]  */
-    int64_t *active;                /* [th][task]  */
-    int64_t entries;
+    cl_sparsity_acc acc;  /* over this view's modules */
+    cl_density_acc dens;  /* [th][task] */
     int mrow0; /* first module_tasks row of this view */
 } spar;
 
 static void free_acc(spar *p)
 {
-    free(p->l1), free(p->sumsq), free(p->hoyer_sum), free(p->dens_sum), free(p->active);
-    p->l1 = p->sumsq = p->hoyer_sum = p->dens_sum = NULL;
-    p->active = NULL;
+    cl_sparsity_acc_free(&p->acc);
+    cl_density_acc_free(&p->dens);
 }
 
 static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int nm, cl_error *err)
@@ -33,17 +30,9 @@ static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int n
     p->n = v->n;
     p->nm = nm;
     p->mrow0 = cli_table_mark(p->c, "module_tasks");
-    p->entries = 0;
     free_acc(p);
-    size_t n = (size_t)v->n, nt = (size_t)p->n_th * n;
-    p->l1 = calloc(n, sizeof(double));
-    p->sumsq = calloc(n, sizeof(double));
-    p->hoyer_sum = calloc(n, sizeof(double));
-    p->dens_sum = calloc(nt, sizeof(double));
-    p->active = calloc(nt, sizeof(int64_t));
-    if (!p->l1 || !p->sumsq || !p->hoyer_sum || !p->dens_sum || !p->active)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    return CL_OK;
+    int rc = cl_sparsity_acc_init(&p->acc, v->n, err);
+    return rc ? rc : cl_density_acc_init(&p->dens, v->n, p->n_th, err);
 }
 
 static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
@@ -55,22 +44,17 @@ static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
         cl_error_prefix(err, "%s: module %s", cl_store_path(p->s), cl_store_module_name(p->s, m));
         return rc;
     }
-    p->entries += r.entries;
+    rc = cl_sparsity_acc_add(&p->acc, &r, err);
+    if (!rc)
+        rc = cl_density_acc_add(&p->dens, &r, err);
     static const char *cols[] = {"store", "snapshot:i", "threshold", "module", "task:i", "name",
                                  "density:f", "tau:f", "l1:f", "l2:f", "l1_over_l2:f", "hoyer:f",
                                  "max_abs:f"};
-    cli_table *t = p->c->per_module ? cli_table_get(p->c, "module_tasks", cols, 13) : NULL;
-    for (int i = 0; i < n; i++) {
+    cli_table *t = p->c->per_module && !rc ? cli_table_get(p->c, "module_tasks", cols, 13) : NULL;
+    for (int i = 0; i < n && t; i++) {
         cl_sparsity sp = cl_sparsity_from_sums(r.l1[i], r.sumsq[i], r.entries);
-        p->l1[i] += r.l1[i];
-        p->sumsq[i] += r.sumsq[i];
-        p->hoyer_sum[i] += isnan(sp.hoyer) ? 0 : sp.hoyer;
         for (int q = 0; q < p->n_th; q++) {
             const cl_dense_task *d = &r.task[q * n + i];
-            p->active[q * n + i] += d->active;
-            p->dens_sum[q * n + i] += (double)d->active / (double)r.entries;
-            if (!t)
-                continue;
             cli_row_begin(t);
             cli_cell_s(t, cl_store_path(p->s));
             cli_cell_i(t, p->v->snapshot);
@@ -88,7 +72,7 @@ static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
         }
     }
     cl_dense_result_free(&r);
-    return CL_OK;
+    return rc;
 }
 
 static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
@@ -100,6 +84,8 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                                  "density_mean:f", "density_pooled:f", "l1:f", "l2:f",
                                  "l1_over_l2:f", "hoyer_mean:f", "hoyer_pooled:f"};
     cli_table *t = cli_table_get(c, "tasks", cols, 12);
+    cl_sparsity_acc_finish(&p->acc);
+    cl_density_acc_finish(&p->dens);
     int w = cli_names_width(s, v, 16);
     if (cli_text(c)) {
         cli_text_heading(c, s, v);
@@ -115,8 +101,8 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
         fprintf(c->out, "\n");
     }
     for (int i = 0; i < p->n; i++) {
-        cl_sparsity pooled = cl_sparsity_from_sums(p->l1[i], p->sumsq[i], p->entries);
-        double hm = p->hoyer_sum[i] / p->nm;
+        cl_sparsity pooled = p->acc.pooled[i];
+        double hm = p->acc.hoyer_mean[i];
         for (int q = 0; q < p->n_th; q++) {
             cli_row_begin(t);
             cli_cell_s(t, cl_store_path(s));
@@ -124,8 +110,8 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_cell_threshold(t, &c->th[q]);
             cli_cell_i(t, v->task[i]);
             cli_cell_s(t, cl_store_task_name(s, v->task[i]));
-            cli_cell_f(t, p->dens_sum[q * p->n + i] / p->nm);
-            cli_cell_f(t, (double)p->active[q * p->n + i] / (double)p->entries);
+            cli_cell_f(t, p->dens.mean[q * p->n + i]);
+            cli_cell_f(t, p->dens.pooled[q * p->n + i]);
             cli_cell_f(t, pooled.l1);
             cli_cell_f(t, pooled.l2);
             cli_cell_f(t, pooled.l1_over_l2);
@@ -137,7 +123,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                     cl_store_task_name(s, v->task[i]), pooled.l1, pooled.l2, pooled.l1_over_l2, hm,
                     pooled.hoyer);
             for (int q = 0; q < p->n_th; q++)
-                fprintf(c->out, " %13.3f%%", 100 * p->dens_sum[q * p->n + i] / p->nm);
+                fprintf(c->out, " %13.3f%%", 100 * p->dens.mean[q * p->n + i]);
             fprintf(c->out, "\n");
         }
     }
@@ -150,6 +136,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_text_rows(c, "module_tasks", p->mrow0, pm, 9);
         }
     }
+    free_acc(p);
     return CL_OK;
 }
 

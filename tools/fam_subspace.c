@@ -6,46 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NUC, FRO, SPEC, CNT, ENT, STAB, NS };
-
 typedef struct sub {
     cli *c;
     cl_store *s;
     const cl_view *v;
-    int n, nm, kmax;
-    double *sum;    /* [(n+1)][NS]: row n is the accumulated update */
-    double *sig;    /* [(n+1)][kmax] sum of the i-th singular value  */
-    int *sig_n;     /* [(n+1)][kmax] modules contributing             */
+    int n, nm;
+    cl_subspace_acc acc; /* over this view's modules; slot n: the accumulated update */
     int mrow0; /* first module_tasks row of this view */
 } sub;
 
-static void free_acc(sub *u)
-{
-    free(u->sum), free(u->sig), free(u->sig_n);
-    u->sum = u->sig = NULL;
-    u->sig_n = NULL;
-}
-
 static int begin(void *vc, cl_store *s, const cl_view *v, const int *mods, int nm, cl_error *err)
 {
+    (void)mods;
     sub *u = vc;
     u->s = s;
     u->v = v;
     u->n = v->n;
     u->nm = nm;
     u->mrow0 = cli_table_mark(u->c, "module_tasks");
-    /* the widest spectrum: the accumulated update of every task */
-    int kmax = 0;
-    for (int j = 0; j < nm; j++)
-        kmax = cl_store_module_rank(s, mods[j]) > kmax ? cl_store_module_rank(s, mods[j]) : kmax;
-    u->kmax = 2 * kmax * (v->n ? v->n : 1);
-    free_acc(u);
-    u->sum = calloc((size_t)(v->n + 1) * NS, sizeof(double));
-    u->sig = calloc((size_t)(v->n + 1) * (size_t)u->kmax, sizeof(double));
-    u->sig_n = calloc((size_t)(v->n + 1) * (size_t)u->kmax, sizeof(int));
-    if (!u->sum || !u->sig || !u->sig_n)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    return CL_OK;
+    cl_subspace_acc_free(&u->acc);
+    return cl_subspace_acc_init(&u->acc, v->n, 1, err);
 }
 
 static const char *task_label(const sub *u, int i)
@@ -53,18 +33,9 @@ static const char *task_label(const sub *u, int i)
     return i < u->n ? cl_store_task_name(u->s, u->v->task[i]) : "(accumulated)";
 }
 
-static void add(sub *u, int i, int m, const cl_spectrum *sp)
+/* --per-module rows of slot i (n: the accumulated update) of module m. */
+static void module_rows(sub *u, int i, int m, const cl_spectrum *sp)
 {
-    double val[NS] = {sp->nuclear, sp->frobenius, sp->spectral, sp->count, sp->entropy_rank,
-                      sp->stable_rank};
-    for (int q = 0; q < NS; q++)
-        u->sum[i * NS + q] += val[q];
-    for (int q = 0; q < sp->k && q < u->kmax; q++) {
-        u->sig[(size_t)i * (size_t)u->kmax + (size_t)q] += sp->sigma[q];
-        u->sig_n[(size_t)i * (size_t)u->kmax + (size_t)q]++;
-    }
-    if (!u->c->per_module)
-        return;
     static const char *tc[] = {"store", "snapshot:i", "module", "task:i", "name", "nuclear:f",
                                "frobenius:f", "spectral:f", "count:i", "entropy_rank:f",
                                "stable_rank:f"};
@@ -79,12 +50,12 @@ static void add(sub *u, int i, int m, const cl_spectrum *sp)
     cli_cell_s(t, cl_store_module_name(u->s, m));
     cli_cell_i(t, task);
     cli_cell_s(t, task_label(u, i));
-    for (int q = 0; q < NS; q++) {
-        if (q == CNT)
-            cli_cell_i(t, sp->count);
-        else
-            cli_cell_f(t, val[q]);
-    }
+    cli_cell_f(t, sp->nuclear);
+    cli_cell_f(t, sp->frobenius);
+    cli_cell_f(t, sp->spectral);
+    cli_cell_i(t, sp->count);
+    cli_cell_f(t, sp->entropy_rank);
+    cli_cell_f(t, sp->stable_rank);
     for (int q = 0; q < sp->k; q++) {
         cli_row_begin(ss);
         cli_cell_s(ss, cl_store_path(u->s));
@@ -97,29 +68,30 @@ static void add(sub *u, int i, int m, const cl_spectrum *sp)
     }
 }
 
+/* The spectra of the module's n tasks and, in sp[n], of their sum. */
 static int module(void *vc, int m, const cl_lowrank *w, int n, cl_error *err)
 {
     sub *u = vc;
-    cl_spectrum sp;
-    int rc;
-    for (int i = 0; i < n; i++) {
-        if ((rc = cl_spectrum_compute(&w[i], u->c->rank_tol, &sp, err)))
-            goto fail;
-        add(u, i, m, &sp);
-        cl_spectrum_free(&sp);
-    }
+    cl_spectrum *sp = calloc((size_t)n + 1, sizeof *sp);
+    if (!sp)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int rc = CL_OK;
+    for (int i = 0; i < n && !rc; i++)
+        rc = cl_spectrum_compute(&w[i], u->c->rank_tol, &sp[i], err);
     cl_lowrank acc;
-    if ((rc = cl_lowrank_stack(w, n, &acc, err)))
-        goto fail;
-    rc = cl_spectrum_compute(&acc, u->c->rank_tol, &sp, err);
-    cl_lowrank_free(&acc);
+    if (!rc && !(rc = cl_lowrank_stack(w, n, &acc, err))) {
+        rc = cl_spectrum_compute(&acc, u->c->rank_tol, &sp[n], err);
+        cl_lowrank_free(&acc);
+    }
+    if (!rc)
+        rc = cl_subspace_acc_add(&u->acc, sp, &sp[n], err);
+    for (int i = 0; i <= n && !rc && u->c->per_module; i++)
+        module_rows(u, i, m, &sp[i]);
+    for (int i = 0; i <= n; i++)
+        cl_spectrum_free(&sp[i]);
+    free(sp);
     if (rc)
-        goto fail;
-    add(u, n, m, &sp);
-    cl_spectrum_free(&sp);
-    return CL_OK;
-fail:
-    cl_error_prefix(err, "%s: module %s", cl_store_path(u->s), cl_store_module_name(u->s, m));
+        cl_error_prefix(err, "%s: module %s", cl_store_path(u->s), cl_store_module_name(u->s, m));
     return rc;
 }
 
@@ -136,7 +108,8 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                                "sigma:f"};
     cli_table *t = cli_table_get(c, "tasks", tc, 12);
     cli_table *ss = cli_table_get(c, "spectra", sc, 7);
-    double nm = u->nm;
+    cl_subspace_acc *a = &u->acc;
+    cl_subspace_acc_finish(a);
     int w = cli_names_width(s, v, 13);
     if (cli_text(c)) {
         cli_text_heading(c, s, v);
@@ -147,25 +120,22 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
                 "entropy-r", "stable-r");
     }
     for (int i = 0; i <= u->n; i++) {
-        const double *x = u->sum + i * NS;
+        const cl_spectrum_sums *x = &a->mean[i];
         int task = i < u->n ? v->task[i] : -1;
         cli_row_begin(t);
         cli_cell_s(t, cl_store_path(s));
         cli_cell_i(t, v->snapshot);
         cli_cell_i(t, task);
         cli_cell_s(t, task_label(u, i));
-        cli_cell_f(t, x[NUC] / nm);
-        cli_cell_f(t, x[NUC]);
-        cli_cell_f(t, x[FRO] / nm);
-        cli_cell_f(t, x[SPEC] / nm);
-        cli_cell_f(t, x[CNT] / nm);
-        cli_cell_f(t, x[ENT] / nm);
-        cli_cell_f(t, x[STAB] / nm);
+        cli_cell_f(t, x->nuclear);
+        cli_cell_f(t, a->sum[i].nuclear);
+        cli_cell_f(t, x->frobenius);
+        cli_cell_f(t, x->spectral);
+        cli_cell_f(t, x->count);
+        cli_cell_f(t, x->entropy_rank);
+        cli_cell_f(t, x->stable_rank);
         cli_cell_f(t, c->rank_tol);
-        for (int q = 0; q < u->kmax; q++) {
-            int cnt = u->sig_n[(size_t)i * (size_t)u->kmax + (size_t)q];
-            if (!cnt)
-                break;
+        for (int q = 0; q < a->width[i]; q++) {
             cli_row_begin(ss);
             cli_cell_s(ss, cl_store_path(s));
             cli_cell_i(ss, v->snapshot);
@@ -173,12 +143,12 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_cell_i(ss, task);
             cli_cell_s(ss, task_label(u, i));
             cli_cell_i(ss, q);
-            cli_cell_f(ss, u->sig[(size_t)i * (size_t)u->kmax + (size_t)q] / cnt);
+            cli_cell_f(ss, a->sigma_mean[i][q]);
         }
         if (cli_text(c))
             fprintf(c->out, "  %-*s %12.5g %12.5g %12.5g %10.2f %10.2f %10.2f\n", w, task_label(u, i),
-                    x[NUC] / nm, x[FRO] / nm, x[SPEC] / nm, x[CNT] / nm, x[ENT] / nm,
-                    x[STAB] / nm);
+                    x->nuclear, x->frobenius, x->spectral, x->count, x->entropy_rank,
+                    x->stable_rank);
     }
     if (cli_text(c)) {
         fprintf(c->out, "  (means over modules; nuclear = sum of singular values of a task's own "
@@ -190,6 +160,7 @@ static int end(void *vc, cl_store *s, const cl_view *v, cl_error *err)
             cli_text_rows(c, "module_tasks", u->mrow0, cols, 8);
         }
     }
+    cl_subspace_acc_free(a);
     return CL_OK;
 }
 
@@ -198,6 +169,6 @@ int fam_subspace(cli *c, cl_store *s, cl_error *err)
     sub u = {.c = c};
     static const cli_walk_ops ops = {begin, module, end};
     int rc = cli_walk_views(c, s, &ops, &u, err);
-    free_acc(&u);
+    cl_subspace_acc_free(&u.acc);
     return rc;
 }

@@ -88,6 +88,127 @@ int cl_forgetting_compute(const double *R, const double *baseline, int T,
 /* Per-task forgetting of task j (max definition); NaN when undefined. */
 double cl_forgetting_task(const double *R, int T, int tasks, int j);
 
+/* ------------------------------------------------------------ over modules */
+
+/* Each family's aggregates over the modules of one view (the "mean" and
+ * "pooled" of docs/METRICS.md): _init for the view's tasks, _add once per
+ * module in walk order with what the module's computation gave, _finish
+ * once, _free (safe on a zeroed or failed accumulator, and again). The
+ * tools and cl_store_summary print these and compute none of their own, so
+ * a number is the same wherever it appears. Sums run over modules first
+ * (per task or pair), then over tasks or pairs; a mean over modules divides
+ * by the modules added. Fields under "finish" are allocated by _init and
+ * filled by _finish. */
+
+/* Density of each task under each threshold (sections 1 and 5; sparsity.c). */
+typedef struct cl_density_acc {
+    int tasks, n_th, modules;
+    int64_t entries;      /* over modules                                        */
+    int64_t *active;      /* [th][task] active entries over modules              */
+    double *frac_sum;     /* [th][task] sum over modules of active / entries     */
+    /* finish: */
+    double *mean;         /* [th][task] frac_sum / modules                       */
+    double *pooled;       /* [th][task] active / entries                         */
+    double *task_mean;    /* [th] mean over tasks of mean (density_mean of the summaries) */
+} cl_density_acc;
+
+int cl_density_acc_init(cl_density_acc *a, int tasks, int n_th, cl_error *err);
+int cl_density_acc_add(cl_density_acc *a, const cl_dense_result *r, cl_error *err);
+void cl_density_acc_finish(cl_density_acc *a);
+void cl_density_acc_free(cl_density_acc *a);
+
+/* Collision of every task pair under each threshold (section 2; collision.c).
+ * [th][i][j] arrays hold the whole T x T matrix, diagonal included. */
+typedef struct cl_collision_acc {
+    int tasks, n_th, pairs; /* pairs i<j                                         */
+    cl_density_acc density; /* each task's activity; modules and entries         */
+    double *rate_sum, *jaccard_sum, *lift_sum; /* [th][i][j] over modules        */
+    int *jaccard_n, *lift_n;/* [th][i][j] modules where each is defined          */
+    int64_t *both;          /* [th][i][j] entries active in both, over modules   */
+    /* finish: */
+    cl_collision *mean;     /* [th][i][j] means over modules (jaccard and lift over
+                               those defining them; NaN where none does)         */
+    cl_collision *pooled;   /* [th][i][j] from the counts over all modules       */
+    double *acr_mean;       /* [th] mean of mean.rate over the pairs i<j (NaN: no pair) */
+    double *acr_pooled;     /* [th] mean of pooled.rate over the pairs i<j       */
+} cl_collision_acc;
+
+int cl_collision_acc_init(cl_collision_acc *a, int tasks, int n_th, cl_error *err);
+int cl_collision_acc_add(cl_collision_acc *a, const cl_dense_result *r, cl_error *err);
+void cl_collision_acc_finish(cl_collision_acc *a);
+void cl_collision_acc_free(cl_collision_acc *a);
+
+/* Orthogonality of every task pair (section 3; ortho.c). add takes
+ * cl_ortho_module's n x n result. */
+typedef struct cl_ortho_acc {
+    int tasks, modules, pairs;
+    cl_ortho *sum;          /* [i][j] each field summed over the modules where it
+                               is defined (not NaN)                              */
+    int *defined;           /* [field][i][j] those modules' count, fields in
+                               cl_ortho's order                                  */
+    /* finish: */
+    cl_ortho *mean;         /* [i][j] sum / defined (NaN where none)             */
+    double *cosine_pooled;  /* [i][j] sum.inner_ij / sqrt(sum.inner_ii sum.inner_jj) */
+    /* over the pairs i<j */
+    double oo_total;        /* sum of sum.oo                                     */
+    double oo_pair_mean;    /* oo_total / pairs (NaN: no pair)                   */
+    double sim_a_mean, sim_b_mean; /* mean of mean.sim_a (sim_b) where defined   */
+    double awom_total;      /* sum of sum.awom                                   */
+    double abs_cosine_mean; /* mean of |cosine_pooled| where defined             */
+} cl_ortho_acc;
+
+int cl_ortho_acc_init(cl_ortho_acc *a, int tasks, cl_error *err);
+int cl_ortho_acc_add(cl_ortho_acc *a, const cl_ortho *module, cl_error *err);
+void cl_ortho_acc_finish(cl_ortho_acc *a);
+void cl_ortho_acc_free(cl_ortho_acc *a);
+
+/* Spectra of each task's update and, optionally, of the accumulated update
+ * (section 4; subspace.c). Slot t < tasks is task t, slot `tasks` the
+ * accumulated update. */
+typedef struct cl_spectrum_sums {
+    double nuclear, frobenius, spectral, count, entropy_rank, stable_rank;
+} cl_spectrum_sums;
+
+typedef struct cl_subspace_acc {
+    int tasks, slots, modules; /* slots: tasks, + 1 with the accumulated update  */
+    cl_spectrum_sums *sum;  /* [slot] over modules                               */
+    double **sigma_sum;     /* [slot][index] the index-th singular value over modules */
+    int **sigma_n;          /* [slot][index] modules with that many values       */
+    int *width;             /* [slot] the longest spectrum added                 */
+    /* finish: */
+    cl_spectrum_sums *mean; /* [slot] sum / modules                              */
+    double **sigma_mean;    /* [slot][index < width] sigma_sum / sigma_n          */
+    double nuclear_task_mean; /* mean over tasks of mean.nuclear (the summaries'
+                                 per-task nuclear_mean)                          */
+} cl_subspace_acc;
+
+int cl_subspace_acc_init(cl_subspace_acc *a, int tasks, int accumulated, cl_error *err);
+/* One module: the spectra of its tasks' updates [tasks], and of their sum
+ * (NULL unless initialised with accumulated). */
+int cl_subspace_acc_add(cl_subspace_acc *a, const cl_spectrum *task, const cl_spectrum *acc,
+                        cl_error *err);
+void cl_subspace_acc_finish(cl_subspace_acc *a);
+void cl_subspace_acc_free(cl_subspace_acc *a);
+
+/* l1, l2 and Hoyer sparsity of each task (section 5; sparsity.c). Density:
+ * cl_density_acc. */
+typedef struct cl_sparsity_acc {
+    int tasks, modules;
+    int64_t entries;        /* over modules                                      */
+    double *l1, *sumsq;     /* [task] over modules                               */
+    double *hoyer_sum;      /* [task] over modules; a module without one (zero
+                               update) counts 0                                  */
+    /* finish: */
+    cl_sparsity *pooled;    /* [task] all modules' entries as one vector         */
+    double *hoyer_mean;     /* [task] hoyer_sum / modules                        */
+    double hoyer_task_mean; /* mean over tasks of hoyer_mean                     */
+} cl_sparsity_acc;
+
+int cl_sparsity_acc_init(cl_sparsity_acc *a, int tasks, cl_error *err);
+int cl_sparsity_acc_add(cl_sparsity_acc *a, const cl_dense_result *r, cl_error *err);
+void cl_sparsity_acc_finish(cl_sparsity_acc *a);
+void cl_sparsity_acc_free(cl_sparsity_acc *a);
+
 /* ------------------------------------------------------------ summary */
 
 /* A store's headline numbers at one view (the last of `snapshot`, default

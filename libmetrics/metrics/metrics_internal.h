@@ -1,7 +1,8 @@
 /*
  * metrics_internal.h -- private declarations shared by the files of the
  * metrics (libmetrics/metrics/): the linear algebra on the factors
- * (lowrank.c, on BLAS and LAPACK). Nothing outside this folder includes it.
+ * (lowrank.c, on BLAS and LAPACK) and the accumulators' checks. Nothing
+ * outside this folder includes it.
  */
 #ifndef CL_METRICS_INTERNAL_H
 #define CL_METRICS_INTERNAL_H
@@ -38,5 +39,9 @@ int cl_lowrank_core(const cl_dfactors *f, double *C, cl_error *err);
 /* Singular values of X (m x n, row-major), descending, into s[min(m,n)]. */
 int cl_singular_values(const double *X, int m, int n, double *s,
                        cl_error *err);
+
+/* CL_ERR_ARG unless r holds `tasks` updates and at least n_th thresholds
+ * (sparsity.c). */
+int cl_dense_result_check(const cl_dense_result *r, int tasks, int n_th, cl_error *err);
 
 #endif

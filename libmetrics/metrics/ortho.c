@@ -5,10 +5,13 @@
  * products of the factors:
  *   <dW_i, dW_j>_F = sum (B_i^T B_j) .* (A_i A_j^T)       (B scaled)
  *   AWOM          = tr(M^T G_i M G_j),  M = B_i^T B_j, G = A A^T
+ * Then their aggregates over the modules of a view: sums, means, the
+ * pooled cosine, OO's total over pairs.
  */
 #include "metrics_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 static double dot(const double *x, const double *y, size_t n)
@@ -185,4 +188,87 @@ int cl_frobenius_inner(const cl_lowrank *a, const cl_lowrank *b, double *out, cl
     cl_dfactors_free(&fa);
     cl_dfactors_free(&fb);
     return rc;
+}
+
+/* ------------------------------------------------------------ over modules */
+
+/* cl_ortho's fields, in order (cl_ortho_acc.defined). */
+static const size_t field[] = {offsetof(cl_ortho, oo),    offsetof(cl_ortho, sim_a),
+                               offsetof(cl_ortho, sim_b), offsetof(cl_ortho, awom),
+                               offsetof(cl_ortho, inner), offsetof(cl_ortho, cosine)};
+enum { NFIELD = sizeof field / sizeof field[0] };
+
+static double *at(cl_ortho *o, int q) { return (double *)((char *)o + field[q]); }
+
+void cl_ortho_acc_free(cl_ortho_acc *a)
+{
+    free(a->sum), free(a->defined), free(a->mean), free(a->cosine_pooled);
+    memset(a, 0, sizeof *a);
+}
+
+int cl_ortho_acc_init(cl_ortho_acc *a, int tasks, cl_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->tasks = tasks;
+    a->pairs = tasks * (tasks - 1) / 2;
+    size_t nn = (size_t)tasks * (size_t)tasks;
+    a->sum = cl_alloc(nn, sizeof *a->sum, err);
+    a->defined = cl_alloc(NFIELD * nn, sizeof *a->defined, err);
+    a->mean = cl_alloc(nn, sizeof *a->mean, err);
+    a->cosine_pooled = cl_alloc(nn, sizeof *a->cosine_pooled, err);
+    if (!a->sum || !a->defined || !a->mean || !a->cosine_pooled) {
+        cl_ortho_acc_free(a);
+        return err->code;
+    }
+    return CL_OK;
+}
+
+int cl_ortho_acc_add(cl_ortho_acc *a, const cl_ortho *module, cl_error *err)
+{
+    (void)err;
+    a->modules++;
+    size_t nn = (size_t)a->tasks * (size_t)a->tasks;
+    for (size_t i = 0; i < nn; i++) {
+        cl_ortho x = module[i];
+        for (int q = 0; q < NFIELD; q++)
+            if (!isnan(*at(&x, q))) {
+                *at(&a->sum[i], q) += *at(&x, q);
+                a->defined[(size_t)q * nn + i]++;
+            }
+    }
+    return CL_OK;
+}
+
+void cl_ortho_acc_finish(cl_ortho_acc *a)
+{
+    int n = a->tasks;
+    size_t nn = (size_t)n * (size_t)n;
+    for (size_t i = 0; i < nn; i++)
+        for (int q = 0; q < NFIELD; q++) {
+            int d = a->defined[(size_t)q * nn + i];
+            *at(&a->mean[i], q) = d ? *at(&a->sum[i], q) / d : NAN;
+        }
+    double sa = 0, sb = 0, ac = 0;
+    int nsa = 0, nsb = 0, nac = 0;
+    a->oo_total = a->awom_total = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            const cl_ortho *s = &a->sum[i * n + j], *m = &a->mean[i * n + j];
+            double pooled = s->inner / sqrt(a->sum[i * n + i].inner * a->sum[j * n + j].inner);
+            a->cosine_pooled[i * n + j] = pooled;
+            if (j <= i)
+                continue;
+            a->oo_total += s->oo;
+            a->awom_total += s->awom;
+            if (!isnan(m->sim_a))
+                sa += m->sim_a, nsa++;
+            if (!isnan(m->sim_b))
+                sb += m->sim_b, nsb++;
+            if (!isnan(pooled))
+                ac += fabs(pooled), nac++;
+        }
+    a->oo_pair_mean = a->pairs ? a->oo_total / a->pairs : NAN;
+    a->sim_a_mean = nsa ? sa / nsa : NAN;
+    a->sim_b_mean = nsb ? sb / nsb : NAN;
+    a->abs_cosine_mean = nac ? ac / nac : NAN;
 }
