@@ -143,52 +143,6 @@ static const char *tx(const char *text)
 
 /* ------------------------------------------------------------ summaries */
 
-typedef struct acc_ctx {
-    double sum;
-    int modules;
-} acc_ctx;
-
-/* ||sum_t dW_t||_* of one module: the updates stacked along the rank */
-static int acc_module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
-{
-    (void)m;
-    acc_ctx *c = vc;
-    cl_lowrank acc;
-    int rc = cl_lowrank_stack(u, n, &acc, err);
-    if (rc)
-        return rc;
-    cl_spectrum sp;
-    rc = cl_spectrum_compute(&acc, CL_RANK_TOL_DEFAULT, &sp, err);
-    cl_lowrank_free(&acc);
-    if (!rc) {
-        c->sum += sp.nuclear;
-        c->modules++;
-        cl_spectrum_free(&sp);
-    }
-    return rc;
-}
-
-/* The accumulated update's nuclear norm, mean over modules, at the view
- * cl_store_summary uses (the last task end). */
-static int accumulated_nuclear(cl_store *s, double *out, cl_error *err)
-{
-    *out = NAN;
-    cl_view_list vl;
-    int rc = cl_views_select(s, "task-ends", &vl, err);
-    if (rc)
-        return rc;
-    int *mods = NULL, nm = 0;
-    acc_ctx c = {0, 0};
-    rc = cl_modules_select(s, NULL, &mods, &nm, err);
-    if (!rc && vl.n > 0)
-        rc = cl_walk(s, &vl.v[vl.n - 1], mods, nm, acc_module, &c, err);
-    if (!rc && c.modules)
-        *out = c.sum / c.modules;
-    free(mods);
-    cl_view_list_free(&vl);
-    return rc;
-}
-
 static int summarise(const cl_repro_run *r, const cl_threshold *th, const cl_threshold *abs_th,
                      cl_backend *be, row *out, cl_error *err)
 {
@@ -202,7 +156,7 @@ static int summarise(const cl_repro_run *r, const cl_threshold *th, const cl_thr
     if (!rc && abs_th)
         rc = cl_store_summary(s, NULL, abs_th, be, &out->sa, err);
     if (!rc)
-        rc = accumulated_nuclear(s, &out->nuc_acc, err);
+        out->nuc_acc = out->se.nuclear_accumulated;
     out->T = cl_store_n_tasks(s);
     int T = out->T;
     double ch = 0;

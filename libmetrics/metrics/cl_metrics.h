@@ -221,7 +221,10 @@ typedef struct cl_summary {
     double density_mean;  /* mean over tasks and modules                          */
     double oo_total;      /* sum over pairs i<j and modules of ||A_i A_j^T||_F^2  */
     double oo_pair_mean;  /* oo_total / pairs                                     */
-    double nuclear_mean;  /* mean over tasks and modules (the paper's Figure 3)   */
+    double nuclear_mean;  /* per task: mean over tasks and modules of ||dW_t||_* */
+    double nuclear_accumulated; /* mean over modules of ||sum_t dW_t||_* (the
+                                   nuclear-norm figure); the paper's Figure 3
+                                   does not say which of the two it shows    */
     double hoyer_mean;
     double tau_median;    /* median over tasks and modules of the resolved threshold */
     cl_forgetting forgetting[CL_EVAL_COUNT]; /* per protocol (all NaN if not evaluated) */

@@ -67,8 +67,16 @@ static int module(void *vc, int m, const cl_lowrank *u, int n, cl_error *err)
         rc = cl_ortho_acc_add(&c->orth, o, err);
     for (int i = 0; i < n && !rc; i++)
         rc = cl_spectrum_compute(&u[i], CL_RANK_TOL_DEFAULT, &sp[i], err);
+    cl_lowrank stacked = {0};
+    cl_spectrum acc = {0};
     if (!rc)
-        rc = cl_subspace_acc_add(&c->sub, sp, NULL, err);
+        rc = cl_lowrank_stack(u, n, &stacked, err);
+    if (!rc)
+        rc = cl_spectrum_compute(&stacked, CL_RANK_TOL_DEFAULT, &acc, err);
+    if (!rc)
+        rc = cl_subspace_acc_add(&c->sub, sp, &acc, err);
+    cl_spectrum_free(&acc);
+    cl_lowrank_free(&stacked);
     for (int i = 0; sp && i < n; i++)
         cl_spectrum_free(&sp[i]);
     free(sp);
@@ -84,7 +92,7 @@ static int acc_init(sum_ctx *c, int n, cl_error *err)
     if (!rc)
         rc = cl_ortho_acc_init(&c->orth, n, err);
     if (!rc)
-        rc = cl_subspace_acc_init(&c->sub, n, 0, err);
+        rc = cl_subspace_acc_init(&c->sub, n, 1, err);
     return rc;
 }
 
@@ -129,6 +137,7 @@ int cl_store_summary(cl_store *s, const char *snapshot, const cl_threshold *th, 
         out->oo_total = c.orth.oo_total;
         out->oo_pair_mean = c.orth.oo_pair_mean;
         out->nuclear_mean = c.sub.nuclear_task_mean;
+        out->nuclear_accumulated = c.sub.mean[v->n].nuclear;
         out->hoyer_mean = c.spar.hoyer_task_mean;
         qsort(c.tau, (size_t)c.n_tau, sizeof *c.tau, cmp_float);
         out->tau_median = c.n_tau == 0 ? NAN
