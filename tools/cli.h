@@ -192,6 +192,9 @@ void cli_text_rows_cut(cli *c, const char *table, int from, int cut_from, int cu
                        const char *const *cols, int ncols);
 /* The rows TABLE (this tool's prefix added) has so far: where a view's rows begin. */
 int cli_table_mark(const cli *c, const char *table);
+/* Adapters imported from elsewhere (collide-import): no seed, lambda,
+ * steps or losses recorded, so text says so instead of printing zeros. */
+int cli_imported(const cl_store *s);
 /* Heading line for one store and view. */
 void cli_text_heading(cli *c, const cl_store *s, const cl_view *v);
 

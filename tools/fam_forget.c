@@ -162,7 +162,7 @@ int fam_forget(cli *c, cl_store *s, cl_error *err)
         fprintf(c->out, "\n== %s  [%s]\nforgetting   no accuracy recorded in this store (%s): "
                         "nothing to compute\n",
                 path, cl_store_meta(s)->method,
-                !strcmp(cl_store_meta(s)->method, "imported")
+                cli_imported(s)
                     ? "imported adapters carry none; collide-train evaluates as it trains"
                     : "no task was evaluated");
         return CL_OK;

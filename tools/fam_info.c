@@ -6,10 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What collide-import cannot know: adapters trained elsewhere carry no
- * seed, lambda, penalty or losses. */
-static int imported(const cl_run_meta *m) { return !strcmp(m->method, "imported"); }
-
 /* "4" or "4..8": a per-task quantity over the modules of snapshot id. */
 static void span(char *buf, size_t n, double lo, double hi, const char *fmt)
 {
@@ -70,7 +66,7 @@ static void task_lora_text(const cl_store *s, int t, int64_t id, char *buf, size
 static void print_text(cli *c, cl_store *s, int64_t params)
 {
     const cl_run_meta *m = cl_store_meta(s);
-    int T = cl_store_n_tasks(s), M = cl_store_n_modules(s), imp = imported(m);
+    int T = cl_store_n_tasks(s), M = cl_store_n_modules(s), imp = cli_imported(s);
     int64_t N = cl_store_n_snapshots(s);
     FILE *f = c->out;
     const char *nr = "not recorded";
@@ -165,7 +161,7 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     cli_cell_f(t, m->alpha);
     cli_cell_f(t, m->scaling);
     cli_cell_s(t, m->scaling_rule);
-    if (imported(m)) { /* adapters trained elsewhere carry none of these */
+    if (cli_imported(s)) { /* adapters trained elsewhere carry none of these */
         for (int k = 0; k < 5; k++)
             cli_cell_none(t);
     } else {
@@ -188,7 +184,7 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
         cli_cell_i(t, i);
         cli_cell_s(t, cl_store_task_name(s, i));
         cli_cell_s(t, cl_store_task_data(s, i));
-        if (imported(m))
+        if (cli_imported(s))
             cli_cell_none(t);
         else
             cli_cell_f(t, cl_store_task_lambda(s, i));

@@ -98,4 +98,8 @@ int cl_store_check_spec(const char *path, const cl_store_spec *sp, cl_error *err
 /* Objects that are written once at creation. */
 int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err);
 
+/* The store read and checked in this process (store_read.c), without the
+ * throw-away child that cl_store_open runs first (store_open.c). */
+int cl_store_open_direct(const char *path, cl_store **out, cl_error *err);
+
 #endif

@@ -4,7 +4,7 @@
  * adapter of every committed snapshot is read. The reader must never crash,
  * leak, hang or read outside its buffers (ASan/UBSan watch): a damaged store
  * is an error naming the file. cl_store_open first reads a store's metadata
- * in a throw-away child process (store_read.c), so a file that crashes
+ * in a throw-away child process (store_open.c), so a file that crashes
  * libhdf5 itself is refused, not fatal; such inputs are counted.
  *
  * HDF5 needs a path: the input goes to one file in /dev/shm (or $TMPDIR).

@@ -18,7 +18,7 @@ Each check states the correct behaviour; each failed before its fix.
 3. model/pretrain.c, cl_pretrain(): the base folder is made with mkdtemp
    (mode 0700) and renamed into place, so a base is private to its owner
    whatever the umask. Expected: 0777 less the umask, as mkdir gives.
-4. libmetrics/store/store_read.c, open_in_child(): the throw-away child that reads
+4. libmetrics/store/store_open.c, open_in_child(): the throw-away child that reads
    a store's metadata first is bounded by alarm(20), but it inherited the
    caller's SIGALRM disposition: under a handler (libFuzzer's) or SIG_IGN the
    alarm never fired, and a file on which libhdf5 loops for ever
@@ -136,9 +136,9 @@ try:
                        text=True, timeout=90,
                        preexec_fn=lambda: signal.signal(signal.SIGALRM, signal.SIG_IGN))
     check(r.returncode == 1 and "did not finish in 20 s" in r.stderr and loop in r.stderr,
-          f"store_read.c open_in_child: rc {r.returncode}: {r.stderr.strip()}")
+          f"store_open.c open_in_child: rc {r.returncode}: {r.stderr.strip()}")
 except subprocess.TimeoutExpired:
-    check(False, "store_read.c open_in_child: collide-info hung on a file libhdf5 loops on "
+    check(False, "store_open.c open_in_child: collide-info hung on a file libhdf5 loops on "
           "(SIGALRM ignored by the caller)")
 
 print(f"regressions: {'FAIL' if failures else 'PASS'}: {checks} checks, {failures} failing "

@@ -14,7 +14,7 @@ collide-plot is run when it is built (--data-only: gnuplot is not a memcheck
 matter); its absence is reported, not hidden.
 
 The store reader opens every store first in a throw-away child
-(store_read.c); --child-silent-after-fork keeps that child's valgrind quiet,
+(store_open.c); --child-silent-after-fork keeps that child's valgrind quiet,
 and the parent then runs the very same reading code under memcheck.
 """
 import os
