@@ -1,8 +1,8 @@
 /*
  * repro_tables.c -- the reproduction's tables (tables.md, tables.tex) and
- * its claims (claims.json): every headline claim of the paper beside what
- * our runs measured, with a verdict decided by rules fixed in advance
- * (docs/RESULTS.md), never by the result.
+ * claims.json: every headline claim of the paper beside what our runs
+ * measured, with a verdict decided by rules fixed in advance
+ * (docs/RESULTS.md, repro_claims.c), never by the result.
  *
  * Collision and density are reported at two thresholds side by side: the
  * scale-free one given (energy:0.99 by default) and a paper-like absolute
@@ -21,7 +21,7 @@
  * text that is not markup goes through one escaping function, tex_escape,
  * which leaves only ASCII (Greek letters and symbols become math).
  */
-#include "reproduce.h"
+#include "repro_internal.h"
 #include "llama.h"
 #include "published.h"
 
@@ -35,18 +35,6 @@
 
 #define PAPER_DENSITY 0.68 /* sqrt(0.466): O-LoRA's per-task density implied by C_avg */
 
-typedef struct row {
-    const cl_repro_run *run;
-    cl_summary se, sa;          /* at the energy threshold, at the absolute one */
-    double nuc_acc;             /* mean over modules of ||sum_t dW_t||_* (the
-                                   accumulated update; se.nuclear_mean is the
-                                   mean over tasks and modules of ||dW_t||_*) */
-    double aa_se[CL_EVAL_COUNT];
-    double chance;              /* mean over tasks of 1 / labels */
-    char tasks[512];
-    char subst[256];
-    int T;
-} row;
 
 /* ------------------------------------------------------------ TeX */
 
@@ -132,7 +120,7 @@ static void tex_escape(const char *text, char *out, size_t n)
 
 /* tex_escape into one of a ring of buffers, for use as printf arguments
  * (at most 8 in one call). */
-static const char *tx(const char *text)
+const char *cl_repro_tx(const char *text)
 {
     static char ring[8][4096];
     static int next;
@@ -194,7 +182,7 @@ static const char *pretty(cl_method m)
 }
 
 /* The default-lambda run of method m on order k (0: synthetic), or NULL. */
-static const row *find(const row *rows, int n, cl_method m, int order)
+const row *cl_repro_find_row(const row *rows, int n, cl_method m, int order)
 {
     for (int i = 0; i < n; i++)
         if (rows[i].run->method == m && rows[i].run->order == order && !rows[i].run->sweep)
@@ -226,295 +214,6 @@ static void run_name(const row *r, char *buf, size_t n)
         snprintf(buf, n, "%s λ=%g", pretty(r->run->method), r->run->lambda);
 }
 
-/* ------------------------------------------------------------ claims */
-
-typedef struct claim {
-    const char *claim;
-    char published[64];
-    char ours[384];
-    double pub, val;       /* the compared numbers (ratio or difference) */
-    const char *verdict;   /* holds | does not hold | not measurable here */
-    char reason[320];
-} claim;
-
-#define HOLDS "holds"
-#define FAILS "does not hold"
-#define UNMEASURABLE "not measurable here"
-
-/* A "lower by x" claim: val = base / ours. Holds when ours is at least 2x
- * lower, does not hold when it is not lower at all or less than 2x lower
- * (a weak effect is reported as such), unmeasurable when a value is
- * missing or zero in both. */
-static void ratio_claim(claim *c, double o_val, double n_val, const char *what)
-{
-    c->val = o_val / n_val;
-    if (isnan(o_val) || isnan(n_val) || (o_val == 0 && n_val == 0)) {
-        c->verdict = UNMEASURABLE;
-        snprintf(c->reason, sizeof c->reason, "%s is missing or zero for both methods", what);
-    } else if (c->val >= 2) {
-        c->verdict = HOLDS;
-        snprintf(c->reason, sizeof c->reason, "N-LoRA's %s is %.3g times lower (rule: at least 2x)",
-                 what, c->val);
-    } else {
-        c->verdict = FAILS;
-        snprintf(c->reason, sizeof c->reason,
-                 "N-LoRA's %s is %s (ratio %.3g; rule: at least 2x lower)", what,
-                 c->val > 1 ? "lower, but less than 2x" : "not lower", c->val);
-    }
-}
-
-/* Spearman's rank correlation of x and y (average ranks for ties). */
-static void ranks(const double *x, int n, double *r)
-{
-    for (int i = 0; i < n; i++) {
-        int less = 0, same = 0;
-        for (int j = 0; j < n; j++)
-            less += x[j] < x[i], same += x[j] == x[i];
-        r[i] = less + (same + 1) / 2.0;
-    }
-}
-
-static double spearman(const double *x, const double *y, int n)
-{
-    double rx[CL_REPRO_MAX_RUNS], ry[CL_REPRO_MAX_RUNS], mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    ranks(x, n, rx);
-    ranks(y, n, ry);
-    for (int i = 0; i < n; i++)
-        mx += rx[i] / n, my += ry[i] / n;
-    for (int i = 0; i < n; i++) {
-        sxy += (rx[i] - mx) * (ry[i] - my);
-        sxx += (rx[i] - mx) * (rx[i] - mx);
-        syy += (ry[i] - my) * (ry[i] - my);
-    }
-    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-}
-
-static int make_claims(const row *rows, int n, int order, double abs_eps, const char *ths,
-                       claim *c)
-{
-    const row *inc = find(rows, n, CL_M_INCLORA, order);
-    const row *ol = find(rows, n, CL_M_OLORA, order), *nl = find(rows, n, CL_M_NLORA, order);
-    const cl_published_geom *po = cl_published_geom_at(0), *pn = cl_published_geom_at(1);
-    int k = 0;
-    memset(c, 0, 8 * sizeof *c);
-    if (!ol || !nl)
-        return 0;
-    const int HL = CL_EVAL_RANKED;
-    char nuc[96];
-    snprintf(nuc, sizeof nuc, "; per-task nuclear norm %.3g vs %.3g", ol->se.nuclear_mean,
-             nl->se.nuclear_mean);
-
-    /* 1, 2. collision at both thresholds */
-    for (int t = 0; t < 2; t++) {
-        const cl_summary *so = t ? &ol->se : &ol->sa, *sn = t ? &nl->se : &nl->sa;
-        claim *x = &c[k++];
-        x->claim = t ? "x58.1 lower collision rate (scale-free threshold)"
-                     : "x58.1 lower collision rate (paper-like absolute threshold)";
-        x->pub = po->collision_rate / pn->collision_rate;
-        snprintf(x->published, sizeof x->published, "%.1f%% vs %.1f%% (x%.1f)",
-                 100 * po->collision_rate, 100 * pn->collision_rate, x->pub);
-        snprintf(x->ours, sizeof x->ours, "ACR %.1f%% vs %.1f%% at %s", 100 * so->acr_mean,
-                 100 * sn->acr_mean, t ? ths : "abs");
-        if (!t) {
-            size_t l = strlen(x->ours);
-            snprintf(x->ours + l, sizeof x->ours - l, ":%.3g", abs_eps);
-        }
-        ratio_claim(x, so->acr_mean, sn->acr_mean, "collision rate");
-    }
-    /* 3. orthogonality, with the norms beside it */
-    {
-        claim *x = &c[k++];
-        x->claim = "x4.1 better orthogonality (OO, lower is better)";
-        x->pub = po->orthogonality / pn->orthogonality;
-        snprintf(x->published, sizeof x->published, "%.2f vs %.2f (x%.1f)", po->orthogonality,
-                 pn->orthogonality, x->pub);
-        snprintf(x->ours, sizeof x->ours, "OO %.4g vs %.4g%s", ol->se.oo_pair_mean,
-                 nl->se.oo_pair_mean, nuc);
-        ratio_claim(x, ol->se.oo_pair_mean, nl->se.oo_pair_mean, "OO");
-        /* a shrunken update is "orthogonal" for free: say so */
-        if (!strcmp(x->verdict, HOLDS) && nl->se.nuclear_mean < 0.5 * ol->se.nuclear_mean) {
-            size_t l = strlen(x->reason);
-            snprintf(x->reason + l, sizeof x->reason - l,
-                     "; but N-LoRA's update is also %.3gx smaller (per-task nuclear norm), and OO grows "
-                     "with the square of A's scale",
-                     ol->se.nuclear_mean / nl->se.nuclear_mean);
-        }
-    }
-    /* 4. accuracy */
-    {
-        claim *x = &c[k++];
-        const cl_published_acc *ao = NULL, *an = NULL;
-        for (int i = 0; i < cl_published_acc_count(); i++) {
-            const cl_published_acc *p = cl_published_acc_at(i);
-            if (!strcmp(p->model, "T5-large") && p->ours && !strcmp(p->ours, "olora"))
-                ao = p;
-            if (!strcmp(p->model, "T5-large") && p->ours && !strcmp(p->ours, "nlora"))
-                an = p;
-        }
-        double so = 0, sn = 0;
-        for (int i = 0; i < 6; i++)
-            so += ao->order[i] / 6, sn += an->order[i] / 6;
-        x->claim = "+2.9 points average accuracy over O-LoRA";
-        x->pub = sn - so;
-        snprintf(x->published, sizeof x->published, "%.1f vs %.1f (%+.1f; order 1: %+.1f)", sn, so,
-                 x->pub, an->order[0] - ao->order[0]);
-        double an_ = 100 * nl->se.forgetting[HL].aa, ao_ = 100 * ol->se.forgetting[HL].aa;
-        double se = 100 * sqrt(nl->aa_se[HL] * nl->aa_se[HL] + ol->aa_se[HL] * ol->aa_se[HL]);
-        x->val = an_ - ao_;
-        snprintf(x->ours, sizeof x->ours, "AA %.1f vs %.1f (%+.1f ± %.1f, ranked)", an_, ao_,
-                 x->val, se);
-        if (isnan(x->val) || isnan(se)) {
-            x->verdict = UNMEASURABLE;
-            snprintf(x->reason, sizeof x->reason, "an accuracy is missing");
-        } else if (x->val > 2 * se) {
-            x->verdict = HOLDS;
-            snprintf(x->reason, sizeof x->reason,
-                     "N-LoRA is ahead by more than 2 standard errors of the difference");
-        } else {
-            x->verdict = FAILS;
-            snprintf(x->reason, sizeof x->reason, "%s",
-                     x->val < -2 * se ? "N-LoRA is behind by more than 2 standard errors"
-                                      : "the difference is within 2 standard errors: no "
-                                        "measurable gain at this test-set size");
-        }
-    }
-    /* 5. nuclear norm */
-    {
-        claim *x = &c[k++];
-        x->claim = "smaller update: mean nuclear norm 6.80 vs 0.14";
-        x->pub = po->nuclear_mean / pn->nuclear_mean;
-        snprintf(x->published, sizeof x->published, "%.2f vs %.2f (x%.1f)", po->nuclear_mean,
-                 pn->nuclear_mean, x->pub);
-        /* both quantities, each named: the verdict is on the per-task one */
-        snprintf(x->ours, sizeof x->ours,
-                 "per task, mean over tasks and modules of ‖ΔW_t‖_*: %.4g vs %.4g; accumulated, "
-                 "mean over modules of ‖Σ_t ΔW_t‖_* (the nuclear-norm figure): %.4g vs %.4g",
-                 ol->se.nuclear_mean, nl->se.nuclear_mean, ol->nuc_acc, nl->nuc_acc);
-        ratio_claim(x, ol->se.nuclear_mean, nl->se.nuclear_mean, "per-task nuclear norm");
-        size_t l = strlen(x->reason);
-        snprintf(x->reason + l, sizeof x->reason - l, "; accumulated update: ratio %.3g",
-                 ol->nuc_acc / nl->nuc_acc);
-    }
-    /* 6, 7. sparser, at both thresholds */
-    for (int t = 0; t < 2; t++) {
-        const cl_summary *so = t ? &ol->se : &ol->sa, *sn = t ? &nl->se : &nl->sa;
-        claim *x = &c[k++];
-        x->claim = t ? "N-LoRA's updates are sparser (density, scale-free threshold)"
-                     : "N-LoRA's updates are sparser (density, paper-like absolute threshold)";
-        x->pub = NAN;
-        snprintf(x->published, sizeof x->published, "qualitative (Figure 2 maps)");
-        snprintf(x->ours, sizeof x->ours, "density %.1f%% vs %.1f%%", 100 * so->density_mean,
-                 100 * sn->density_mean);
-        ratio_claim(x, so->density_mean, sn->density_mean, "density");
-    }
-    /* 8. less forgetting with more sparsity, over IncLoRA and every N-LoRA run */
-    {
-        claim *x = &c[k++];
-        x->claim = "less forgetting with more sparsity";
-        x->pub = NAN;
-        snprintf(x->published, sizeof x->published, "qualitative (no figure found)");
-        double dx[CL_REPRO_MAX_RUNS], fy[CL_REPRO_MAX_RUNS], la_min = 1, la_max = 0;
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            const row *r = &rows[i];
-            if (r->run->order != order ||
-                !(r->run->method == CL_M_NLORA || r->run->method == CL_M_INCLORA))
-                continue;
-            dx[m] = r->sa.density_mean;
-            fy[m] = r->se.forgetting[HL].forget_max;
-            double la = r->se.forgetting[HL].la;
-            la_min = la < la_min ? la : la_min;
-            la_max = la > la_max ? la : la_max;
-            m++;
-        }
-        double rho = m >= 3 ? spearman(dx, fy, m) : NAN, crit = m > 1 ? 1.645 / sqrt(m - 1) : NAN;
-        x->val = rho;
-        double inc_f = inc ? 100 * inc->se.forgetting[HL].forget_max : NAN;
-        snprintf(x->ours, sizeof x->ours,
-                 "Spearman rho(density, F_max) = %.2f over %d runs; IncLoRA F_max %.1f points; LA "
-                 "%.1f%% to %.1f%%",
-                 rho, m, inc_f, 100 * la_min, 100 * la_max);
-        if (isnan(rho) || !inc) {
-            x->verdict = UNMEASURABLE;
-            snprintf(x->reason, sizeof x->reason, "fewer than 3 runs, or no IncLoRA run");
-        } else if (!(inc_f > 100 * 2 * inc->aa_se[HL])) {
-            x->verdict = UNMEASURABLE;
-            snprintf(x->reason, sizeof x->reason,
-                     "IncLoRA forgets %.1f points, within 2 standard errors: nothing to prevent",
-                     inc_f);
-        } else if (rho >= crit) {
-            x->verdict = HOLDS;
-            snprintf(x->reason, sizeof x->reason,
-                     "denser runs forget more (rho %.2f >= %.2f, one-sided 5%%)%s", rho, crit,
-                     la_max - la_min > 0.1 ? "; but learning accuracy varies too: the sparsest "
-                                             "runs also learn less"
-                                           : "");
-        } else {
-            x->verdict = FAILS;
-            snprintf(x->reason, sizeof x->reason,
-                     "no significant rank correlation (rho %.2f < %.2f, one-sided 5%%)", rho, crit);
-        }
-    }
-    return k;
-}
-
-static void claims_table(FILE *f, const claim *c, int n, int tex)
-{
-    if (tex)
-        fputs("\\begin{table}[t]\\centering\\small\n\\begin{tabular}{p{3.2cm}p{2.6cm}p{3.6cm}rp{4cm}}"
-              "\n\\hline\nClaim & Published & Ours & Ratio & Verdict \\\\\n\\hline\n",
-              f);
-    else
-        fputs("| Claim | Published | Ours (O-LoRA vs N-LoRA) | Ratio / difference | Verdict |\n"
-              "|---|---|---|---|---|\n",
-              f);
-    for (int i = 0; i < n; i++) {
-        char v[32];
-        snprintf(v, sizeof v, isnan(c[i].val) ? "–" : "%.3g", c[i].val);
-        if (tex)
-            fprintf(f, "%s & %s & %s & %s & \\textbf{%s}: %s \\\\\n", tx(c[i].claim),
-                    tx(c[i].published), tx(c[i].ours), tx(v), tx(c[i].verdict), tx(c[i].reason));
-        else
-            fprintf(f, "| %s | %s | %s | %s | **%s**: %s |\n", c[i].claim, c[i].published,
-                    c[i].ours, v, c[i].verdict, c[i].reason);
-    }
-    if (tex)
-        fputs("\\hline\n\\end{tabular}\n\\caption{The paper's headline claims, measured.}\n"
-              "\\end{table}\n",
-              f);
-}
-
-static int claims_json(const char *path, const claim *c, int n, double abs_eps, const char *ths,
-                       cl_error *err)
-{
-    json_t *j = json_object(), *a = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "claim", json_string(c[i].claim));
-        json_object_set_new(o, "published", json_string(c[i].published));
-        json_object_set_new(o, "published_value", isnan(c[i].pub) ? json_null() : json_real(c[i].pub));
-        json_object_set_new(o, "ours", json_string(c[i].ours));
-        json_object_set_new(o, "value", isnan(c[i].val) || isinf(c[i].val) ? json_null()
-                                                                            : json_real(c[i].val));
-        json_object_set_new(o, "verdict", json_string(c[i].verdict));
-        json_object_set_new(o, "reason", json_string(c[i].reason));
-        json_array_append_new(a, o);
-    }
-    json_object_set_new(j, "abs_threshold", isnan(abs_eps) ? json_null() : json_real(abs_eps));
-    json_object_set_new(j, "threshold", json_string(ths));
-    json_object_set_new(j, "headline_protocol", json_string(cl_eval_name(CL_EVAL_RANKED)));
-    json_object_set_new(j, "claims", a);
-    cl_atomic_file *af;
-    int rc = cl_atomic_open(path, 0, &af, err);
-    if (!rc) {
-        json_dumpf(j, cl_atomic_fp(af), JSON_INDENT(1));
-        fputc('\n', cl_atomic_fp(af));
-        rc = cl_atomic_commit(af, err);
-    }
-    json_decref(j);
-    return rc;
-}
-
 /* ------------------------------------------------------------ tables */
 
 static void runs_table(FILE *f, const row *rows, int n, double abs_eps, const char *ths, int tex)
@@ -543,7 +242,7 @@ static void runs_table(FILE *f, const row *rows, int n, double abs_eps, const ch
         if (tex)
             fprintf(f, "%s & %d & %.1f & %.1f & %.1f & %.1f & %.1f & %.1f & %.1f & %.1f & %.4g & "
                        "%.4g & %.4g \\\\\n",
-                    tx(name), r->run->train_per_class, 100 * fr->aa, 100 * fr->la, 100 * fr->bwt,
+                    cl_repro_tx(name), r->run->train_per_class, 100 * fr->aa, 100 * fr->la, 100 * fr->bwt,
                     100 * fg->aa, 100 * r->sa.acr_mean, 100 * r->se.acr_mean,
                     100 * r->sa.density_mean, 100 * r->se.density_mean, r->se.oo_pair_mean,
                     r->se.nuclear_mean, r->nuc_acc);
@@ -679,7 +378,7 @@ static void accuracy_table(FILE *f, const row *rows, int n, const cl_repro_opts 
     for (int i = 0; i < cl_published_acc_count(); i++) {
         const cl_published_acc *p = cl_published_acc_at(i);
         if (tex)
-            fprintf(f, "%s (published) & %s", tx(p->method), tx(p->model));
+            fprintf(f, "%s (published) & %s", cl_repro_tx(p->method), cl_repro_tx(p->model));
         else
             fprintf(f, "| %s (published) | %s", p->method, p->model);
         for (int k = 0; k < 6; k++) {
@@ -698,15 +397,15 @@ static void accuracy_table(FILE *f, const row *rows, int n, const cl_repro_opts 
             double v[6];
             int any = 0;
             for (int k = 0; k < 6; k++) {
-                const row *r = find(rows, n, (cl_method)m, o->train.synthetic ? 0 : k + 1);
+                const row *r = cl_repro_find_row(rows, n, (cl_method)m, o->train.synthetic ? 0 : k + 1);
                 v[k] = r && !(o->train.synthetic && k > 0) ? 100 * r->se.forgetting[e].aa : NAN;
                 any |= !isnan(v[k]);
             }
             if (!any)
                 continue;
             if (tex)
-                fprintf(f, "%s (collide, %s) & %s", tx(pretty((cl_method)m)),
-                        tx(cl_eval_name((cl_eval)e)), tx(model));
+                fprintf(f, "%s (collide, %s) & %s", cl_repro_tx(pretty((cl_method)m)),
+                        cl_repro_tx(cl_eval_name((cl_eval)e)), cl_repro_tx(model));
             else
                 fprintf(f, "| **%s (collide, %s)** | %s", pretty((cl_method)m),
                         cl_eval_name((cl_eval)e), model);
@@ -735,7 +434,7 @@ static void geometry_table(FILE *f, const row *rows, int n, double abs_eps, cons
                    "\\begin{tabular}{llrrrrrr}\n\\hline\n"
                    "Method & Run & ACR %s & ACR %s & OO & $\\|\\Delta W_t\\|_*$ & "
                    "$\\|\\sum_t \\Delta W_t\\|_*$ & Density %s \\\\\n\\hline\n",
-                tx(ab), tx(ths), tx(ab));
+                cl_repro_tx(ab), cl_repro_tx(ths), cl_repro_tx(ab));
     else
         fprintf(f, "| Method | Run | Collision rate (ACR) %s | ACR %s | Orthogonality (OO) | "
                    "Nuclear norm per task ‖ΔW_t‖_* (mean over tasks and modules) | Nuclear norm "
@@ -746,7 +445,7 @@ static void geometry_table(FILE *f, const row *rows, int n, double abs_eps, cons
         const cl_published_geom *p = cl_published_geom_at(i);
         if (tex)
             fprintf(f, "%s (published) & T5-large & %.1f\\%% & -- & %.2f & %.2f & -- & -- \\\\\n",
-                    tx(p->method), 100 * p->collision_rate, p->orthogonality, p->nuclear_mean);
+                    cl_repro_tx(p->method), 100 * p->collision_rate, p->orthogonality, p->nuclear_mean);
         else
             fprintf(f, "| %s (published) | T5-large | %.1f%% (threshold unknown) | – | %.2f | "
                        "%.2f (which of the two: not stated) | – | – | – |\n",
@@ -763,7 +462,7 @@ static void geometry_table(FILE *f, const row *rows, int n, double abs_eps, cons
         if (tex)
             fprintf(f, "%s (collide) & %s & %.1f\\%% & %.1f\\%% & %.4g & %.4g & %.4g & %.1f\\%% "
                        "\\\\\n",
-                    tx(pretty(r->run->method)), tx(run), 100 * r->sa.acr_mean,
+                    cl_repro_tx(pretty(r->run->method)), cl_repro_tx(run), 100 * r->sa.acr_mean,
                     100 * r->se.acr_mean, r->se.oo_pair_mean, r->se.nuclear_mean, r->nuc_acc,
                     100 * r->sa.density_mean);
         else
@@ -781,7 +480,7 @@ static void geometry_table(FILE *f, const row *rows, int n, double abs_eps, cons
                    "$\\sum_t \\Delta W_t$ (mean over modules). The paper's Figure 3 gives one mean "
                    "nuclear norm per method without saying which; it is printed in the first "
                    "column.}\n\\end{table}\n",
-                tx(ab), tx(ths));
+                cl_repro_tx(ab), cl_repro_tx(ths));
     else
         fputs("\nThe paper's Figure 3 gives one mean nuclear norm per method (O-LoRA 6.80, "
               "N-LoRA 0.14) without saying whether of each task's update or of the accumulated "
@@ -798,7 +497,7 @@ static void item(FILE *f, int tex, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (tex)
-        fprintf(f, "\\item %s\n", tx(buf));
+        fprintf(f, "\\item %s\n", cl_repro_tx(buf));
     else
         fprintf(f, "- %s\n", buf);
 }
@@ -879,9 +578,9 @@ static int write_file(const char *path, const row *rows, int n, const cl_repro_o
                    "Published numbers are kept with their source (datasets/published.c); ours "
                    "come from the stores of %s. Our setting is much smaller than the paper's: "
                    "read the comparison as a check of direction, not of level.\n\n",
-                tx(o->train.synthetic ? "the synthetic benchmark (no real data was found)"
+                cl_repro_tx(o->train.synthetic ? "the synthetic benchmark (no real data was found)"
                                       : "the real benchmark, order 1"));
-    claims_table(f, c, nc, tex);
+    cl_repro_claims_table(f, c, nc, tex);
     if (!tex) {
         fputs("\n## Every run\n\nBold: the three methods at their defaults; the others are the "
               "N-LoRA λ sweep (smaller cap). Accuracies in %, ± binomial standard error.\n\n",
@@ -965,7 +664,7 @@ int cl_repro_tables(const cl_repro_opts *o, const cl_threshold *th, double *abs_
     claim c[8];
     int nc = 0;
     if (!rc)
-        nc = make_claims(rows, n, o->train.synthetic ? 0 : 1, eps, ths, c);
+        nc = cl_repro_make_claims(rows, n, o->train.synthetic ? 0 : 1, eps, ths, c);
     if (!rc) {
         snprintf(p, sizeof p, "%s/tables.md", o->dir);
         rc = write_file(p, rows, n, o, eps, ths, c, nc, 0, err);
@@ -976,7 +675,7 @@ int cl_repro_tables(const cl_repro_opts *o, const cl_threshold *th, double *abs_
     }
     if (!rc) {
         snprintf(p, sizeof p, "%s/claims.json", o->dir);
-        rc = claims_json(p, c, nc, eps, ths, err);
+        rc = cl_repro_claims_json(p, c, nc, eps, ths, err);
     }
     cl_backend_close(be);
     free(rows);
