@@ -144,6 +144,9 @@ def main():
     ap.add_argument("--dir", required=True, help="scratch folder for stores and outputs")
     ap.add_argument("--quick", action="store_true", help="fewer modules: minutes, not an hour")
     ap.add_argument("--reps", type=int, default=0, help="collide runs per figure (best is kept)")
+    ap.add_argument("--parts", default="main,nxn",
+                    help="which rows: main (T5, LLaMA, kernels), nxn (N PEFT adapters at once); "
+                         "default both")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     binp = lambda tool: os.path.join(a.build, "bin", tool)
@@ -154,6 +157,22 @@ def main():
     res = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": a.quick,
            "machine": machine(), "load_start": os.getloadavg()}
 
+    parts = set(a.parts.split(","))
+    if parts - {"main", "nxn"}:
+        sys.exit(f"bench: --parts {a.parts}: expected main, nxn or main,nxn")
+    res["parts"] = sorted(parts)
+    if "main" in parts:
+        bench_main(a, res, binp, benp, at, ref, reps)
+    if "nxn" in parts:
+        bench_nxn(a, res, binp, at, ref, reps)
+    res["load_end"] = os.getloadavg()
+    with open(at("results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print(table(res))
+
+
+def bench_main(a, res, binp, benp, at, ref, reps):
+    """The T5 and LLaMA-7B rows, the kernel rates and the 1 GiB audit."""
     # stores
     t5_mods = 16 if a.quick else 144
     t5, llama = at(f"t5_{t5_mods}.h5"), at("llama.h5")
@@ -247,10 +266,110 @@ def main():
         wall, rss, _ = run([binp(tool), llama, "--quiet"], at("audit.txt"))
         res["llama_audit"][tool] = {"s": wall, "rss_mib": rss}
 
-    res["load_end"] = os.getloadavg()
-    with open(at("results.json"), "w") as f:
-        json.dump(res, f, indent=1)
-    print(table(res))
+
+# ------------------------------------------------------------ N x N
+
+NXN_EXACT = "model.layers.0.self_attn.v_proj"
+
+
+def check_matrix(collide_json, ref_json):
+    """collide-collision's N x N matrices (means over modules: collision rate,
+    Jaccard, the density on the diagonal) against the reference's."""
+    c, r = load(collide_json)["tables"], load(ref_json)
+    cr, jc = r["collision_rate"], r["jaccard"]
+    worst_cr = worst_j = 0.0
+    n = 0
+    for x in c["pairs"]:
+        i, j = x["task_i"], x["task_j"]
+        worst_cr = max(worst_cr, abs(x["collision_rate_mean"] - cr[i][j]))
+        worst_j = max(worst_j, abs(x["jaccard_mean"] - jc[i][j]))
+        n += 1
+    for x in c["tasks"]:
+        worst_cr = max(worst_cr, abs(x["density_mean"] - cr[x["task"]][x["task"]]))
+        n += 1
+    return {"checked": n, "largest_rate_difference": worst_cr, "largest_jaccard_difference": worst_j}
+
+
+def bench_nxn(a, res, binp, at, ref, reps):
+    """N = 32 PEFT adapters of a Llama-3.2-1B-shaped base imported as the 32
+    tasks of one store: collide-import, then collide-collision's N x N matrix,
+    against the numpy way on the adapter directories."""
+    layers = 2 if a.quick else 16
+    adir = at(f"peft32_L{layers}")
+    if not os.path.exists(os.path.join(adir, "clusters.json")):
+        log(f"generating 32 PEFT adapters ({layers} layers) in {adir}")
+        run([sys.executable, os.path.join(HERE, "gen_peft.py"), adir, "--layers", str(layers)])
+    with open(os.path.join(adir, "clusters.json")) as f:
+        dirs = [os.path.join(adir, name) for name in json.load(f)["adapters"]]
+    store = at(f"peft32_L{layers}.h5")
+    log(f"N x N: collide-import of {len(dirs)} adapters")
+    icmd = [binp("collide-import"), "-o", store, "--force", "--quiet"] + dirs
+    iwall, irss = best_of(reps, icmd, at("import.txt"))
+    icpu = cpu_of(icmd)
+    log("N x N: collide-collision")
+    ccmd = [binp("collide-collision"), store, "--quiet"]
+    cwall, crss = best_of(reps, ccmd, at("nxn.txt"))
+    ccpu = cpu_of(ccmd)
+    run(ccmd + ["--format", "json", "--per-module"], at("nxn_coll.json"))
+    run(ccmd + ["--format", "json", "--per-module", "--module", NXN_EXACT], at("nxn_coll_canon.json"))
+    log(f"N x N: numpy reference ({2 * layers} modules, from the adapter directories)")
+    rcmd = ref + ["peft-collision"] + dirs + ["--near", "-o", at("ref_nxn.json")]
+    rwall, rrss, _ = run(rcmd)
+    rcpu = cpu_of(rcmd)
+    near_s = load(at("ref_nxn.json"))["near_seconds"]
+    log(f"N x N: exact check on {NXN_EXACT} (canonical dW in numpy)")
+    run(ref + ["collision", store, "--canonical", "--module", NXN_EXACT, "-o", at("ref_nxn_canon.json")])
+    fig = {}
+    plot = binp("collide-plot")
+    if os.path.exists(plot):
+        log("N x N: collide-plot collision-map (not timed against anything)")
+        t = time.perf_counter()
+        p = subprocess.run([plot, "collision-map", store, "-o", at("figures"), "--name", f"nxn_L{layers}",
+                            "--force", "--quiet"], capture_output=True, text=True)
+        fig = {"status": p.returncode, "s": time.perf_counter() - t,
+               "png": at(os.path.join("figures", f"nxn_L{layers}.png")), "stderr": p.stderr.strip()}
+    res["nxn"] = {
+        "adapters": len(dirs), "layers": layers, "modules": 2 * layers, "rank": 16,
+        "shapes": "q_proj 2048x2048, v_proj 512x2048", "store": store, "adapter_dir": adir,
+        "import_s": iwall, "import_rss_mib": irss, "import_cpu_s": icpu,
+        "collide_s": cwall, "collide_rss_mib": crss, "collide_cpu_s": ccpu,
+        "ref_s": rwall, "ref_near_s": near_s, "ref_s_timed": rwall - near_s, "ref_rss_mib": rrss,
+        "ref_cpu_s": rcpu, "ratio": (rwall - near_s) / cwall,
+        "ratio_with_import": (rwall - near_s) / (cwall + iwall), "cpu_ratio": rcpu / ccpu,
+        "agree_tolerant": check_collision(at("nxn_coll.json"), at("ref_nxn.json"), False),
+        "agree_exact": check_collision(at("nxn_coll_canon.json"), at("ref_nxn_canon.json"), True),
+        "exact_modules": NXN_EXACT, "matrix": check_matrix(at("nxn_coll.json"), at("ref_nxn.json")),
+        "figure": fig}
+
+
+def table_nxn(x):
+    L = []
+    w = L.append
+    w(f"N x N: {x['adapters']} PEFT adapters of a Llama-3.2-1B-shaped base as the {x['adapters']} tasks of "
+      f"one store: {x['layers']} layers x (q_proj 2048x2048, v_proj 512x2048), r=16, energy:0.99")
+    w("")
+    w(f"{'figure':<46}{'numpy':>10}{'collide':>10}{'ratio':>10}")
+    w(f"{'N x N collision matrix (collide-collision)':<46}{x['ref_s_timed']:>9.1f}s{x['collide_s']:>9.2f}s"
+      f"{x['ratio']:>9.1f}x")
+    w(f"{'  with collide-import of the adapters first':<46}{x['ref_s_timed']:>9.1f}s"
+      f"{x['collide_s'] + x['import_s']:>9.2f}s{x['ratio_with_import']:>9.1f}x")
+    w(f"{'  CPU seconds (user + system, all threads)':<46}{x['ref_cpu_s']:>9.1f}s{x['collide_cpu_s']:>9.2f}s"
+      f"{x['cpu_ratio']:>9.1f}x")
+    w(f"{'  peak RSS (MiB)':<46}{x['ref_rss_mib']:>10.0f}{x['collide_rss_mib']:>10.0f}")
+    w(f"  collide-import alone: {x['import_s']:.2f}s, peak RSS {x['import_rss_mib']:.0f} MiB; numpy's time "
+      f"excludes {x['ref_near_s']:.1f}s spent counting near-tau entries for the check")
+    e, t, m = x["agree_exact"], x["agree_tolerant"], x["matrix"]
+    ok = not e["failed"] and not t["failed"]
+    w(f"agreement: canonical dW ({x['exact_modules']}): {e['equal']}/{e['checked']} counts and taus equal; "
+      f"user's B @ A, all modules: {t['equal']}/{t['checked']} equal, {t['checked'] - t['failed']}/{t['checked']} "
+      f"within the near-tau slack (largest difference {t['largest_count_difference']})  {'ok' if ok else 'FAILED'}")
+    w(f"  N x N matrices (means over modules): collision rate within {m['largest_rate_difference']:.1e}, "
+      f"Jaccard within {m['largest_jaccard_difference']:.1e} ({m['checked']} values)")
+    f = x.get("figure") or {}
+    if f:
+        w(f"  figure: collide-plot collision-map in {f['s']:.1f}s: {f['png']} "
+          f"({'ok' if f['status'] == 0 else 'exit ' + str(f['status']) + ': ' + f['stderr'][:200]})")
+    return L
 
 
 def machine():
@@ -264,13 +383,25 @@ def machine():
 
 
 def table(r):
-    k = r["kernels"]
     L = []
     w = L.append
     w(f"collide benchmark, {r['date']}{' (--quick)' if r['quick'] else ''}")
     w(f"machine: {r['machine']['cpu']}, {r['machine']['cores']} cores, {r['machine']['system']}")
     w(f"load average at start {r['load_start'][0]:.2f}, at end {r['load_end'][0]:.2f} "
       "(other work on the machine slows both sides)")
+    if "collision" in r:
+        L += table_main(r)
+    if "nxn" in r:
+        if "collision" in r:
+            w("")
+        L += table_nxn(r["nxn"])
+    return "\n".join(L)
+
+
+def table_main(r):
+    k = r["kernels"]
+    L = []
+    w = L.append
     s = r["stores"]
     w(f"stores: T5-large shape {s['t5']['modules']} x {s['t5']['shape']}, r=8, 15 tasks; "
       f"LLaMA-7B shape 64 x 4096x4096, r=8, 4 tasks")
@@ -332,7 +463,7 @@ def table(r):
       f"{sb['agree']['largest_relative_difference']:.1e}  {'ok' if not sb['agree']['failed'] else 'FAILED'}")
     w(f"  ortho: {o['agree']['checked']} values, largest relative difference "
       f"{o['agree']['largest_relative_difference']:.1e}  {'ok' if not o['agree']['failed'] else 'FAILED'}")
-    return "\n".join(L)
+    return L
 
 
 if __name__ == "__main__":

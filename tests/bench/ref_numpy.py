@@ -10,6 +10,14 @@ results can be compared: counts and tau exactly, values within 1e-4.
                            -o OUT.json
     ref_numpy.py subspace  STORE [--module GLOB] -o OUT.json
     ref_numpy.py ortho     STORE [--module GLOB] -o OUT.json
+    ref_numpy.py peft-collision ADAPTER_DIR... [--threshold MODE:V] [--near] -o OUT.json
+
+peft-collision is the N x N audit of N PEFT adapters straight from their
+directories (what collide-import + collide-collision do): per module, each
+dW = s * B @ A in float32, thresholded, and the pair counts of all N tasks at
+once as one matrix product of their 0/1 masks (M @ M.T, float32: exact, every
+partial sum is an integer below 2^24), then the N x N collision rate and
+Jaccard matrices, means over modules.
 
 OUT.json holds the per-module results, the seconds spent and the peak RSS.
 """
@@ -17,7 +25,10 @@ import argparse
 import fnmatch
 import json
 import math
+import os
+import re
 import resource
+import struct
 import sys
 import time
 
@@ -192,10 +203,79 @@ def run_ortho(st, args):
     return out
 
 
+# ---------------------------------------------------------- PEFT adapters
+
+def load_safetensors(path):
+    """{name: array} of a .safetensors file (what safetensors.numpy.load_file
+    returns; read with numpy so that the reference needs numpy only)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    dt = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, x = e["data_offsets"]
+        out[name] = np.frombuffer(data, dt[e["dtype"]], (x - b) // np.dtype(dt[e["dtype"]]).itemsize,
+                                  b).reshape(e["shape"]).astype(np.float32)
+    return out
+
+
+def natural(name):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def run_peft_collision(args):
+    """The N x N collision matrix of N adapters, module by module."""
+    mode, value = args.threshold.split(":")
+    value = float(value)
+    ads = []
+    for d in args.adapters:
+        with open(os.path.join(d, "adapter_config.json")) as f:
+            cfg = json.load(f)
+        ads.append((cfg["lora_alpha"] / cfg["r"], load_safetensors(os.path.join(d, "adapter_model.safetensors"))))
+    pre, suf = "base_model.model.", ".lora_A.weight"
+    modules = sorted((k[len(pre):-len(suf)] for k in ads[0][1] if k.endswith(suf)), key=natural)
+    n = len(ads)
+    out, near_s = [], 0.0
+    cr_sum, j_sum = np.zeros((n, n)), np.zeros((n, n))
+    for name in modules:
+        masks, rows = None, []
+        for t, (s, sd) in enumerate(ads):
+            A, B = sd[f"{pre}{name}.lora_A.weight"], sd[f"{pre}{name}.lora_B.weight"]
+            w = (B @ A) * np.float32(s)
+            mk, tau = active_mask(w, mode, value)
+            if masks is None:
+                masks = np.empty((n, w.size), np.float32)
+            masks[t] = mk.reshape(-1)
+            t0 = time.perf_counter()
+            rows.append({"task": t, "active": int(np.count_nonzero(mk)), "tau": tau,
+                         "near": near(w, tau) if args.near else None})
+            near_s += time.perf_counter() - t0
+        # every pair at once: |A_i AND A_j| = (M M^T)_ij, in column chunks
+        both = np.zeros((n, n))
+        for c in range(0, masks.shape[1], 1 << 20):
+            m = masks[:, c:c + (1 << 20)]
+            both += m @ m.T
+        both = np.rint(both).astype(np.int64)
+        entries = masks.shape[1]
+        act = np.diag(both).astype(np.float64)
+        union = act[:, None] + act[None, :] - both
+        cr_sum += both / entries
+        with np.errstate(invalid="ignore", divide="ignore"):
+            j_sum += np.where(union > 0, both / union, np.nan)
+        out.append({"module": name, "entries": int(entries), "tasks": rows,
+                    "both": [[int(both[i, j]) if j >= i else None for j in range(n)] for i in range(n)]})
+    return out, {"collision_rate": (cr_sum / len(modules)).tolist(),
+                 "jaccard": (j_sum / len(modules)).tolist(), "near_seconds": near_s}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=["collision", "subspace", "ortho"])
-    p.add_argument("store")
+    p.add_argument("what", choices=["collision", "subspace", "ortho", "peft-collision"])
+    p.add_argument("store", nargs="+", help="a store (peft-collision: adapter directories)")
     p.add_argument("--threshold", default="energy:0.99")
     p.add_argument("--module", default=None, help="fnmatch glob, as collide's --module")
     p.add_argument("--canonical", action="store_true",
@@ -205,14 +285,23 @@ def main():
     p.add_argument("-o", "--output", required=True)
     args = p.parse_args()
     t0 = time.perf_counter()
-    st = open_store(args.store)
-    res = {"collision": run_collision, "subspace": run_subspace, "ortho": run_ortho}[args.what](st, args)
+    extra = {}
+    if args.what == "peft-collision":
+        args.adapters = args.store
+        res, extra = run_peft_collision(args)
+        args.store = args.store[0]
+    else:
+        if len(args.store) != 1:
+            p.error(f"{args.what}: one STORE")
+        args.store = args.store[0]
+        st = open_store(args.store)
+        res = {"collision": run_collision, "subspace": run_subspace, "ortho": run_ortho}[args.what](st, args)
     seconds = time.perf_counter() - t0
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(args.output, "w") as f:
         json.dump({"what": args.what, "store": args.store, "threshold": args.threshold,
                    "module": args.module, "seconds": seconds, "peak_rss_kib": rss_kib,
-                   "modules": res}, f)
+                   "modules": res, **extra}, f)
     print(f"ref_numpy {args.what}: {len(res)} modules, {seconds:.2f} s, peak RSS {rss_kib / 1024:.0f} MiB",
           file=sys.stderr)
 

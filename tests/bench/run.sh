@@ -19,5 +19,6 @@ python=${PYTHON:-python3}
 }
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target bench_kernels bench_gen bench_dump \
-    collide-collision collide-subspace collide-ortho collide-sparsity collide-report >/dev/null
+    collide-collision collide-subspace collide-ortho collide-sparsity collide-report \
+    collide-import collide-plot >/dev/null
 exec "$python" "$root/tests/bench/bench_run.py" --build "$build" --dir "$dir" "$@"
