@@ -115,9 +115,11 @@ typedef struct cl_peft_info {
 
 typedef struct cl_peft_adapter cl_peft_adapter;
 
-/* Read and validate dir's config and safetensors header (no tensor data yet).
- * A pickle adapter_model.bin is refused with a message saying how to convert
- * it. note (may be NULL) hears about every tensor skipped. */
+/* Read and validate dir's config and weights header (no tensor data yet):
+ * adapter_model.safetensors, or a torch.save adapter_model.bin read without
+ * running anything from it (anything but a dict of tensors is refused, naming
+ * the opcode or global). With both, the safetensors file is read and note
+ * says so. note (may be NULL) hears about every tensor skipped. */
 int cl_peft_open(const char *dir, cl_peft_note_fn note, void *ctx, cl_peft_adapter **out,
                  cl_error *err);
 void cl_peft_close(cl_peft_adapter *a);

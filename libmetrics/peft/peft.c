@@ -13,7 +13,21 @@
  * as long as every task is read the same way).
  *
  * Fused projections (GPT-NeoX query_key_value, GPT-2 c_attn) are one module
- * with d_out = 3 x hidden, as PEFT adapts them: one A and one B.
+ * with d_out = 3 x hidden, as PEFT adapts them: one A and one B. Old PEFT's
+ * MergedLinear (config enable_lora, e.g. [true, false, true] for GPT-2's
+ * c_attn) adapts only some parts: lora_A is [r*G, d_in] for the G enabled
+ * parts and lora_B a grouped Conv1d weight [out_per*G, r, 1], out_per =
+ * d_out / len(enable_lora); dW = zero_pad(conv1d(A, B, groups=G)), i.e. the
+ * g-th enabled part's rows get B_g A_g. It is imported as that exact dW: one
+ * module of rank r*G, A as stored and B placed block by block into a
+ * d_out x r*G matrix (zeros elsewhere), scaled by lora_alpha / r.
+ *
+ * Weights. adapter_model.safetensors is read; a directory holding only
+ * adapter_model.bin (a torch.save checkpoint) is read through
+ * torch_pickle.c, which rebuilds its tensors without running anything from
+ * the file and hands an in-memory safetensors file to cl_st_parse, so every
+ * later check and message is the same (naming the .bin). With both files
+ * the safetensors one is read, as PEFT does, and a note says so.
  */
 #include "peft_internal.h"
 
@@ -40,6 +54,8 @@ typedef struct peft_mod {
     int tensor[K_N]; /* -1 when absent */
     int64_t d_out, d_in;
     int64_t old_rank; /* rows of lora_A (cumulative checkpoints: earlier tasks) */
+    int groups;       /* MergedLinear: enabled parts G (0: a plain module)      */
+    int64_t out_per;  /* MergedLinear: rows of d_out per part                   */
 } peft_mod;
 
 struct cl_peft_adapter {
@@ -47,6 +63,9 @@ struct cl_peft_adapter {
     peft_config cfg;
     char *dir, *st_path, *dtype;
     cl_safetensors *st;
+    int pickle;           /* st_path is a torch.save checkpoint             */
+    uint8_t *st_buf;      /* its tensors as an in-memory safetensors file   */
+    size_t st_len;
     int M, T;
     peft_mod *mods;       /* M                                            */
     cl_peft_module *tm;   /* T x M: what each task holds                  */
@@ -75,26 +94,13 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !memcmp(s + a - b, suf, b);
 }
 
-/* A pickle checkpoint can run code when loaded: never read; say how to
- * convert it. */
-static int refuse_pickle(const char *bin, const char *st, cl_error *err)
-{
-    return cl_error_set(
-        err, CL_ERR_UNSUPPORTED,
-        "%s: a pickle (torch.save) checkpoint; collide reads only safetensors, since loading a "
-        "pickle can run arbitrary code. Convert it where you trust the file, e.g.\n"
-        "  python3 -c \"import torch; from safetensors.torch import save_file; "
-        "sd = torch.load('%s', map_location='cpu', weights_only=True); "
-        "save_file({k: v.contiguous() for k, v in sd.items()}, '%s', metadata={'format': 'pt'})\"",
-        bin, bin, st);
-}
-
 void cl_peft_close(cl_peft_adapter *a)
 {
     if (!a)
         return;
     cl_peft_config_free(&a->cfg);
     cl_st_close(a->st);
+    free(a->st_buf); /* after the reader that points into it */
     if (a->mods)
         for (int m = 0; m < a->M; m++)
             free(a->mods[m].name);
@@ -117,7 +123,8 @@ const cl_peft_module *cl_peft_module_at(const cl_peft_adapter *a, int t, int m)
 
 /* Locate the config and the weights: dir is an adapter directory (or the
  * .safetensors / .bin file inside one). */
-static int find_files(cl_peft_adapter *a, const char *path, cl_error *err)
+static int find_files(cl_peft_adapter *a, const char *path, cl_peft_note_fn note, void *ctx,
+                      cl_error *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -129,16 +136,12 @@ static int find_files(cl_peft_adapter *a, const char *path, cl_error *err)
         if (!a->dir)
             return err->code;
         memcpy(a->dir, slash ? path : ".", dl);
-        if (ends_with(path, ".bin")) {
-            char *st = join(a->dir, PEFT_WEIGHTS, err);
-            int rc = st ? refuse_pickle(path, st, err) : err->code;
-            free(st);
-            return rc;
-        }
-        if (!ends_with(path, ".safetensors"))
+        a->pickle = ends_with(path, ".bin");
+        if (!a->pickle && !ends_with(path, ".safetensors"))
             return cl_error_set(err, CL_ERR_FORMAT,
                                 "%s: not a PEFT adapter directory (adapter_config.json and "
-                                "adapter_model.safetensors) nor its .safetensors file",
+                                "adapter_model.safetensors or adapter_model.bin) nor its "
+                                ".safetensors or .bin file",
                                 path);
         a->st_path = cl_strdup(path, err);
         return a->st_path ? CL_OK : err->code;
@@ -153,18 +156,29 @@ static int find_files(cl_peft_adapter *a, const char *path, cl_error *err)
     a->st_path = join(a->dir, PEFT_WEIGHTS, err);
     if (!a->st_path)
         return err->code;
-    if (!is_file(a->st_path)) {
-        char *bin = join(a->dir, PEFT_PICKLE, err);
-        int rc = !bin ? err->code
-                 : is_file(bin)
-                     ? refuse_pickle(bin, a->st_path, err)
-                     : cl_error_set(err, CL_ERR_IO,
-                                    "%s: no %s (a PEFT adapter directory holds %s and %s)", path,
-                                    PEFT_WEIGHTS, PEFT_CONFIG, PEFT_WEIGHTS);
-        free(bin);
-        return rc;
+    char *bin = join(a->dir, PEFT_PICKLE, err);
+    if (!bin)
+        return err->code;
+    int rc = CL_OK;
+    if (is_file(a->st_path)) {
+        if (is_file(bin) && note) {
+            char why[600];
+            snprintf(why, sizeof why, "not read: %.500s beside it is read instead, as PEFT does",
+                     a->st_path);
+            note(ctx, bin, "torch.save checkpoint", why);
+        }
+    } else if (is_file(bin)) {
+        free(a->st_path);
+        a->st_path = bin;
+        a->pickle = 1;
+        bin = NULL;
+    } else {
+        rc = cl_error_set(err, CL_ERR_IO,
+                          "%s: no %s nor %s (a PEFT adapter directory holds %s and one of them)",
+                          path, PEFT_WEIGHTS, PEFT_PICKLE, PEFT_CONFIG);
     }
-    return CL_OK;
+    free(bin);
+    return rc;
 }
 
 /* Why a tensor that is not a LoRA factor is skipped. */
@@ -253,17 +267,60 @@ static int classify(cl_peft_adapter *a, cl_peft_note_fn note, void *ctx, peft_en
     return CL_OK;
 }
 
-/* A factor tensor: 2-D, floating point, within the store's limits. */
-static int check_factor(const cl_peft_adapter *a, const cl_st_tensor *t, cl_error *err)
+/* A factor tensor: 2-D (3-D: a MergedLinear lora_B), floating point. */
+static int check_factor(const cl_peft_adapter *a, const cl_st_tensor *t, int ndim,
+                        cl_error *err)
 {
-    if (t->ndim != 2)
-        return cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': %d dimensions, expected 2",
-                            a->st_path, t->name, t->ndim);
+    if (t->ndim == 3 && ndim == 2 && !a->cfg.enable_lora && ends_with(t->name, ".lora_B.weight"))
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: tensor '%s': 3 dimensions (%lld x %lld x %lld), like old PEFT's "
+                            "MergedLinear lora_B (a grouped Conv1d weight), but %s has no "
+                            "enable_lora",
+                            a->st_path, t->name, (long long)t->shape[0], (long long)t->shape[1],
+                            (long long)t->shape[2], a->cfg.path);
+    if (t->ndim != ndim)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: tensor '%s': %d dimensions, expected %d",
+                            a->st_path, t->name, t->ndim, ndim);
     if (t->dtype != CL_ST_F32 && t->dtype != CL_ST_F16 && t->dtype != CL_ST_BF16 &&
         t->dtype != CL_ST_F64)
         return cl_error_set(err, CL_ERR_UNSUPPORTED,
                             "%s: tensor '%s': dtype %s, expected F32, F16, BF16 or F64",
                             a->st_path, t->name, cl_st_dtype_name(t->dtype));
+    return CL_OK;
+}
+
+/* A MergedLinear pair (enable_lora): lora_A [r*G, d_in], lora_B
+ * [out_per*G, r, 1]; *dout = out_per * len(enable_lora). */
+static int check_merged(cl_peft_adapter *a, peft_mod *m, const cl_st_tensor *A,
+                        const cl_st_tensor *B, int cumulative, int64_t *dout, cl_error *err)
+{
+    const char *p = a->st_path;
+    int r, G = 0, L = a->cfg.n_enable_lora;
+    double alpha;
+    cl_peft_config_module(&a->cfg, m->name, &r, &alpha);
+    for (int i = 0; i < L; i++)
+        G += a->cfg.enable_lora[i];
+    if (cumulative)
+        return cl_error_set(err, CL_ERR_UNSUPPORTED,
+                            "%s: module '%s': a MergedLinear (enable_lora) lora_B in a cumulative "
+                            "(O-LoRA) checkpoint is not supported",
+                            p, m->name);
+    if (B->shape[2] != 1 || B->shape[1] != r || B->shape[0] < G || B->shape[0] % G ||
+        A->shape[0] != (int64_t)r * G)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: module '%s': MergedLinear with enable_lora of %d parts (%d "
+                            "enabled) and r = %d expects lora_A [%d, d_in] and lora_B "
+                            "[out_per*%d, %d, 1]; found lora_A [%lld, %lld] and lora_B [%lld, "
+                            "%lld, %lld]",
+                            p, m->name, L, G, r, r * G, G, r, (long long)A->shape[0],
+                            (long long)A->shape[1], (long long)B->shape[0],
+                            (long long)B->shape[1], (long long)B->shape[2]);
+    m->groups = G;
+    m->out_per = B->shape[0] / G;
+    if (m->out_per > PEFT_MAX_DIM / L)
+        return cl_error_set(err, CL_ERR_VALUE, "%s: module '%s': d_out of %lld x %d out of range",
+                            p, m->name, (long long)m->out_per, L);
+    *dout = m->out_per * L;
     return CL_OK;
 }
 
@@ -287,16 +344,20 @@ static int check_module(cl_peft_adapter *a, peft_mod *m, int cumulative, cl_erro
             continue;
         const cl_st_tensor *A = cl_st_get(a->st, m->tensor[pair]);
         const cl_st_tensor *B = cl_st_get(a->st, m->tensor[pair + 1]);
-        int rc = check_factor(a, A, err);
-        if (rc || (rc = check_factor(a, B, err)))
+        int merged = pair == K_A && B->ndim == 3 && a->cfg.enable_lora;
+        int rc = check_factor(a, A, 2, err);
+        if (rc || (rc = check_factor(a, B, merged ? 3 : 2, err)))
             return rc;
-        if (A->shape[0] != B->shape[1])
+        int64_t dout = B->shape[0];
+        if (merged && (rc = check_merged(a, m, A, B, cumulative, &dout, err)))
+            return rc;
+        if (!merged && A->shape[0] != B->shape[1])
             return cl_error_set(err, CL_ERR_FORMAT,
                                 "%s: module '%s': %s has %lld rows but %s has %lld columns (the "
                                 "rank must agree)",
                                 p, m->name, kind_name[pair], (long long)A->shape[0],
                                 kind_name[pair + 1], (long long)B->shape[1]);
-        int64_t din = A->shape[1], dout = B->shape[0];
+        int64_t din = A->shape[1];
         if (din < 1 || dout < 1 || din > PEFT_MAX_DIM || dout > PEFT_MAX_DIM ||
             A->shape[0] > (int64_t)PEFT_MAX_RANK * 4096)
             return cl_error_set(err, CL_ERR_VALUE,
@@ -382,7 +443,9 @@ static int build_tasks(cl_peft_adapter *a, int cumulative, cl_peft_note_fn note,
         cl_peft_config_module(&a->cfg, pm->name, &r, &alpha);
         int tm;
         if (!cumulative) {
-            if (pm->old_rank != r)
+            if (pm->groups && pm->old_rank == (int64_t)r * pm->groups) {
+                /* checked in check_merged */
+            } else if (pm->old_rank != r)
                 return cl_error_set(err, CL_ERR_FORMAT,
                                     "%s: module '%s': lora_A has %lld rows, but %s gives r = %d "
                                     "for it%s",
@@ -438,9 +501,9 @@ static int build_tasks(cl_peft_adapter *a, int cumulative, cl_peft_note_fn note,
         for (int t = 0; t < T; t++) {
             size_t i = (size_t)t * (size_t)a->M + (size_t)m;
             a->tm[i] = (cl_peft_module){.name = pm->name, .d_out = pm->d_out, .d_in = pm->d_in,
-                                        .rank = r, .alpha = alpha,
+                                        .rank = pm->groups ? r * pm->groups : r, .alpha = alpha,
                                         .scale = cl_peft_scale(alpha, r, a->cfg.use_rslora)};
-            a->src[i] = t < n_old ? K_A : K_NEW_A;
+            a->src[i] = t < n_old || pm->groups ? K_A : K_NEW_A;
             a->off[i] = t < n_old ? (int64_t)t * r : 0;
         }
     }
@@ -504,13 +567,18 @@ int cl_peft_open(const char *dir, cl_peft_note_fn note, void *ctx, cl_peft_adapt
     peft_entry *e = NULL;
     int ne = 0, cumulative = 0;
     char *cfg_path = NULL;
-    int rc = find_files(a, dir, err);
+    int rc = find_files(a, dir, note, ctx, err);
     if (!rc) {
         cfg_path = join(a->dir, PEFT_CONFIG, err);
         rc = cfg_path ? cl_peft_config_read(cfg_path, &a->cfg, err) : err->code;
     }
-    if (!rc)
+    if (!rc && a->pickle) {
+        rc = cl_torch_read(a->st_path, &a->st_buf, &a->st_len, err);
+        if (!rc)
+            rc = cl_st_parse(a->st_buf, a->st_len, a->st_path, &a->st, err);
+    } else if (!rc) {
         rc = cl_st_open(a->st_path, &a->st, err);
+    }
     if (!rc)
         rc = classify(a, note, ctx, &e, &ne, err);
     if (!rc)
@@ -558,6 +626,37 @@ static int check_finite(const cl_peft_adapter *a, const cl_st_tensor *t, const f
     return CL_OK;
 }
 
+/* A MergedLinear pair: A as stored (k = r*G rows); B (d_out x k) zero but
+ * for block g, rows [j*out_per, (j+1)*out_per) of the g-th enabled part j
+ * and columns [g*r, (g+1)*r): lora_B[g*out_per + i, c, 0]. */
+static int read_merged(cl_peft_adapter *a, const peft_mod *pm, const cl_st_tensor *tA,
+                       const cl_st_tensor *tB, int64_t k, float *A, float *B, cl_error *err)
+{
+    int64_t G = pm->groups, r = k / G, op = pm->out_per;
+    float *tmp = cl_alloc((size_t)tB->count ? (size_t)tB->count : 1, sizeof *tmp, err);
+    if (!tmp)
+        return err->code;
+    int rc = cl_st_read_f32(a->st, tA, A, err);
+    if (!rc)
+        rc = cl_st_read_f32(a->st, tB, tmp, err);
+    if (!rc)
+        rc = check_finite(a, tA, A, k, pm->d_in, 0, 0, err);
+    if (!rc)
+        rc = check_finite(a, tB, tmp, op * G, r, 0, 0, err);
+    if (!rc) {
+        memset(B, 0, (size_t)pm->d_out * (size_t)k * sizeof *B);
+        for (int64_t g = 0, j = 0; g < G; g++, j++) {
+            while (!a->cfg.enable_lora[j])
+                j++;
+            for (int64_t i = 0; i < op; i++)
+                memcpy(B + (j * op + i) * k + g * r, tmp + (g * op + i) * r,
+                       (size_t)r * sizeof *B);
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
 int cl_peft_read(cl_peft_adapter *a, int t, int m, float *A, float *B, cl_error *err)
 {
     if (t < 0 || t >= a->T || m < 0 || m >= a->M)
@@ -569,6 +668,8 @@ int cl_peft_read(cl_peft_adapter *a, int t, int m, float *A, float *B, cl_error 
     const cl_st_tensor *tB = cl_st_get(a->st, a->mods[m].tensor[a->src[i] + 1]);
     int64_t R = tA->shape[0], k = pm->rank, off = a->off[i], din = pm->d_in, dout = pm->d_out;
     int rc;
+    if (a->mods[m].groups)
+        return read_merged(a, &a->mods[m], tA, tB, k, A, B, err);
     if (R == k) { /* the whole pair is this task's */
         if ((rc = cl_st_read_f32(a->st, tA, A, err)) || (rc = cl_st_read_f32(a->st, tB, B, err)))
             return rc;

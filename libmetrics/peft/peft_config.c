@@ -131,6 +131,39 @@ static int get_patterns(const char *p, json_t *root, const char *key, int ranks,
     return CL_OK;
 }
 
+/* enable_lora of old PEFT's MergedLinear (a fused qkv projection adapted in
+ * some of its parts): a list of booleans, or null / missing. */
+static int get_enable_lora(const char *p, json_t *root, peft_config *c, cl_error *err)
+{
+    json_t *v = json_object_get(root, "enable_lora");
+    if (!v || json_is_null(v))
+        return CL_OK;
+    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 64)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: enable_lora: expected a list of 1 to 64 booleans, found %s", p,
+                            cl_json_kind(v));
+    size_t n = json_array_size(v);
+    c->enable_lora = cl_alloc(n, sizeof *c->enable_lora, err);
+    if (!c->enable_lora)
+        return err->code;
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        if (!json_is_boolean(x))
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: enable_lora[%zu]: expected a boolean, "
+                                "found %s", p, i, cl_json_kind(x));
+        c->enable_lora[i] = json_is_true(x);
+        any |= c->enable_lora[i];
+    }
+    c->n_enable_lora = (int)n;
+    if (!any)
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: enable_lora: every entry is false (no part of the fused "
+                            "projection is adapted)",
+                            p);
+    return CL_OK;
+}
+
 static void patterns_free(peft_pattern *pt, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -162,6 +195,7 @@ void cl_peft_config_free(peft_config *c)
     list_free(c->to_save, c->n_to_save);
     patterns_free(c->rank_pat, c->n_rank_pat);
     patterns_free(c->alpha_pat, c->n_alpha_pat);
+    free(c->enable_lora);
     memset(c, 0, sizeof *c);
 }
 
@@ -245,7 +279,8 @@ int cl_peft_config_read(const char *p, peft_config *c, cl_error *err)
         (rc = get_patterns(p, root, "rank_pattern", 1, &c->rank_pat, &c->n_rank_pat, err)) ||
         (rc = get_patterns(p, root, "alpha_pattern", 0, &c->alpha_pat, &c->n_alpha_pat, err)) ||
         (rc = cl_json_get_int(p, root, "r_sum", -1, 0, (int64_t)PEFT_MAX_RANK * 4096, &r_sum,
-                              err)))
+                              err)) ||
+        (rc = get_enable_lora(p, root, c, err)))
         goto out;
     c->r = (int)r;
     c->has_r_sum = r_sum >= 0;

@@ -48,7 +48,19 @@ typedef struct peft_config {
     int n_alpha_pat;
     int has_r_sum;          /* O-LoRA fork: r_sum present                   */
     int64_t r_sum;
+    int *enable_lora;       /* old PEFT MergedLinear: enable_lora, or NULL  */
+    int n_enable_lora;
 } peft_config;
+
+/* torch_pickle.c: a torch.save checkpoint (the zip format, or the legacy
+ * pickle format) read without running anything from it, into an in-memory
+ * safetensors file (*out, malloc'd, for cl_st_parse) holding each tensor of
+ * its top-level dict contiguously in its own dtype. name is for messages.
+ * flags: CL_TORCH_NO_CRC skips the zip records' CRC-32 check (fuzzing). */
+#define CL_TORCH_NO_CRC 1
+int cl_torch_parse(const uint8_t *data, size_t n, const char *name, int flags, uint8_t **out,
+                   size_t *out_len, cl_error *err);
+int cl_torch_read(const char *path, uint8_t **out, size_t *out_len, cl_error *err);
 
 int cl_peft_config_read(const char *path, peft_config *c, cl_error *err);
 void cl_peft_config_free(peft_config *c);
