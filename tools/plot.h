@@ -31,6 +31,9 @@ typedef enum { PLOT_Y_FORGETTING, PLOT_Y_BWT } plot_y;
 typedef enum { PLOT_LABEL_LAMBDA, PLOT_LABEL_STORE, PLOT_LABEL_NONE } plot_label;
 
 typedef enum { PLOT_REPORT_TEXT, PLOT_REPORT_JSON, PLOT_REPORT_CSV } plot_report_fmt;
+/* --order of the collision map's heat map: auto (cluster an imported store,
+ * keep a trained one's order), training, cluster. */
+typedef enum { PLOT_ORDER_AUTO, PLOT_ORDER_TRAINING, PLOT_ORDER_CLUSTER } plot_order;
 
 typedef struct plot_opts {
     const struct plot_figure *fig;
@@ -56,6 +59,7 @@ typedef struct plot_opts {
     int ex_rows, ex_cols;    /* collision-map excerpt size                  */
     int ex_at;               /* 1: origin given (ex_row0, ex_col0)          */
     int64_t ex_row0, ex_col0;
+    int order;               /* collision-map heat map: PLOT_ORDER_*        */
     int task;                /* nuclear-norm: task index, -1 accumulated    */
     cl_threshold sweep[CLI_MAX_TH];
     int n_sweep;             /* threshold-sweep: 0 = the mode's defaults    */
@@ -230,6 +234,21 @@ int plot_panels_finish(plot_run *r, plot_csv *w, plot_vars *v, int rc, int width
  * gnuplot is missing or fails, says so once on stderr, sets r->no_image and
  * returns CL_OK: the data stays written. */
 int plot_render(plot_run *r, plot_vars *v, int width, int height, cl_error *err);
+
+/* plot_collmap.c: average-linkage (UPGMA) clustering of N items under the
+ * symmetric distance DIST (n x n, row-major; the diagonal is ignored, NaN
+ * reads as 1). Deterministic: the closest pair of clusters merges first,
+ * ties to the pair whose smallest item indices come first; a cluster is
+ * placed left of the one it merges with when its smallest item is smaller.
+ * ORDER (n) receives the leaves left to right; MERGES (n - 1, may be NULL)
+ * each merge in turn: its height, the x positions (leaf positions 0..n-1,
+ * a cluster at the mean of its two children) and heights of its children,
+ * its size, and the smallest item of each child. */
+typedef struct plot_merge {
+    double height, x_left, h_left, x_right, h_right;
+    int size, item_left, item_right;
+} plot_merge;
+int plot_cluster(int n, const double *dist, int *order, plot_merge *merges);
 
 /* ---- the figures ---- */
 int plot_forgetting_sparsity(plot_run *r, cl_error *err);

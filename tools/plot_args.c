@@ -128,7 +128,7 @@ int plot_draw2(const char *figure, char **stores, int n_stores, const char *outd
 }
 
 enum { O_SVG = 256, O_PDF, O_DATA, O_TH, O_MOD, O_SNAP, O_DEV, O_X, O_Y, O_LABELS, O_PAIR,
-       O_EXC, O_TASK, O_SWEEP, O_NAME, O_AXES };
+       O_EXC, O_TASK, O_SWEEP, O_NAME, O_AXES, O_ORDER };
 
 static const cli_opt plot_options[] = {
     {"output", 'o', "DIR", 0, "where the files go (created if missing; required)"},
@@ -155,6 +155,10 @@ static const cli_opt plot_options[] = {
     {"excerpt", O_EXC, "RxC[@R0,C0]", 0, "collision-map: excerpt size (default 48x48) and\n"
                                          "origin (default: the block with the most active\n"
                                          "entries)"},
+    {"order", O_ORDER, "O", 0, "collision-map: the heat map's task order: training,\n"
+                              "cluster (average linkage on 1 - Jaccard) or auto\n"
+                              "(default: cluster an imported store, training\n"
+                              "order otherwise)"},
     {"task", O_TASK, "T|accumulated", 0, "nuclear-norm: whose update (default accumulated)"},
     {"independent-axes", O_AXES, NULL, 0, "nuclear-norm, spectra: a y range per panel\n"
                                           "(default: one range shared by every panel, so\n"
@@ -230,6 +234,13 @@ static void on_plot_opt(void *vctx, int key, const char *arg)
         break;
     case O_PAIR: parse_pair(o, arg); x->given |= PLOT_OPT_PAIR; break;
     case O_EXC: parse_excerpt(o, arg); x->given |= PLOT_OPT_PAIR; break;
+    case O_ORDER:
+        if (!strcmp(arg, "auto")) o->order = PLOT_ORDER_AUTO;
+        else if (!strcmp(arg, "training")) o->order = PLOT_ORDER_TRAINING;
+        else if (!strcmp(arg, "cluster")) o->order = PLOT_ORDER_CLUSTER;
+        else cli_usage_errorf(PROG, "--order \"%s\": expected training, cluster or auto", arg);
+        x->given |= PLOT_OPT_PAIR;
+        break;
     case O_TASK: {
         long long t;
         if (!strcmp(arg, "accumulated")) o->task = -1;
@@ -284,7 +295,7 @@ void plot_args_parse(plot_opts *o, int argc, char **argv)
         const char *opt;
     } names[] = {{PLOT_OPT_THRESHOLD, "--threshold"}, {PLOT_OPT_MODULE, "--module"},
                  {PLOT_OPT_SNAPSHOT, "--snapshot"},   {PLOT_OPT_XY, "--x/--y"},
-                 {PLOT_OPT_PAIR, "--pair/--excerpt"}, {PLOT_OPT_TASK, "--task"},
+                 {PLOT_OPT_PAIR, "--pair/--excerpt/--order"}, {PLOT_OPT_TASK, "--task"},
                  {PLOT_OPT_SWEEP, "--sweep"},         {PLOT_OPT_LABELS, "--labels"},
                  {PLOT_OPT_AXES, "--independent-axes"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

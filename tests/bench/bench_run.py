@@ -324,10 +324,14 @@ def bench_nxn(a, res, binp, at, ref, reps):
     if os.path.exists(plot):
         log("N x N: collide-plot collision-map (not timed against anything)")
         t = time.perf_counter()
-        p = subprocess.run([plot, "collision-map", store, "-o", at("figures"), "--name", f"nxn_L{layers}",
-                            "--force", "--quiet"], capture_output=True, text=True)
-        fig = {"status": p.returncode, "s": time.perf_counter() - t,
-               "png": at(os.path.join("figures", f"nxn_L{layers}.png")), "stderr": p.stderr.strip()}
+        try:
+            p = subprocess.run([plot, "collision-map", store, "-o", at("figures"), "--name",
+                                f"nxn_L{layers}", "--force", "--quiet"], capture_output=True, text=True)
+            status, stderr = p.returncode, p.stderr.strip()
+        except OSError as e:  # the figure is a by-product: never lose the timings for it
+            status, stderr = -1, str(e)
+        fig = {"status": status, "s": time.perf_counter() - t,
+               "png": at(os.path.join("figures", f"nxn_L{layers}.png")), "stderr": stderr}
     res["nxn"] = {
         "adapters": len(dirs), "layers": layers, "modules": 2 * layers, "rank": 16,
         "shapes": "q_proj 2048x2048, v_proj 512x2048", "store": store, "adapter_dir": adir,
