@@ -13,7 +13,9 @@
 
 #include <stdio.h>
 
-typedef enum { CLI_TEXT, CLI_CSV, CLI_JSON } cli_format;
+/* CLI_LATEX: only for a tool whose spec has CLI_C_LATEX (collide-summary);
+ * cli_finish prints nothing for it, the tool writes its LaTeX itself. */
+typedef enum { CLI_TEXT, CLI_CSV, CLI_JSON, CLI_LATEX } cli_format;
 
 /* Which common options a tool takes. */
 enum {
@@ -26,6 +28,7 @@ enum {
     CLI_OPT_SWEEP = 1 << 6,
     CLI_OPT_MULTI_THRESHOLD = 1 << 7, /* --threshold may repeat */
     CLI_OPT_ALL = 1 << 8,             /* --all: no list cut in text */
+    CLI_OPT_LATEX = 1 << 9,           /* --format latex too (CLI_C_LATEX) */
 };
 
 /* Exit status: scripts can tell bad usage from bad input. */
@@ -94,8 +97,9 @@ typedef struct cli_opt {
     const char *help;  /* lines after the first are indented by cli_parse */
 } cli_opt;
 
-/* Which common options a tool has beyond --format, --quiet, --version, --help. */
-enum { CLI_C_FORCE = 1 << 0, CLI_C_TABLE = 1 << 1 };
+/* Which common options a tool has beyond --format, --quiet, --version, --help;
+ * CLI_C_LATEX: --format also takes latex (the tool prints it). */
+enum { CLI_C_FORCE = 1 << 0, CLI_C_TABLE = 1 << 1, CLI_C_LATEX = 1 << 2 };
 
 typedef struct cli_spec {
     const char *name;

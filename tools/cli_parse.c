@@ -80,8 +80,9 @@ static void spec_usage(FILE *f, const cli_spec *sp)
         if (!(o->flags & CLI_HIDDEN))
             opt_help(f, o, o->help ? o->help : "", col);
     char fmt[512];
-    snprintf(fmt, sizeof fmt, "text (default), csv or json%s%s", sp->formats ? ": " : "",
-             sp->formats ? sp->formats : "");
+    int latex = (sp->common & CLI_C_LATEX) != 0;
+    snprintf(fmt, sizeof fmt, "text (default), csv%s json%s%s%s", latex ? "," : " or",
+             latex ? " or latex" : "", sp->formats ? ": " : "", sp->formats ? sp->formats : "");
     char table[160];
     snprintf(table, sizeof table, "with --format csv: which table to print (default %s)",
              sp->primary ? sp->primary : "the first");
@@ -201,7 +202,9 @@ void cli_parse(const cli_spec *sp, int argc, char **argv, cli_opt_fn on, void *c
             if (!strcmp(arg, "text")) out->format = CLI_TEXT;
             else if (!strcmp(arg, "csv")) out->format = CLI_CSV;
             else if (!strcmp(arg, "json")) out->format = CLI_JSON;
-            else spec_error(sp, "--format \"%s\": expected text, csv or json", arg);
+            else if (!strcmp(arg, "latex") && (sp->common & CLI_C_LATEX)) out->format = CLI_LATEX;
+            else spec_error(sp, "--format \"%s\": expected text, csv%s", arg,
+                            (sp->common & CLI_C_LATEX) ? ", json or latex" : " or json");
             break;
         case CK_QUIET: out->quiet = 1; break;
         case CK_FORCE: out->force = 1; break;
@@ -416,7 +419,7 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
                          .summary = t->summary,
                          .details = t->details,
                          .opts = opts,
-                         .common = CLI_C_TABLE,
+                         .common = CLI_C_TABLE | ((t->opts & CLI_OPT_LATEX) ? CLI_C_LATEX : 0),
                          .primary = t->primary,
                          .min_args = 1,
                          .max_args = -1,
