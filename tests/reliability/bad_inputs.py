@@ -22,7 +22,7 @@ missing objects, wrong dtypes and shapes, NaN/Inf, accuracy matrix of the
 wrong size, newer version, ...); benchmark datasets through collide-train
 --data (malformed JSON, empty list, unknown label, wrong schema, missing
 labels.json, ...); PEFT adapters through collide-import (hostile
-adapter_config.json and safetensors); a base's tokenizer.json, config.json and
+adapter_config.json, safetensors and torch.save adapter_model.bin); a base's tokenizer.json, config.json and
 model.safetensors through collide-train --base; options out of range. Prints
 the number of cases (docs/GUARANTEES.md quotes it). Python's standard library
 only.
@@ -378,7 +378,31 @@ import_case("safetensors data cut short", d, [d + "/adapter_model.safetensors"])
 d = adapter("pickle", drop=("adapter_model.safetensors",))
 write(os.path.join(d, "adapter_model.bin"), b"\x80\x04pickle")
 import_case("a pickle adapter_model.bin", d, [d + "/adapter_model.bin", "pickle",
-                                              "safetensors"])
+                                              "not a torch.save checkpoint"])
+# torch.save checkpoints (adapter_model.bin) read by collide's own pickle
+# machine: every hostile file of tests/fixtures/peft/torch/hostile (made by
+# make_torch.py, each with the words its message must contain), then the
+# million-opcode bombs written here (after the legacy format's first three
+# pickles).
+TORCH = os.path.join(SRC, "fixtures", "peft", "torch")
+TCONFIG = open(os.path.join(TORCH, "f32", "bin", "adapter_config.json")).read()
+for c in json.load(open(os.path.join(TORCH, "hostile", "cases.json"))):
+    d = adapter("torch-" + c["file"][:-4], raw_config=TCONFIG, drop=("adapter_model.safetensors",))
+    b = write(os.path.join(d, "adapter_model.bin"),
+              open(os.path.join(TORCH, "hostile", c["file"]), "rb").read())
+    import_case("torch.save " + c["file"][:-4], d, [b, *c["needles"]])
+LEGACY_HEAD = (b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19." +
+               b"\x80\x02M\xe9\x03." + b"\x80\x02}.")
+N = 1000000
+for name, body, words in (("MARK bomb", b"(" * N, ["MARKs nested deeper"]),
+                          ("nested EMPTY_LIST bomb", b"]" * N + b"a" * (N - 1), ["stack deeper"]),
+                          ("nested TUPLE1 bomb", b"]" + b"\x85" * N, ["holds a tuple"]),
+                          ("a list holding itself", b"]q\x00h\x00a", ["holds a list"])):
+    d = adapter("torch-" + name.replace(" ", "-"), raw_config=TCONFIG,
+                drop=("adapter_model.safetensors",))
+    b = write(os.path.join(d, "adapter_model.bin"), LEGACY_HEAD + b"\x80\x02" + body +
+              b".\x80\x02].")
+    import_case("torch.save " + name, d, [b, *words])
 import_case("a missing adapter folder", w("adapters", "absent"),
             [w("adapters", "absent"), "No such file"])
 import_case("--tasks naming 2 tasks for 1", FIX, ["--tasks"], code=2, extra=("--tasks", "a,b"))
