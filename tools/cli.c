@@ -299,7 +299,14 @@ int cli_finish(cli *c, int status)
 
 int cli_text(const cli *c) { return c->format == CLI_TEXT; }
 
-int cli_imported(const cl_store *s) { return !strcmp(cl_store_meta(s)->method, "imported"); }
+int cli_imported(const cl_store *s) { return !strcmp(cl_store_meta(s)->origin, "imported"); }
+
+/* Trained stores record their lambdas; imported ones only when labelled
+ * with a method (collide-import --method, which asks for its lambda). */
+int cli_lambda_recorded(const cl_store *s)
+{
+    return !cli_imported(s) || strcmp(cl_store_meta(s)->method, "imported");
+}
 
 void cli_text_heading(cli *c, const cl_store *s, const cl_view *v)
 {

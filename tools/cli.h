@@ -199,6 +199,7 @@ int cli_table_mark(const cli *c, const char *table);
 /* Adapters imported from elsewhere (collide-import): no seed, lambda,
  * steps or losses recorded, so text says so instead of printing zeros. */
 int cli_imported(const cl_store *s);
+int cli_lambda_recorded(const cl_store *s);
 /* Heading line for one store and view. */
 void cli_text_heading(cli *c, const cl_store *s, const cl_view *v);
 

@@ -67,15 +67,25 @@ static void print_text(cli *c, cl_store *s, int64_t params)
 {
     const cl_run_meta *m = cl_store_meta(s);
     int T = cl_store_n_tasks(s), M = cl_store_n_modules(s), imp = cli_imported(s);
+    int lam = cli_lambda_recorded(s);
     int64_t N = cl_store_n_snapshots(s);
     FILE *f = c->out;
     const char *nr = "not recorded";
-    fprintf(f, "%s\n  format        collide-store v%d\n  method        %s\n  base model    %s\n",
-            cl_store_path(s), cl_store_format_version(s), m->method,
+    fprintf(f, "%s\n  format        collide-store v%d\n", cl_store_path(s),
+            cl_store_format_version(s));
+    if (m->name[0])
+        fprintf(f, "  name          %s\n", m->name);
+    fprintf(f, "  method        %s%s\n  base model    %s\n", m->method,
+            imp && strcmp(m->method, "imported") ? "  (a label given on import)"
+            : imp                                ? "  (adapters trained elsewhere)"
+                                                 : "",
             m->base_model[0] ? m->base_model : nr);
     fprintf(f, "  LoRA          r=%d alpha=%g scaling=%g (%s)%s\n", m->rank, m->alpha, m->scaling,
             m->scaling_rule, imp ? "  (the first adapter's; per task below)" : "");
-    if (imp)
+    if (imp && lam)
+        fprintf(f, "  penalty       %s  lambda_orth=%g lambda_sparse=%g (labels)\n"
+                   "  seed          %s\n", nr, m->lambda_orth, m->lambda_sparse, nr);
+    else if (imp)
         fprintf(f, "  penalty       %s\n  seed          %s\n", nr, nr);
     else
         fprintf(f,
@@ -94,7 +104,7 @@ static void print_text(cli *c, cl_store *s, int64_t params)
         const char *d = cl_store_task_data(s, i);
         int64_t e = cl_store_task_end(s, i);
         fprintf(f, "    %2d %-*s", i, w, cl_store_task_name(s, i));
-        if (!imp)
+        if (lam)
             fprintf(f, "  lambda=%-6g", cl_store_task_lambda(s, i));
         if (e >= 0) {
             char lora[256];
@@ -140,7 +150,8 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     static const char *rc[] = {"store", "format_version:i", "method", "rank:i", "alpha:f",
                                "scaling:f", "scaling_rule", "penalty_form", "lambda_orth:f",
                                "lambda_l2:f", "lambda_sparse:f", "seed:i", "base_model",
-                               "created_by", "tasks:i", "modules:i", "snapshots:i", "parameters:i"};
+                               "created_by", "tasks:i", "modules:i", "snapshots:i", "parameters:i",
+                               "name", "origin"};
     static const char *tc[] = {"store",      "task:i",     "name",          "data",
                                "lambda:f",   "end_snapshot:i", "baseline:f", "rank_min:i",
                                "rank_max:i", "lora_alpha:f", "scale_min:f",   "scale_max:f"};
@@ -152,7 +163,7 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     for (int i = 0; i < M; i++)
         params += (int64_t)cl_store_module_rank(s, i) *
                   (cl_store_module_d_out(s, i) + cl_store_module_d_in(s, i));
-    cli_table *t = cli_table_get(c, "store", rc, 18);
+    cli_table *t = cli_table_get(c, "store", rc, 20);
     cli_row_begin(t);
     cli_cell_s(t, path);
     cli_cell_i(t, cl_store_format_version(s));
@@ -162,8 +173,16 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     cli_cell_f(t, m->scaling);
     cli_cell_s(t, m->scaling_rule);
     if (cli_imported(s)) { /* adapters trained elsewhere carry none of these */
-        for (int k = 0; k < 5; k++)
+        cli_cell_none(t);
+        if (cli_lambda_recorded(s)) { /* but their labels may say */
+            cli_cell_f(t, m->lambda_orth);
             cli_cell_none(t);
+            cli_cell_f(t, m->lambda_sparse);
+        } else {
+            for (int k = 0; k < 3; k++)
+                cli_cell_none(t);
+        }
+        cli_cell_none(t);
     } else {
         cli_cell_s(t, m->penalty_form);
         cli_cell_f(t, m->lambda_orth);
@@ -177,6 +196,8 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
     cli_cell_i(t, M);
     cli_cell_i(t, N);
     cli_cell_i(t, params);
+    cli_cell_s(t, m->name);
+    cli_cell_s(t, m->origin);
     t = cli_table_get(c, "tasks", tc, 12);
     for (int i = 0; i < T; i++) {
         cli_row_begin(t);
@@ -184,7 +205,7 @@ int fam_info(cli *c, cl_store *s, cl_error *err)
         cli_cell_i(t, i);
         cli_cell_s(t, cl_store_task_name(s, i));
         cli_cell_s(t, cl_store_task_data(s, i));
-        if (cli_imported(s))
+        if (!cli_lambda_recorded(s))
             cli_cell_none(t);
         else
             cli_cell_f(t, cl_store_task_lambda(s, i));

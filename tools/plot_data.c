@@ -379,9 +379,11 @@ const char *plot_basename(const char *path)
     return s ? s + 1 : path;
 }
 
+/* The run's name where it has one (collide-import --name), else its file. */
 const char *plot_store_name(const cl_store *s, int maxlen, char *buf, size_t n)
 {
-    plot_shorten(plot_basename(cl_store_path(s)), maxlen, buf, n);
+    const char *name = cl_store_meta(s)->name;
+    plot_shorten(name[0] ? name : plot_basename(cl_store_path(s)), maxlen, buf, n);
     return buf;
 }
 
@@ -409,7 +411,7 @@ void plot_point_label(const plot_run *r, const cl_store *s, char *buf, size_t n)
     const cl_run_meta *m = cl_store_meta(s);
     buf[0] = 0;
     if (r->o->labels == PLOT_LABEL_STORE) {
-        snprintf(buf, n, "%s", plot_basename(cl_store_path(s)));
+        snprintf(buf, n, "%s", m->name[0] ? m->name : plot_basename(cl_store_path(s)));
     } else if (r->o->labels == PLOT_LABEL_LAMBDA) {
         if (!strcmp(m->method, "olora+nlora"))
             snprintf(buf, n, "λ=%g, λ1=%g", m->lambda_sparse, m->lambda_orth);

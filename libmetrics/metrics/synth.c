@@ -292,7 +292,7 @@ int cl_synth_write(const char *path, const cl_synth_spec *sp, cl_error *err)
     char created[64];
     snprintf(created, sizeof created, "collide-synth %s", cl_version());
     cl_store_spec spec = {
-        .meta = {.method = sp->method ? sp->method : "synthetic", .rank = r, .alpha = sp->alpha,
+        .meta = {.method = sp->method ? sp->method : "synthetic", .origin = "synthetic", .rank = r, .alpha = sp->alpha,
                  .scaling = sp->alpha / r, .scaling_rule = "alpha/r", .penalty_form = "none",
                  .seed = sp->seed, .base_model = "synthetic", .created_by = created},
         .n_tasks = T, .task_names = (const char *const *)tnames, .n_modules = M,

@@ -130,6 +130,15 @@ const cl_peft_module *cl_peft_module_at(const cl_peft_adapter *a, int t, int m);
  * B d_out x rank (row-major). */
 int cl_peft_read(cl_peft_adapter *a, int t, int m, float *A, float *B, cl_error *err);
 
+/* The adapters at path, in import order: path itself when it is an adapter
+ * (or anything that is not a folder of adapters), then each subfolder that
+ * holds an adapter_config.json, in name order (layers.2 before layers.10):
+ * PEFT's save of several adapters (the "default" one on top, the others in
+ * subfolders named after them), or a folder of adapter folders. Release
+ * with cl_peft_paths_free. */
+int cl_peft_find(const char *path, char ***out, int *n, cl_error *err);
+void cl_peft_paths_free(char **paths, int n);
+
 typedef struct cl_peft_import_spec {
     const char *const *task_names; /* NULL: from the directory names           */
     int n_task_names;              /* must equal the number of tasks            */
@@ -138,13 +147,24 @@ typedef struct cl_peft_import_spec {
     void *progress_ctx;
     cl_peft_note_fn note;          /* NULL: none; hears e.g. differing bases    */
     void *note_ctx;
+    const cl_run_labels *labels;   /* NULL: method "imported", no name; its
+                                      accuracy and baseline are not used       */
+    const char *accuracy_file;     /* NULL: none; CSV or JSON by task name
+                                      (cl_accuracy_file_read), read once the
+                                      task names are known                    */
+    cl_eval accuracy_eval;         /* the protocol of accuracy_file            */
+    int common_modules;            /* 1: the modules every adapter has (each
+                                      one dropped is a note); 0: every adapter
+                                      must have the same modules               */
 } cl_peft_import_spec;
 
 /* Write a store holding every task of the n adapters in training order, one
- * end-of-task snapshot each, method "imported". Module sets and shapes must
- * agree (the first mismatch is the error); ranks and scales may differ. The
- * store is written under a temporary name and renamed over path only once
- * complete, so a failure leaves path as it was. */
+ * end-of-task snapshot each, origin "imported" and method "imported" unless
+ * labels say otherwise. Module sets (or, with common_modules, the shared
+ * modules) and shapes must agree (the first mismatch is the error); ranks
+ * and scales may differ. The store is written under a temporary name and
+ * renamed over path only once complete, so a failure leaves path as it
+ * was. */
 int cl_peft_import(const char *path, cl_peft_adapter *const *a, int n,
                    const cl_peft_import_spec *spec, cl_error *err);
 

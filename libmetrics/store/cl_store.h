@@ -65,6 +65,11 @@ typedef struct cl_run_meta {
     const char *base_model;    /* identity of the base model                 */
     const char *created_by;    /* tool and version                           */
     const char *train_config;  /* the trainer's settings as JSON ("" if none) */
+    const char *name;          /* the run's label in tables and figures ("":
+                                  none; the tools then use the file name)    */
+    const char *origin;        /* "trained", "imported" or "synthetic": who
+                                  wrote the adapters (method may be a label
+                                  an importer gave, e.g. "olora")            */
 } cl_run_meta;
 
 typedef struct cl_store_spec {
@@ -183,6 +188,43 @@ int cl_store_task_rslora(const cl_store *s, int t);
  * Allocates out->A and out->B; release with cl_lowrank_free. */
 int cl_store_read_adapter(cl_store *s, int m, int64_t id, cl_lowrank *out,
                           cl_error *err);
+
+/* ------------------------------------------------------------ labels */
+
+/* What a run is, for adapters trained elsewhere (docs/IMPORT.md, "Labels"):
+ * set by collide-import on a new store, or on an existing one by
+ * cl_store_annotate. A NULL / NaN field is left as it is. */
+typedef struct cl_run_labels {
+    const char *method;      /* olora, nlora, inclora, ... or another name   */
+    const char *name;        /* the run's label; "" removes it               */
+    double lambda_sparse;    /* N-LoRA lambda (every task's too)             */
+    double lambda_orth;      /* O-LoRA lambda1                               */
+    const double *accuracy;  /* T x T, R[i][j] after task i on task j; NaN =
+                                not evaluated                                */
+    const double *baseline;  /* T                                            */
+    cl_eval eval;            /* the protocol they were measured under        */
+} cl_run_labels;
+
+void cl_run_labels_init(cl_run_labels *l);
+int cl_run_labels_empty(const cl_run_labels *l);
+/* Labels fit for a store of T tasks: the method a name of letters, digits
+ * and + - _ . (not "synthetic"), lambdas finite and >= 0, accuracies in
+ * [0, 1] or NaN. */
+int cl_run_labels_check(const cl_run_labels *l, int T, cl_error *err);
+/* The set fields of l written over m (pointers are l's). */
+void cl_run_labels_apply(const cl_run_labels *l, cl_run_meta *m);
+/* Rewrite the labels of the store at path: the file is copied beside it,
+ * changed, read back and renamed over path, so a failure leaves it as it
+ * was. A collide-train store takes only a name (its method, lambdas and
+ * accuracies are the trainer's record). */
+int cl_store_annotate(const char *path, const cl_run_labels *l, cl_error *err);
+
+/* An accuracy matrix for the T tasks named tasks[], from a CSV or JSON file
+ * (docs/IMPORT.md, "Accuracy files"): R (T x T) and baseline (T), NaN where
+ * not given. *percent: the file was in percent (a value above 1) and has
+ * been divided by 100. */
+int cl_accuracy_file_read(const char *file, const char *const *tasks, int T, double *R,
+                          double *baseline, int *has_baseline, int *percent, cl_error *err);
 
 /* ------------------------------------------------------------ views */
 

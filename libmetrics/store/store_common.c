@@ -130,6 +130,8 @@ void cl_store_free(cl_store *s)
     free(s->s_base);
     free(s->s_created);
     free(s->s_config);
+    free(s->s_name);
+    free(s->s_origin);
     free_strings(s->task_name, s->T);
     free_strings(s->task_data, s->T);
     free(s->task_lambda);
@@ -286,4 +288,13 @@ int cl_store_close(cl_store *s, cl_error *err)
     cl_store_free(s);
     cl_h5_quiet_end(&q);
     return rc;
+}
+
+const char *cl_store_origin_of(const char *method)
+{
+    if (method && !strcmp(method, "imported"))
+        return "imported";
+    if (method && !strcmp(method, "synthetic"))
+        return "synthetic";
+    return "trained";
 }

@@ -47,7 +47,7 @@ struct cl_store {
     int version;
 
     cl_run_meta meta;
-    char *s_method, *s_rule, *s_penalty, *s_base, *s_created, *s_config;
+    char *s_method, *s_rule, *s_penalty, *s_base, *s_created, *s_config, *s_name, *s_origin;
 
     int T;
     char **task_name;
@@ -101,5 +101,9 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err);
 /* The store read and checked in this process (store_read.c), without the
  * throw-away child that cl_store_open runs first (store_open.c). */
 int cl_store_open_direct(const char *path, cl_store **out, cl_error *err);
+
+/* The origin a store without /@origin has: "imported" and "synthetic" stores
+ * were named by their method before the attribute existed. */
+const char *cl_store_origin_of(const char *method);
 
 #endif

@@ -86,6 +86,11 @@ int cl_store_create_layout(cl_store *s, const cl_store_spec *sp, cl_error *err)
     bad |= cl_h5_attr_write_str(f, "created_by", m->created_by ? m->created_by : "");
     if (m->train_config && m->train_config[0])
         bad |= cl_h5_attr_write_str(f, "train_config", m->train_config);
+    if (m->name && m->name[0])
+        bad |= cl_h5_attr_write_str(f, "name", m->name);
+    bad |= cl_h5_attr_write_str(f, "origin", m->origin && m->origin[0]
+                                                 ? m->origin
+                                                 : cl_store_origin_of(m->method));
     if (bad)
         return cl_store_write_fail(s, err, "cannot write run attributes");
 

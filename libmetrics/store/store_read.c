@@ -91,6 +91,17 @@ static hid_t open_file(const char *path, cl_error *err)
     return -1;
 }
 
+/* A string attribute that older stores lack: def when absent. */
+static int read_optional_str(hid_t f, const char *p, const char *name, const char *def,
+                             char **out, cl_error *err)
+{
+    if (H5Aexists(f, name) > 0)
+        return cl_h5_attr_read_str(f, p, name, out, err);
+    H5Eclear2(H5E_DEFAULT);
+    *out = cl_strdup(def, err);
+    return *out ? CL_OK : err->code;
+}
+
 static int read_meta(cl_store *s, cl_error *err)
 {
     hid_t f = s->file;
@@ -144,14 +155,18 @@ static int read_meta(cl_store *s, cl_error *err)
         (rc = cl_h5_attr_read_str(f, p, "created_by", &s->s_created, err)))
         return rc;
     /* optional: written by collide-train */
-    if (H5Aexists(f, "train_config") > 0) {
-        if ((rc = cl_h5_attr_read_str(f, p, "train_config", &s->s_config, err)))
-            return rc;
-    } else {
-        H5Eclear2(H5E_DEFAULT);
-        if (!(s->s_config = cl_strdup("", err)))
-            return err->code;
-    }
+    if ((rc = read_optional_str(f, p, "train_config", "", &s->s_config, err)))
+        return rc;
+    /* optional since collide 0.3: the run's label and who wrote it */
+    if ((rc = read_optional_str(f, p, "name", "", &s->s_name, err)) ||
+        (rc = read_optional_str(f, p, "origin", cl_store_origin_of(s->s_method), &s->s_origin,
+                                err)))
+        return rc;
+    if (strcmp(s->s_origin, "trained") && strcmp(s->s_origin, "imported") &&
+        strcmp(s->s_origin, "synthetic"))
+        return cl_error_set(err, CL_ERR_VALUE,
+                            "%s: /@origin: \"%s\" is not trained, imported or synthetic", p,
+                            s->s_origin);
     if (rank < 1 || rank > 65536)
         return cl_error_set(err, CL_ERR_VALUE, "%s: /@rank: %lld out of range", p, (long long)rank);
     m->rank = (int)rank;
@@ -166,6 +181,8 @@ static int read_meta(cl_store *s, cl_error *err)
     m->base_model = s->s_base;
     m->created_by = s->s_created;
     m->train_config = s->s_config;
+    m->name = s->s_name;
+    m->origin = s->s_origin;
     return CL_OK;
 }
 

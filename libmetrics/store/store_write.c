@@ -94,6 +94,9 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->s_base = cl_strdup(m->base_model ? m->base_model : "", err);
     s->s_created = cl_strdup(m->created_by ? m->created_by : "", err);
     s->s_config = cl_strdup(m->train_config ? m->train_config : "", err);
+    s->s_name = cl_strdup(m->name ? m->name : "", err);
+    s->s_origin = cl_strdup(m->origin && m->origin[0] ? m->origin : cl_store_origin_of(m->method),
+                            err);
     s->task_name = cl_alloc((size_t)s->T, sizeof(char *), err);
     s->task_data = cl_alloc((size_t)s->T, sizeof(char *), err);
     s->task_lambda = cl_alloc((size_t)s->T, sizeof(double), err);
@@ -113,6 +116,7 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->dA = cl_alloc((size_t)s->M, sizeof(hid_t), err);
     s->dB = cl_alloc((size_t)s->M, sizeof(hid_t), err);
     if (!s->s_method || !s->s_rule || !s->s_penalty || !s->s_base || !s->s_created || !s->s_config ||
+        !s->s_name || !s->s_origin ||
         !s->task_name || !s->task_data || !s->task_lambda || !s->task_end || !s->R[0] ||
         !s->R[1] || !s->baseline[0] || !s->baseline[1] || !s->n_test || !s->n_labels || !s->task_alpha || !s->task_rslora || !s->mod_name || !s->d_out || !s->d_in || !s->mrank || !s->dA ||
         !s->dB)
@@ -148,6 +152,8 @@ static int adopt_spec(cl_store *s, const cl_store_spec *sp, cl_error *err)
     s->meta.base_model = s->s_base;
     s->meta.created_by = s->s_created;
     s->meta.train_config = s->s_config;
+    s->meta.name = s->s_name;
+    s->meta.origin = s->s_origin;
     s->resume_bytes = sp->resume_bytes;
     s->version = CL_FORMAT_VERSION;
     return CL_OK;
