@@ -81,7 +81,8 @@ int cl_peft_find(const char *path, char ***out, int *n_out, cl_error *err)
         cl_peft_paths_free(subs, n);
         return rc;
     }
-    qsort(subs, (size_t)n, sizeof *subs, name_cmp);
+    if (n > 1) /* qsort of a NULL array is undefined, even of 0 items */
+        qsort(subs, (size_t)n, sizeof *subs, name_cmp);
     /* the top adapter (PEFT's "default") first; a path with no adapter
      * below it stays itself, for cl_peft_open to explain */
     int top = n == 0 || has_config(path);
