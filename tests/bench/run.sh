@@ -1,13 +1,15 @@
 #!/bin/sh
 # collide's benchmarks against the numpy way and the hardware (docs/PERFORMANCE.md).
 #
-#   tests/bench/run.sh [--quick] [--reps N]
+#   tests/bench/run.sh [--quick] [--reps N] [--parts main,nxn]
 #
 # Builds what it needs (Release) in $BUILD (default: build/), writes the
 # benchmark stores to $BENCH_DIR (default: $BUILD/bench/data, never
 # committed), runs collide's tools and the numpy reference on them and prints
-# one table. The full run takes about 25 minutes, mostly the numpy reference;
-# --quick (fewer modules) takes a few minutes. Not part of ctest.
+# one table. The full run takes about 30 minutes, mostly the numpy reference;
+# --quick (fewer modules) takes a few minutes. --parts nxn runs only the N x N
+# row (32 PEFT adapters imported as one store; about 5 minutes, --quick under
+# one), --parts main every other row. Not part of ctest.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$root/build}

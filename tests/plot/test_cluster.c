@@ -173,8 +173,8 @@ static int write_store(const char *path)
     int32_t rank[1] = {1};
     double scale[1] = {2};
     for (int t = 0; t < T; t++) {
-        tn[t] = malloc(16);
-        snprintf(tn[t], 16, "task-%c%d", "ABC"[t % 3], t);
+        tn[t] = malloc(32);
+        snprintf(tn[t], 32, "task-%c%d", "ABC"[t % 3], t);
     }
     cl_store_spec spec = {
         .meta = {.method = "imported", .rank = 1, .alpha = 2, .scaling = 2,
