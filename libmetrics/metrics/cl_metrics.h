@@ -255,6 +255,75 @@ void cl_synth_defaults(cl_synth_spec *s);
 int cl_synth_check(const cl_synth_spec *spec, const char *path, cl_error *err);
 int cl_synth_write(const char *path, const cl_synth_spec *spec, cl_error *err);
 
+/* ------------------------------------------------------------ pair interference */
+
+/* Pair interference (section 8; explain.c, stats.c): how a later task's
+ * update meets an earlier one's on one module, and the statistics that
+ * relate such per-pair measures to forgetting (collide-explain). */
+
+/* How task j's update (j later) meets task i's, for one module. A ratio
+ * whose denominator is 0 (a zero update) is NaN. */
+typedef struct cl_pair_measures {
+    double overlap_energy; /* sum |dW_i o dW_j| / (||dW_i||_F ||dW_j||_F), in [0, 1]     */
+    double cosine;         /* <dW_i, dW_j>_F / (||dW_i||_F ||dW_j||_F) (cl_ortho.cosine)   */
+    double oo;             /* O-LoRA's ||A_i A_j^T||_F^2 (cl_ortho.oo)                    */
+    double angle_sim;      /* mean squared cosine of principal angles, rows of A
+                              (cl_ortho.sim_a; NaN when an A is zero)                    */
+    double rowspace_share; /* ||dW_j P_i||_F^2 / ||dW_j||_F^2, P_i the projector onto the
+                              row span of A_i (0 when A_i = 0), in [0, 1]; the span's
+                              rank cut: unit rows, SVD, sigma > 1e-5 sigma_max (explain.c) */
+    double norm_i, norm_j; /* ||dW_i||_F, ||dW_j||_F                                     */
+} cl_pair_measures;
+
+/* Every ordered pair i < j of n updates of one module (all d_out x d_in):
+ * out[i * n + j] (n x n; entries with i >= j untouched). cum_share (may be
+ * NULL) gets, for each j, ||dW_j P_<j||_F^2 / ||dW_j||_F^2 with P_<j the
+ * projector onto the span of the rows of A_0 .. A_{j-1}; NaN for j = 0 and
+ * for a zero dW_j. All from the factors except overlap_energy, formed tile
+ * by tile (no d_out x d_in matrix is held). Deterministic. */
+int cl_pair_module(const cl_lowrank *u, int n, cl_pair_measures *out, double *cum_share,
+                   cl_error *err);
+
+/* Correlations of n paired values (stats.c). Every input must be finite: a
+ * NaN or infinite entry makes the result NaN (nothing is dropped; the
+ * caller filters). NaN also when n < 3 (partial: n < 4) or an input is
+ * constant (partial: a residual is constant). Values are clamped to [-1, 1]. */
+double cl_pearson(const double *x, const double *y, int n);
+/* Pearson of the ranks; ties take the average of their ranks. */
+double cl_spearman(const double *x, const double *y, int n);
+/* Partial correlation of x and y given z: Pearson of the residuals of the
+ * least-squares fits x ~ 1 + z and y ~ 1 + z; spearman = 1: of the ranks
+ * of x, y and z. */
+double cl_partial(const double *x, const double *y, const double *z, int n, int spearman);
+
+enum {
+    CL_CORR_PEARSON = 0,
+    CL_CORR_SPEARMAN,
+    CL_CORR_PARTIAL_SPEARMAN,  /* cl_partial(x, y, z, n, 1); z required */
+    CL_CORR_PARTIAL_PEARSON    /* cl_partial(x, y, z, n, 0); z required */
+};
+
+typedef struct cl_corr_stat {
+    double r;      /* the correlation of kind on all n values                      */
+    double lo, hi; /* bootstrap 95% percentile interval (2.5% and 97.5% quantiles,
+                      linear interpolation, over the resamples where r is defined)  */
+    double p;      /* two-sided permutation p-value: (#{|r_perm| >= |r|} + 1) / (perms + 1) */
+    int n;         /* values used                                                   */
+    int reps_defined; /* bootstrap resamples where r was defined                    */
+} cl_corr_stat;
+
+/* r, its bootstrap interval (reps resamples of the n pairs with
+ * replacement) and its permutation p-value (perms permutations of y; for
+ * the partial kinds, of y's residuals given z, Freedman-Lane). Two
+ * cl_rng streams seeded from seed (one for the bootstrap, one for the
+ * permutations), single-threaded: the same arguments give the same
+ * numbers on every run. NaN fields where undefined (r NaN: all NaN; reps
+ * = 0: lo, hi NaN; perms = 0: p NaN). CL_ERR_ARG for a bad kind, n < 0,
+ * reps or perms < 0, or a partial kind without z; CL_ERR_VALUE for a
+ * non-finite input. */
+int cl_corr_test(const double *x, const double *y, const double *z, int n, int kind, int reps,
+                 int perms, uint64_t seed, cl_corr_stat *out, cl_error *err);
+
 #ifdef __cplusplus
 }
 #endif
