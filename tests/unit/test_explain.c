@@ -204,6 +204,43 @@ static void test_pairs_closed_forms(void)
         cl_lowrank_free(&u[t]);
 }
 
+/* A_1 = C A_0 rounded to float32 spans A_0's rows up to rounding: the
+ * span of A_0 and A_1 together is A_0's, so task 2's cumulative share is its
+ * share in A_0's span (a cut at 1e-10 would count the rounding directions). */
+static void test_rounding_span(void)
+{
+    enum { K = 4, D = 32, DO = 20 };
+    cl_rng r;
+    cl_rng_seed(&r, 3);
+    cl_lowrank u[3] = {mk(DO, D, K, 1.0), mk(DO, D, 3, 1.0), mk(DO, D, K, 1.0)};
+    for (int t = 0; t < 3; t++)
+        fill_normal(u[t].B, (size_t)(DO * u[t].k), &r);
+    fill_normal(u[0].A, K * D, &r);
+    fill_normal(u[2].A, K * D, &r);
+    float C[3][K];
+    for (int i = 0; i < 3; i++)
+        for (int q = 0; q < K; q++)
+            C[i][q] = (float)cl_rng_normal(&r);
+    for (int i = 0; i < 3; i++)
+        for (int c = 0; c < D; c++) {
+            float acc = 0;
+            for (int q = 0; q < K; q++)
+                acc += C[i][q] * u[0].A[q * D + c];
+            u[1].A[i * D + c] = acc;
+        }
+    cl_pair_measures m[9];
+    double cum[3];
+    cl_error err;
+    CHECK(cl_pair_module(u, 3, m, cum, &err) == CL_OK, "%s", err.msg);
+    CHECK_NEAR(m[0 * 3 + 1].rowspace_share, 1, 1e-12, 0, "A_1 in A_0's span");
+    /* the rounding still tilts the kept span by ~1e-8 (7e-9 relative here);
+     * counting the rounding directions would add whole dimensions */
+    CHECK_NEAR(cum[2], m[0 * 3 + 2].rowspace_share, 1e-6, 0,
+               "cumulative share over A_0 and A_1 = share in A_0's span");
+    for (int t = 0; t < 3; t++)
+        cl_lowrank_free(&u[t]);
+}
+
 /* Rows wide enough that 64 rows of every task exceed the 32 MiB cap: the
  * tile shrinks (34 rows here); against a row-by-row dense sum. */
 static void test_overlap_tiles(void)
@@ -417,6 +454,7 @@ int main(void)
         json_decref(doc);
     }
     test_pairs_closed_forms();
+    test_rounding_span();
     test_overlap_tiles();
     test_stats_closed_forms();
     test_corr_test();
