@@ -41,6 +41,7 @@
 #define TILE_ROWS 64
 #define ROW_RTOL 1e-5
 #define TILE_BYTES ((size_t)32 << 20)
+#define CHUNK ((size_t)1024) /* entries per task per pass over the pairs */
 
 static double dot(const double *x, const double *y, size_t n)
 {
@@ -228,14 +229,27 @@ static int overlap_sums(const pm_task *t, int n, double *acc, cl_error *err)
                         t[i].f.B + (size_t)r0 * (size_t)k, k, t[i].f.A, (int)d_in, 0.0,
                         W + (size_t)i * tile, (int)d_in);
         }
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++) {
-                const double *a = W + (size_t)i * tile, *b = W + (size_t)j * tile;
-                double s = 0;
-                for (size_t q = 0; q < e; q++)
-                    s += fabs(a[q] * b[q]);
-                acc[i * n + j] += s;
-            }
+        /* column chunks of CHUNK entries of every task stay in cache while
+         * every pair reads them; per pair four partial sums in a fixed order
+         * (deterministic) let the loop vectorise */
+        for (size_t c0 = 0; c0 < e; c0 += CHUNK) {
+            size_t c1 = e - c0 < CHUNK ? e : c0 + CHUNK;
+            for (int i = 0; i < n; i++)
+                for (int j = i + 1; j < n; j++) {
+                    const double *a = W + (size_t)i * tile, *b = W + (size_t)j * tile;
+                    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                    size_t q = c0;
+                    for (; q + 4 <= c1; q += 4) {
+                        s0 += fabs(a[q] * b[q]);
+                        s1 += fabs(a[q + 1] * b[q + 1]);
+                        s2 += fabs(a[q + 2] * b[q + 2]);
+                        s3 += fabs(a[q + 3] * b[q + 3]);
+                    }
+                    for (; q < c1; q++)
+                        s0 += fabs(a[q] * b[q]);
+                    acc[i * n + j] += (s0 + s1) + (s2 + s3);
+                }
+        }
     }
     free(W);
     return CL_OK;
