@@ -280,7 +280,8 @@ typedef struct cl_pair_measures {
  * NULL) gets, for each j, ||dW_j P_<j||_F^2 / ||dW_j||_F^2 with P_<j the
  * projector onto the span of the rows of A_0 .. A_{j-1}; NaN for j = 0 and
  * for a zero dW_j. All from the factors except overlap_energy, formed tile
- * by tile (no d_out x d_in matrix is held). Deterministic. */
+ * by tile (no d_out x d_in matrix is held). The same on every run; another
+ * BLAS thread count may change the last bit. */
 int cl_pair_module(const cl_lowrank *u, int n, cl_pair_measures *out, double *cum_share,
                    cl_error *err);
 
