@@ -40,9 +40,19 @@ static int am_store(plot_run *r, cl_store *s, int index, void *vc, cl_error *err
     int c_name = plot_col(t, "name"), c_acc = plot_col(t, "accuracy");
     int c_prot = plot_col(t, "protocol");
     const cli_table *sm = plot_table(r, "summary");
-    int T = cl_store_n_tasks(s);
+    int T = cl_store_n_tasks(s), any = 0;
+    for (int e = 0; e < CL_EVAL_COUNT; e++)
+        any |= cl_store_has_eval(s, (cl_eval)e);
     for (int q = 0; q < cli_table_nrows(sm); q++) {
         const char *prot = cli_table_str(sm, q, plot_col(sm, "protocol"));
+        /* a protocol the store never measured (an imported store's other
+         * one) is no panel, unless it measured none: then the no-data refusal */
+        int measured = 0;
+        for (int e = 0; e < CL_EVAL_COUNT; e++)
+            if (!strcmp(prot, cl_eval_name((cl_eval)e)))
+                measured = cl_store_has_eval(s, (cl_eval)e);
+        if (any && !measured)
+            continue;
         int p = ++k->panels;
         for (int i = 0; i < n; i++) {
             if (strcmp(cli_table_str(t, i, c_prot), prot))
@@ -89,8 +99,9 @@ int plot_accuracy_matrix(plot_run *r, cl_error *err)
         return rc;
     rc = plot_each_store(r, am_store, &k, err);
     if (!rc && !k.evaluated)
-        rc = plot_no_data(r, err, "no accuracy was ever evaluated in %s%s (an imported store has "
-                                  "none; collide-train records them)",
+        rc = plot_no_data(r, err, "no accuracy was ever evaluated in %s%s (collide-train records "
+                                  "them; an imported store has them when labelled: collide-import "
+                                  "--accuracy FILE, docs/IMPORT.md)",
                           r->o->stores[0], r->o->n_stores > 1 ? " or the other stores" : "");
     if ((rc = plot_csv_finish(r, &k.w, &k.v, rc, err)))
         return rc;

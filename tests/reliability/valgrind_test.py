@@ -70,6 +70,7 @@ TINY = ["--data", data, "--dim", "16", "--layers", "1", "--heads", "2", "--kv-he
         "32", "--seq", "16", "--batch", "4", "--vocab", "300", "--steps", "2", "--quiet"]
 native("collide-pretrain", "-o", base, *TINY)
 adapters = [os.path.join(SRC, "fixtures", "peft", "llama", t) for t in ("task1", "task2")]
+audit = os.path.join(SRC, "fixtures", "peft", "audit", "olora-seed1")
 
 RUNS = [
     ["collide-synth", "-o", w("synth.h5"), "--tasks", "2", "--modules", "2", "--shape", "16x12",
@@ -81,7 +82,12 @@ RUNS = [
     ["collide-sparsity", store],
     ["collide-forget", store],
     ["collide-report", "--format", "json", store],
+    ["collide-summary", "--format", "latex", store],
     ["collide-import", "-o", w("imported.h5"), *adapters],
+    # the torch.save reader, labels and an accuracy file
+    ["collide-import", "-o", w("imported-bin.h5"), audit, "--tasks", "dbpedia,amazon,yahoo,agnews",
+     "--method", "olora", "--lambda-orth", "0.5", "--name", "audit",
+     "--accuracy", os.path.join(audit, "accuracy.csv"), "--accuracy-protocol", "ranked"],
     ["collide-export", store, "-o", w("exported")],
     ["collide-pretrain", "-o", w("pretrained"), *TINY],
     ["collide-train", "-o", w("trained.h5"), "--data", data, "--base", base, "--tasks", "agnews",
