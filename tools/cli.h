@@ -72,7 +72,13 @@ typedef struct cli_tool {
     const char *details;    /* paragraphs after the options, or NULL */
     unsigned opts;
     const char *primary;    /* the CSV table printed without --table */
+    const struct cli_opt *extra;  /* the tool's own options (keys >= CLI_KEY_TOOL),
+                                     ending with a NULL name; or NULL */
+    void (*on_extra)(void *ctx, int key, const char *arg);
+    void *extra_ctx;
 } cli_tool;
+
+enum { CLI_KEY_TOOL = 4096 }; /* first key of a metric tool's own options */
 
 /* ---- the one option parser ----
  * A tool lists its options in a table; cli_parse adds the options every tool

@@ -350,6 +350,7 @@ enum { N_METRIC = sizeof metric_opts / sizeof metric_opts[0] };
 typedef struct init_ctx {
     cli *c;
     const char *sweep_list;
+    const cli_tool *tool;
 } init_ctx;
 
 static void on_metric_opt(void *vctx, int key, const char *arg)
@@ -357,6 +358,10 @@ static void on_metric_opt(void *vctx, int key, const char *arg)
     init_ctx *x = vctx;
     cli *c = x->c;
     cl_error err;
+    if (key >= CLI_KEY_TOOL) {
+        x->tool->on_extra(x->tool->extra_ctx, key, arg);
+        return;
+    }
     switch (key) {
     case O_SNAP:
         /* the form is checked here (bad usage, 2); whether the store holds
@@ -403,8 +408,16 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
     c->n_th = 0;
     c->opts = t->opts;
     c->primary = t->primary;
-    cli_opt opts[N_METRIC + 1];
+    enum { MAX_EXTRA = 16 };
+    cli_opt opts[N_METRIC + MAX_EXTRA + 1];
     int n = 0;
+    for (int i = 0; t->extra && t->extra[i].name; i++) {
+        if (i == MAX_EXTRA || t->extra[i].key < CLI_KEY_TOOL || !t->on_extra) {
+            fprintf(stderr, "%s: internal error: bad tool option table\n", t->name);
+            exit(CLI_EXIT_FAIL);
+        }
+        opts[n++] = t->extra[i];
+    }
     for (int i = 0; i < N_METRIC; i++) {
         opts[n] = metric_opts[i].opt;
         if (!(t->opts & metric_opts[i].flag))
@@ -424,7 +437,7 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
                          .min_args = 1,
                          .max_args = -1,
                          .args_name = "STORE"};
-    init_ctx x = {c, NULL};
+    init_ctx x = {c, NULL, t};
     cli_args a;
     cli_parse(&sp, argc, argv, on_metric_opt, &x, &a);
     if (c->n_th == 0) {

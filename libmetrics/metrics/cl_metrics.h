@@ -325,6 +325,67 @@ typedef struct cl_corr_stat {
 int cl_corr_test(const double *x, const double *y, const double *z, int n, int kind, int reps,
                  int perms, uint64_t seed, cl_corr_stat *out, cl_error *err);
 
+/* ------------------------------------------------------------ explain */
+
+/* Forgetting against interference in one store (explain_store.c): every
+ * ordered task pair of the task-ends view, i trained before j. */
+enum {
+    CL_EX_COLLISION = 0, /* collision rate, mean over modules (per threshold) */
+    CL_EX_JACCARD,       /* Jaccard index, the same                            */
+    CL_EX_OVERLAP,       /* cl_pair_measures' fields, mean over modules:       */
+    CL_EX_COSINE,
+    CL_EX_OO,
+    CL_EX_ANGLE,
+    CL_EX_SHARE,
+    CL_EX_NORM,          /* ||dW_j||_F over all modules: the size of the update
+                            that did the forgetting (the partial correlations'
+                            control)                                           */
+    CL_EX_COUNT
+};
+const char *cl_explain_measure_name(int k); /* "collision_rate", ... "norm_j" */
+int cl_explain_thresholded(int k);          /* 1 for collision_rate, jaccard  */
+
+typedef struct cl_explain_pair {
+    int i, j;                           /* store task indices, i < j          */
+    int a, b;                           /* their positions in the view        */
+    double forgetting[CL_EVAL_COUNT];   /* R[j-1][i] - R[j][i] per protocol;
+                                           NaN unless both were evaluated     */
+    double *collision, *jaccard;        /* [n_th], mean over modules          */
+    cl_pair_measures m;                 /* ratios: mean over the modules where
+                                           defined; norms: over all modules   */
+} cl_explain_pair;
+
+typedef struct cl_explain {
+    int tasks, pairs, modules, n_th;
+    cl_threshold *th;                   /* [n_th]                             */
+    int *module;                        /* [modules] store module indices     */
+    cl_explain_pair *pair;              /* [pairs]: (0,1), (0,2), ..., (1,2), ... */
+    cl_pair_measures *mod_m;            /* [module][pair]                     */
+    double *mod_collision, *mod_jaccard;/* [module][pair][threshold]          */
+    double *mod_cum_share;              /* [module][task]                     */
+    double *cum_share;                  /* [view position]: mean over modules */
+} cl_explain;
+
+/* The pairs of s's task-ends view over the given modules (NULL: all). */
+int cl_explain_store(cl_store *s, cl_backend *be, const cl_threshold *th, int n_th,
+                     const int *modules, int n_modules, cl_explain *out, cl_error *err);
+void cl_explain_free(cl_explain *e);
+/* Measure k of pair p (threshold q where it has one). */
+double cl_explain_value(const cl_explain *e, int p, int k, int q);
+/* Measure k (threshold q) against forgetting under protocol ev, over the
+ * pairs of n_e stores pooled, the pairs with every value finite; the
+ * partial kinds control for norm_j (NaN for norm_j itself). */
+int cl_explain_corr(const cl_explain *const *e, int n_e, int k, int q, cl_eval ev, int kind,
+                    int reps, int perms, uint64_t seed, cl_corr_stat *out, cl_error *err);
+/* One sentence on measure k by fixed rules (docs/METRICS.md section 8):
+ * "too few pairs" below CL_EXPLAIN_MIN_PAIRS; evidence when the Spearman
+ * p < 0.05 and its interval excludes 0, then whether the partial Spearman
+ * given ||dW_j||_F (NULL or NaN: not asked) passes the same test; "no
+ * evidence" otherwise. */
+enum { CL_EXPLAIN_MIN_PAIRS = 6 };
+void cl_explain_verdict(const char *measure, const cl_corr_stat *rho, const cl_corr_stat *partial,
+                        char *buf, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
