@@ -36,32 +36,6 @@ static void ratio_claim(claim *c, double o_val, double n_val, const char *what)
     }
 }
 
-/* Spearman's rank correlation of x and y (average ranks for ties). */
-static void ranks(const double *x, int n, double *r)
-{
-    for (int i = 0; i < n; i++) {
-        int less = 0, same = 0;
-        for (int j = 0; j < n; j++)
-            less += x[j] < x[i], same += x[j] == x[i];
-        r[i] = less + (same + 1) / 2.0;
-    }
-}
-
-static double spearman(const double *x, const double *y, int n)
-{
-    double rx[CL_REPRO_MAX_RUNS], ry[CL_REPRO_MAX_RUNS], mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    ranks(x, n, rx);
-    ranks(y, n, ry);
-    for (int i = 0; i < n; i++)
-        mx += rx[i] / n, my += ry[i] / n;
-    for (int i = 0; i < n; i++) {
-        sxy += (rx[i] - mx) * (ry[i] - my);
-        sxx += (rx[i] - mx) * (rx[i] - mx);
-        syy += (ry[i] - my) * (ry[i] - my);
-    }
-    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-}
-
 int cl_repro_make_claims(const row *rows, int n, int order, double abs_eps, const char *ths,
                        claim *c)
 {
@@ -200,7 +174,7 @@ int cl_repro_make_claims(const row *rows, int n, int order, double abs_eps, cons
             la_max = la > la_max ? la : la_max;
             m++;
         }
-        double rho = m >= 3 ? spearman(dx, fy, m) : NAN, crit = m > 1 ? 1.645 / sqrt(m - 1) : NAN;
+        double rho = m >= 3 ? cl_spearman(dx, fy, m) : NAN, crit = m > 1 ? 1.645 / sqrt(m - 1) : NAN;
         x->val = rho;
         double inc_f = inc ? 100 * inc->se.forgetting[HL].forget_max : NAN;
         snprintf(x->ours, sizeof x->ours,

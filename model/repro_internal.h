@@ -51,4 +51,12 @@ void cl_repro_claims_table(FILE *f, const claim *c, int n, int tex);
 int cl_repro_claims_json(const char *path, const claim *c, int n, double abs_eps,
                          const char *ths, cl_error *err);
 
+/* The explain results of the n runs (out[n], freed by the caller with
+ * cl_explain_free), at the given thresholds (repro_explain.c). */
+int cl_repro_explain_compute(const row *rows, int n, cl_backend *be, const cl_threshold *th,
+                             int n_th, cl_explain *out, cl_error *err);
+/* "Does collision predict forgetting?": the pooled table and one sentence
+ * per measure, Markdown (tex 0) or LaTeX. */
+int cl_repro_explain_section(FILE *f, const cl_explain *ex, int n, int tex, cl_error *err);
+
 #endif

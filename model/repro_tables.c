@@ -477,8 +477,8 @@ static void differences(FILE *f, const row *rows, int n, const cl_repro_opts *o,
 }
 
 static int write_file(const char *path, const row *rows, int n, const cl_repro_opts *o,
-                      double abs_eps, const char *ths, const claim *c, int nc, int tex,
-                      cl_error *err)
+                      double abs_eps, const char *ths, const claim *c, int nc,
+                      const cl_explain *ex, int tex, cl_error *err)
 {
     cl_atomic_file *af;
     int rc = cl_atomic_open(path, 0, &af, err);
@@ -522,6 +522,10 @@ static int write_file(const char *path, const row *rows, int n, const cl_repro_o
     if (!tex)
         fputs("\n## Collision, orthogonality and nuclear norm\n\n", f);
     geometry_table(f, rows, n, abs_eps, ths, tex);
+    if ((rc = cl_repro_explain_section(f, ex, n, tex, err))) {
+        cl_atomic_abort(af);
+        return rc;
+    }
     differences(f, rows, n, o, abs_eps, ths, tex);
     if (!tex) {
         fputs("\n## Stores\n\n", f);
@@ -588,14 +592,24 @@ int cl_repro_tables(const cl_repro_opts *o, const cl_threshold *th, double *abs_
     int nc = 0;
     if (!rc)
         nc = cl_repro_make_claims(rows, n, o->train.synthetic ? 0 : 1, eps, ths, c);
+    /* the explain section at the tables' thresholds: energy, then absolute */
+    cl_explain *ex = calloc(n > 0 ? (size_t)n : 1, sizeof *ex);
+    cl_threshold ex_th[2] = {*th, abs_th};
+    if (!ex && !rc)
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = cl_repro_explain_compute(rows, n, be, ex_th, isnan(eps) ? 1 : 2, ex, err);
     if (!rc) {
         snprintf(p, sizeof p, "%s/tables.md", o->dir);
-        rc = write_file(p, rows, n, o, eps, ths, c, nc, 0, err);
+        rc = write_file(p, rows, n, o, eps, ths, c, nc, ex, 0, err);
     }
     if (!rc) {
         snprintf(p, sizeof p, "%s/tables.tex", o->dir);
-        rc = write_file(p, rows, n, o, eps, ths, c, nc, 1, err);
+        rc = write_file(p, rows, n, o, eps, ths, c, nc, ex, 1, err);
     }
+    for (int i = 0; ex && i < n; i++)
+        cl_explain_free(&ex[i]);
+    free(ex);
     if (!rc) {
         snprintf(p, sizeof p, "%s/claims.json", o->dir);
         rc = cl_repro_claims_json(p, c, nc, eps, ths, err);

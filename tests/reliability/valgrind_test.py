@@ -83,6 +83,7 @@ RUNS = [
     ["collide-forget", store],
     ["collide-report", "--format", "json", store],
     ["collide-summary", "--format", "latex", store],
+    ["collide-explain", "--reps", "20", "--perms", "20", store],
     ["collide-import", "-o", w("imported.h5"), *adapters],
     # the torch.save reader, labels and an accuracy file
     ["collide-import", "-o", w("imported-bin.h5"), audit, "--tasks", "dbpedia,amazon,yahoo,agnews",
