@@ -94,7 +94,7 @@ for c in re.sub(r"\\[{}]", "", tex):
 check(depth == 0, f"tables.tex: braces unbalanced ({depth} left open)")
 tabulars = re.findall(r"\\begin\{tabular\}\{((?:[^{}]|\{[^{}]*\})*)\}(.*?)\\end\{tabular\}",
                       tex, re.S)
-check(len(tabulars) == 4, f"tables.tex: {len(tabulars)} tabulars, expected 4")
+check(len(tabulars) == 5, f"tables.tex: {len(tabulars)} tabulars, expected 5 (claims, runs, accuracy, geometry, explain)")
 for spec, body in tabulars:
     cols = len(re.findall(r"[lrcp]", re.sub(r"\{[^}]*\}", "", spec)))
     for line in body.splitlines():
@@ -172,6 +172,35 @@ for m, label in (("inclora", "IncLoRA"), ("olora", "O-LoRA"), ("nlora", "N-LoRA"
               f"norms, each named: {ours}")
     print(f"{label}: nuclear norm per task {per_task}, accumulated {accumulated} "
           f"(collide-subspace {want_t:.4g}, {want_a:.4g})")
+
+# ---------------------------------------------------------------- 18: the explain section
+# its pooled numbers are collide-explain's over the same stores (scope "all"),
+# each measure with its sentence
+sec = md.split("## Does collision predict forgetting?", 1)
+if check(len(sec) == 2, "tables.md has the explain section"):
+    body = sec[1].split("\n## ", 1)[0]
+    # in the runs' order, as tables.md lists them: the bootstrap resamples
+    # pairs by position, so the pooled order is part of the numbers
+    stores = re.findall(r"^- `([^`]+\.h5)`", md.split("\n## Stores", 1)[-1], re.M)
+    th = re.search(r"^\| collision_rate at (energy:[0-9.]+) \|", body, re.M)
+    if check(th is not None, "explain table: a collision_rate row at the energy threshold"):
+        r = run("collide-explain", "--format", "json", "--threshold", th.group(1), *stores)
+        check(r.returncode == 0, f"collide-explain: {r.stderr.strip()}")
+        rows = json.loads(r.stdout)["tables"]["correlations"] if r.returncode == 0 else []
+        scope = "all" if len(stores) > 1 else stores[0]
+        for m in ("collision_rate", "overlap_energy", "oo", "norm_j"):
+            want = [x for x in rows if x["scope"] == scope and x["measure"] == m and
+                    x["kind"] == "spearman" and x["protocol"] == "ranked"]
+            label = f"{m} at {th.group(1)}" if m == "collision_rate" else m
+            got = re.search(r"^\| " + re.escape(label) + r" \| ([^|]*) \| ([^|]*) \|", body, re.M)
+            if not check(len(want) == 1 and got is not None, f"explain row {label}"):
+                continue
+            w = want[0]
+            text = "-" if w["r"] is None else f"{w['r']:.2f} [{w['lo']:.2f}, {w['hi']:.2f}]"
+            check(got.group(1).strip() == text, f"{label}: tables.md {got.group(1)}, "
+                  f"collide-explain {text}")
+            check(re.search(r"^- " + re.escape(label) + r": (evidence|no evidence|too few)", body,
+                            re.M) is not None, f"{label}: its sentence")
 
 print(f"test_repro_tables: {'FAIL' if failures else 'PASS'}: {checks} checks, {failures} failures")
 sys.exit(1 if failures else 0)
