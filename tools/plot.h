@@ -260,5 +260,6 @@ int plot_accuracy_matrix(plot_run *r, cl_error *err);
 int plot_threshold_sweep(plot_run *r, cl_error *err);
 int plot_training(plot_run *r, cl_error *err);
 int plot_history(plot_run *r, cl_error *err);
+int plot_explain(plot_run *r, cl_error *err);
 
 #endif

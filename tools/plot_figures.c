@@ -25,6 +25,8 @@ const plot_figure plot_figures[] = {
      plot_training},
     {"history", "collision rate and density at every snapshot",
      PLOT_OPT_THRESHOLD | PLOT_OPT_MODULE, plot_history},
+    {"explain", "forgetting of each task pair against each interference measure",
+     PLOT_OPT_THRESHOLD | PLOT_OPT_MODULE, plot_explain},
 };
 
 const int plot_n_figures = (int)(sizeof plot_figures / sizeof plot_figures[0]);
