@@ -72,10 +72,6 @@ typedef struct cli_tool {
     const char *details;    /* paragraphs after the options, or NULL */
     unsigned opts;
     const char *primary;    /* the CSV table printed without --table */
-    const struct cli_opt *extra;  /* the tool's own options (keys >= CLI_KEY_TOOL),
-                                     ending with a NULL name; or NULL */
-    void (*on_extra)(void *ctx, int key, const char *arg);
-    void *extra_ctx;
 } cli_tool;
 
 enum { CLI_KEY_TOOL = 4096 }; /* first key of a metric tool's own options */
@@ -166,6 +162,11 @@ int cli_output_refusal(const char *path, int force, const char *const *inputs, i
 /* Parses argv; on --help prints and exits 0, on a usage error prints and
  * exits 2. Positional arguments are stores (at least one). */
 void cli_init(cli *c, const cli_tool *tool, int argc, char **argv);
+/* cli_init for a metric tool with options of its own: extra (keys >=
+ * CLI_KEY_TOOL, ending with a NULL name) go to on(ctx, key, arg). */
+void cli_init_with(cli *c, const cli_tool *tool, const cli_opt *extra,
+                   void (*on)(void *ctx, int key, const char *arg), void *ctx, int argc,
+                   char **argv);
 /* Defaults for a program that calls the families itself (text to out). */
 void cli_init_defaults(cli *c, const char *prog, FILE *out);
 /* The back end (opened on first use). Exits 1 on failure. */

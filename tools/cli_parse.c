@@ -350,7 +350,8 @@ enum { N_METRIC = sizeof metric_opts / sizeof metric_opts[0] };
 typedef struct init_ctx {
     cli *c;
     const char *sweep_list;
-    const cli_tool *tool;
+    void (*on_extra)(void *ctx, int key, const char *arg);
+    void *extra_ctx;
 } init_ctx;
 
 static void on_metric_opt(void *vctx, int key, const char *arg)
@@ -359,7 +360,7 @@ static void on_metric_opt(void *vctx, int key, const char *arg)
     cli *c = x->c;
     cl_error err;
     if (key >= CLI_KEY_TOOL) {
-        x->tool->on_extra(x->tool->extra_ctx, key, arg);
+        x->on_extra(x->extra_ctx, key, arg);
         return;
     }
     switch (key) {
@@ -404,6 +405,13 @@ static void on_metric_opt(void *vctx, int key, const char *arg)
 
 void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
 {
+    cli_init_with(c, t, NULL, NULL, NULL, argc, argv);
+}
+
+void cli_init_with(cli *c, const cli_tool *t, const cli_opt *extra,
+                   void (*on)(void *ctx, int key, const char *arg), void *ctx, int argc,
+                   char **argv)
+{
     cli_init_defaults(c, t->name, stdout);
     c->n_th = 0;
     c->opts = t->opts;
@@ -411,12 +419,12 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
     enum { MAX_EXTRA = 16 };
     cli_opt opts[N_METRIC + MAX_EXTRA + 1];
     int n = 0;
-    for (int i = 0; t->extra && t->extra[i].name; i++) {
-        if (i == MAX_EXTRA || t->extra[i].key < CLI_KEY_TOOL || !t->on_extra) {
+    for (int i = 0; extra && extra[i].name; i++) {
+        if (i == MAX_EXTRA || extra[i].key < CLI_KEY_TOOL || !on) {
             fprintf(stderr, "%s: internal error: bad tool option table\n", t->name);
             exit(CLI_EXIT_FAIL);
         }
-        opts[n++] = t->extra[i];
+        opts[n++] = extra[i];
     }
     for (int i = 0; i < N_METRIC; i++) {
         opts[n] = metric_opts[i].opt;
@@ -437,7 +445,7 @@ void cli_init(cli *c, const cli_tool *t, int argc, char **argv)
                          .min_args = 1,
                          .max_args = -1,
                          .args_name = "STORE"};
-    init_ctx x = {c, NULL, t};
+    init_ctx x = {c, NULL, on, ctx};
     cli_args a;
     cli_parse(&sp, argc, argv, on_metric_opt, &x, &a);
     if (c->n_th == 0) {

@@ -256,7 +256,7 @@ int main(int argc, char **argv)
         {"seed", O_SEED, "N", 0, "seed of the resampling (default 1): the same seed, the\n"
                                  "same intervals and p-values"},
         {0}};
-    cli_tool tool = {
+    static const cli_tool tool = {
         PROG,
         "Does parameter collision predict forgetting? For every ordered task pair (i\n"
         "learned before j) of each store's task-ends view: the forgetting of task i that\n"
@@ -273,9 +273,9 @@ int main(int argc, char **argv)
         "Tables: pairs, module_pairs (--per-module), correlations.",
         CLI_OPT_THRESHOLD | CLI_OPT_MULTI_THRESHOLD | CLI_OPT_MODULE | CLI_OPT_PER_MODULE |
             CLI_OPT_DEVICE,
-        "correlations", extra, on_extra, &o};
+        "correlations"};
     cli c;
-    cli_init(&c, &tool, argc, argv);
+    cli_init_with(&c, &tool, extra, on_extra, &o, argc, argv);
     cl_store **s = calloc((size_t)c.n_stores, sizeof *s);
     cl_explain *e = calloc((size_t)c.n_stores, sizeof *e);
     const cl_explain **ep = calloc((size_t)c.n_stores, sizeof *ep);
