@@ -8,6 +8,7 @@
 #include "llama_internal.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,10 @@ static void weight_sizes(const cl_llama_config *c, size_t sz[NW])
     sz[W_D] = L * C * F;
     sz[W_LNF] = C;
     sz[W_HEAD] = c->tie_embeddings ? 0 : V * C;
+    sz[W_BQ] = c->qkv_bias ? L * QD : 0;
+    sz[W_BK] = c->qkv_bias ? L * KD : 0;
+    sz[W_BV] = c->qkv_bias ? L * KD : 0;
+    sz[W_BO] = c->o_bias ? L * C : 0;
 }
 
 /* Point w's fields into mem, laid out in the order above. */
@@ -39,9 +44,10 @@ static void point_weights(const cl_llama_config *c, float *mem, cl_llama_weights
     size_t sz[NW];
     weight_sizes(c, sz);
     float **p[NW] = {&w->embed, &w->ln1, &w->wq, &w->wk, &w->wv, &w->wo,
-                     &w->ln2,   &w->wg,  &w->wu, &w->wd, &w->lnf, &w->head};
+                     &w->ln2,   &w->wg,  &w->wu, &w->wd, &w->lnf, &w->head,
+                     &w->bq,    &w->bk,  &w->bv, &w->bo};
     for (int i = 0; i < NW; i++) {
-        *p[i] = mem;
+        *p[i] = sz[i] || i == W_HEAD ? mem : NULL;
         mem += sz[i];
     }
     if (c->tie_embeddings)
@@ -84,6 +90,14 @@ static cl_llama *alloc_model(const cl_llama_config *c, cl_error *err)
         return NULL;
     }
     point_weights(c, m->params, &m->w);
+    m->inv_freq = malloc((size_t)(c->head_dim / 2) * sizeof(float));
+    if (!m->inv_freq) {
+        free(m->params);
+        free(m);
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    cl_llama_rope_inv_freq(c, m->inv_freq);
     return m;
 }
 
@@ -129,6 +143,7 @@ void cl_llama_free(cl_llama *m)
     free(m->act_mem);
     free(m->scratch);
     free(m->kv);
+    free(m->inv_freq);
     free(m);
 }
 
@@ -148,7 +163,11 @@ static void hf_name(int k, int l, char *buf, size_t n)
                                   "model.layers.%d.mlp.up_proj.weight",
                                   "model.layers.%d.mlp.down_proj.weight",
                                   "model.norm.weight",
-                                  "lm_head.weight"};
+                                  "lm_head.weight",
+                                  "model.layers.%d.self_attn.q_proj.bias",
+                                  "model.layers.%d.self_attn.k_proj.bias",
+                                  "model.layers.%d.self_attn.v_proj.bias",
+                                  "model.layers.%d.self_attn.o_proj.bias"};
     snprintf(buf, n, fmt[k], l);
 }
 
@@ -165,6 +184,9 @@ static int hf_shape(const cl_llama_config *c, int k, int64_t *shape)
     case W_Q: shape[0] = QD; shape[1] = C; return 2;
     case W_K: case W_V: shape[0] = KD; shape[1] = C; return 2;
     case W_O: shape[0] = C; shape[1] = QD; return 2;
+    case W_BQ: shape[0] = QD; return 1;
+    case W_BK: case W_BV: shape[0] = KD; return 1;
+    case W_BO: shape[0] = C; return 1;
     case W_G: case W_U: shape[0] = F; shape[1] = C; return 2;
     default: shape[0] = C; shape[1] = F; return 2; /* W_D */
     }
@@ -172,33 +194,99 @@ static int hf_shape(const cl_llama_config *c, int k, int64_t *shape)
 
 static float *slot_ptr(cl_llama_weights *w, int k, int l, size_t per)
 {
-    float *base[NW] = {w->embed, w->ln1, w->wq, w->wk, w->wv, w->wo,
-                       w->ln2,   w->wg,  w->wu, w->wd, w->lnf, w->head};
+    float *base[NW] = {w->embed, w->ln1, w->wq, w->wk, w->wv, w->wo, w->ln2, w->wg,
+                       w->wu,    w->wd,  w->lnf, w->head, w->bq, w->bk, w->bv, w->bo};
     return base[k] + (per_layer(k) ? (size_t)l * per : 0);
 }
 
-/* The shards: model.safetensors, or the files an index names. */
+/* The shards: model.safetensors, or the files model.safetensors.index.json
+ * names in its weight_map (tensor name -> file), or, with neither, files
+ * named model-0000k-of-0000n.safetensors. Any dtype the safetensors reader
+ * takes (F32, F16, BF16) is converted to float32 as it is read: collide
+ * computes in float32 only, whatever the checkpoint's dtype. */
+#define MAX_SHARDS 256
 typedef struct shards {
     int n;
-    cl_safetensors *st[64];
+    cl_safetensors *st[MAX_SHARDS];
+    char *file[MAX_SHARDS]; /* the index's file names (NULL without an index) */
+    json_t *map;            /* the index's weight_map, or NULL */
+    const char *index;      /* its path, for messages */
+    char index_path[4096];
 } shards;
 
 static void shards_close(shards *s)
 {
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         cl_st_close(s->st[i]);
+        free(s->file[i]);
+    }
     s->n = 0;
+    json_decref(s->map);
+    s->map = NULL;
+}
+
+/* The index, read as untrusted input: every value a plain file name in dir. */
+static int shards_open_index(const char *dir, shards *s, cl_error *err)
+{
+    const char *ip = s->index_path;
+    json_error_t je;
+    json_t *root = json_load_file(ip, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: invalid JSON at line %d: %s", ip, je.line,
+                            je.text);
+    json_t *map = json_object_get(root, "weight_map");
+    if (!json_is_object(map) || json_object_size(map) == 0) {
+        json_decref(root);
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: weight_map: missing or empty", ip);
+    }
+    s->map = json_incref(map);
+    json_decref(root);
+    s->index = ip;
+    const char *key;
+    json_t *v;
+    json_object_foreach(s->map, key, v) {
+        const char *f = json_string_value(v);
+        if (!f || !*f || strchr(f, '/') || strchr(f, '\\') || strcmp(f, "..") == 0 ||
+            strlen(f) > 1000)
+            return cl_error_set(err, CL_ERR_FORMAT,
+                                "%s: weight_map.%s: not a file name in the folder", ip, key);
+        int have = 0;
+        for (int i = 0; i < s->n && !have; i++)
+            have = strcmp(s->file[i], f) == 0;
+        if (have)
+            continue;
+        if (s->n == MAX_SHARDS)
+            return cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: more than %d shards", ip,
+                                MAX_SHARDS);
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, f);
+        if (!(s->file[s->n] = strdup(f)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        if (cl_st_open(p, &s->st[s->n], err)) {
+            free(s->file[s->n]);
+            return err->code;
+        }
+        s->n++;
+    }
+    return CL_OK;
 }
 
 static int shards_open(const char *dir, shards *s, cl_error *err)
 {
     char p[4096];
     struct stat sb;
-    s->n = 0;
+    memset(s, 0, sizeof *s);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     if (stat(p, &sb) == 0)
         return (s->n = 1, cl_st_open(p, &s->st[0], err) ? (s->n = 0, err->code) : CL_OK);
-    /* sharded: model-0000k-of-0000n.safetensors, found by name pattern */
+    snprintf(s->index_path, sizeof s->index_path, "%s/model.safetensors.index.json", dir);
+    if (stat(s->index_path, &sb) == 0) {
+        int rc = shards_open_index(dir, s, err);
+        if (rc)
+            shards_close(s);
+        return rc;
+    }
+    /* no index: model-0000k-of-0000n.safetensors, found by name pattern */
     for (int k = 1; k <= 64; k++) {
         int found = 0;
         for (int total = k; total <= 64 && !found; total++) {
@@ -216,13 +304,21 @@ static int shards_open(const char *dir, shards *s, cl_error *err)
             break;
     }
     if (s->n == 0)
-        return cl_error_set(err, CL_ERR_IO, "%s: no model.safetensors (or shards) found", dir);
+        return cl_error_set(err, CL_ERR_IO,
+                            "%s: no model.safetensors, model.safetensors.index.json or shards "
+                            "found", dir);
     return CL_OK;
 }
 
+/* The tensor and its file; with an index, only in the file it names. */
 static const cl_st_tensor *shards_find(shards *s, const char *name, cl_safetensors **in)
 {
+    const char *want = s->map ? json_string_value(json_object_get(s->map, name)) : NULL;
+    if (s->map && !want)
+        return NULL;
     for (int i = 0; i < s->n; i++) {
+        if (want && strcmp(s->file[i], want) != 0)
+            continue;
         const cl_st_tensor *t = cl_st_find(s->st[i], name);
         if (t) {
             *in = s->st[i];
@@ -259,7 +355,7 @@ int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
     size_t sz[NW];
     weight_sizes(&c, sz);
     for (int k = 0; k < NW && !rc; k++) {
-        if (k == W_HEAD && c.tie_embeddings)
+        if (sz[k] == 0) /* the tied head, absent biases */
             continue;
         int layers = per_layer(k) ? c.num_layers : 1;
         size_t per = per_layer(k) ? sz[k] / (size_t)c.num_layers : sz[k];
@@ -268,7 +364,13 @@ int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
             hf_name(k, l, name, sizeof name);
             const cl_st_tensor *t = shards_find(&sh, name, &where);
             if (!t) {
-                rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: tensor missing", dir, name);
+                const char *f = sh.map ? json_string_value(json_object_get(sh.map, name)) : NULL;
+                if (f)
+                    rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: not in %s, where the index "
+                                      "puts it", sh.index, name, f);
+                else
+                    rc = cl_error_set(err, CL_ERR_FORMAT, "%s: %s: tensor missing%s", dir, name,
+                                      sh.map ? " (not in the index's weight_map)" : "");
                 break;
             }
             int64_t shape[2];
@@ -320,7 +422,7 @@ int cl_llama_save(const cl_llama *m, const char *dir, cl_error *err)
     }
     cl_llama_weights w = m->w;
     for (int k = 0; k < NW; k++) {
-        if (k == W_HEAD && c->tie_embeddings)
+        if (sz[k] == 0)
             continue;
         int layers = per_layer(k) ? c->num_layers : 1;
         size_t per = per_layer(k) ? sz[k] / (size_t)c->num_layers : sz[k];
@@ -350,6 +452,11 @@ int cl_llama_save(const cl_llama *m, const char *dir, cl_error *err)
 int cl_llama_prepare(cl_llama *m, int B, int T, int train_base, cl_error *err)
 {
     const cl_llama_config *c = &m->c;
+    if (c->sliding_window && T > c->sliding_window)
+        return cl_error_set(err, CL_ERR_UNSUPPORTED,
+                            "batch %d x %d: %s's sliding_window %d is shorter than the sequence; "
+                            "collide computes full causal attention only", B, T,
+                            cl_llama_family_name(c->family), c->sliding_window);
     if (B < 1 || T < 1 || T > c->max_position)
         return cl_error_set(err, CL_ERR_ARG, "batch %d x %d: T must be in [1, %d]", B, T,
                             c->max_position);
@@ -467,10 +574,14 @@ double cl_llama_forward_bt(cl_llama *m, int B, int T, const int32_t *tokens,
         linear_forward(m, q, ln1, W_Q, l, N, C, QD, training, ls + 1);
         linear_forward(m, k, ln1, W_K, l, N, C, KD, training, ls + 2);
         linear_forward(m, v, ln1, W_V, l, N, C, KD, training, ls + 3);
-        ck_rope_forward(q, N, T, 0, H, D, c->rope_theta);
-        ck_rope_forward(k, N, T, 0, Hkv, D, c->rope_theta);
+        cl_llama_add_bias(m, q, CL_PROJ_Q, l, N);
+        cl_llama_add_bias(m, k, CL_PROJ_K, l, N);
+        cl_llama_add_bias(m, v, CL_PROJ_V, l, N);
+        cl_llama_rope(m, q, N, T, 0, H);
+        cl_llama_rope(m, k, N, T, 0, Hkv);
         ck_attention_forward(atty, att, q, k, v, B, T, H, Hkv, D);
         linear_forward(m, mid, atty, W_O, l, N, QD, C, training, ls + 4);
+        cl_llama_add_bias(m, mid, CL_PROJ_O, l, N);
         for (size_t i = 0; i < (size_t)N * C; i++)
             mid[i] += x[i];
         /* MLP block */
@@ -537,9 +648,16 @@ void cl_llama_backward(cl_llama *m)
         /* attention block: mid = x + o(atty); dres is dmid and flows to dx */
         memset(datty, 0, (size_t)N * QD * sizeof *datty);
         linear_backward(m, datty, dres, atty, W_O, l, N, QD, C);
+        if (m->train_base && m->g.bo)
+            ck_bias_backward(m->g.bo + (size_t)l * C, dres, N, C);
         ck_attention_backward(dq, dk, dv, datty, att, q, k, v, B, T, H, Hkv, D);
-        ck_rope_backward(dq, N, T, H, D, c->rope_theta);
-        ck_rope_backward(dk, N, T, Hkv, D, c->rope_theta);
+        ck_rope_backward_freq(dq, N, T, H, D, m->inv_freq);
+        ck_rope_backward_freq(dk, N, T, Hkv, D, m->inv_freq);
+        if (m->train_base && m->g.bq) {
+            ck_bias_backward(m->g.bq + (size_t)l * QD, dq, N, QD);
+            ck_bias_backward(m->g.bk + (size_t)l * KD, dk, N, KD);
+            ck_bias_backward(m->g.bv + (size_t)l * KD, dv, N, KD);
+        }
         /* with the base frozen nothing below layer 0's q, k, v needs a
          * gradient, so their input gradient is not computed */
         float *dln1 = m->train_base || l > 0 ? dx : NULL;

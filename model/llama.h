@@ -30,10 +30,34 @@ typedef struct cl_llama_config {
     float rope_theta;
     int tie_embeddings;
     int bos_token_id, eos_token_id, pad_token_id; /* -1 when absent */
+    /* The family and its options; every zero is plain LLaMA, so a config
+     * written as a designated initializer stays one. */
+    int family;           /* cl_llama_family */
+    int rope_type;        /* cl_rope_type */
+    float rope_factor;    /* linear, llama3 */
+    float rope_low_freq_factor, rope_high_freq_factor; /* llama3 */
+    int rope_original_max_position;                    /* llama3 */
+    int qkv_bias;         /* q_proj, k_proj, v_proj have biases (qwen2; llama attention_bias) */
+    int o_bias;           /* o_proj has one too (llama attention_bias only) */
+    int sliding_window;   /* 0: none; else sequences longer than it are refused */
 } cl_llama_config;
 
+/* model_type of config.json: the families that compute what LlamaForCausalLM
+ * computes, up to biases (qwen2) and a sliding window (mistral). */
+typedef enum { CL_FAMILY_LLAMA, CL_FAMILY_QWEN2, CL_FAMILY_MISTRAL } cl_llama_family;
+const char *cl_llama_family_name(int family); /* "llama", "qwen2", "mistral" */
+
+/* rope_parameters.rope_type (or rope_scaling.rope_type / .type) */
+typedef enum { CL_ROPE_DEFAULT, CL_ROPE_LINEAR, CL_ROPE_LLAMA3 } cl_rope_type;
+
+/* The D/2 rotary inverse frequencies of a config, as transformers computes
+ * them (float32; rope_type applied). */
+void cl_llama_rope_inv_freq(const cl_llama_config *c, float *inv_freq);
+
 /* Parse and validate config.json (LlamaConfig field names; rope_theta at the
- * top level or in rope_parameters). */
+ * top level or in rope_parameters; model_type llama, qwen2 or mistral; rope
+ * types default, linear and llama3). Anything else is refused with the file
+ * and the key. */
 int cl_llama_config_load(const char *path, cl_llama_config *c, cl_error *err);
 int cl_llama_config_parse(const char *json, size_t len, const char *name, cl_llama_config *c,
                           cl_error *err);
@@ -63,6 +87,10 @@ typedef struct cl_llama_weights {
     float *wd;      /* L x C x F      */
     float *lnf;     /* C              */
     float *head;    /* V x C, == embed when tied */
+    float *bq;      /* L x (H D), NULL without qkv_bias */
+    float *bk;      /* L x (Hkv D), NULL without qkv_bias */
+    float *bv;      /* L x (Hkv D), NULL without qkv_bias */
+    float *bo;      /* L x C, NULL without o_bias */
 } cl_llama_weights;
 
 /* One adapted projection: frozen adapters (concatenated along the rank,

@@ -10,14 +10,18 @@
 
 #include <stdlib.h>
 
-/* Weight kinds, in the order they sit in the parameter buffer. */
-enum { W_EMBED, W_LN1, W_Q, W_K, W_V, W_O, W_LN2, W_G, W_U, W_D, W_LNF, W_HEAD, NW };
+/* Weight kinds, in the order they sit in the parameter buffer; the biases
+ * (empty unless the config has them) come last, so that a model without
+ * them lays out its buffer as before. */
+enum { W_EMBED, W_LN1, W_Q, W_K, W_V, W_O, W_LN2, W_G, W_U, W_D, W_LNF, W_HEAD, W_BQ, W_BK,
+       W_BV, W_BO, NW };
 
 static inline cl_proj proj_of_kind(int k)
 {
     static const cl_proj p[NW] = {CL_PROJ_COUNT, CL_PROJ_COUNT, CL_PROJ_Q, CL_PROJ_K, CL_PROJ_V,
                                   CL_PROJ_O, CL_PROJ_COUNT, CL_PROJ_GATE, CL_PROJ_UP,
-                                  CL_PROJ_DOWN, CL_PROJ_COUNT, CL_PROJ_COUNT};
+                                  CL_PROJ_DOWN, CL_PROJ_COUNT, CL_PROJ_COUNT, CL_PROJ_COUNT,
+                                  CL_PROJ_COUNT, CL_PROJ_COUNT, CL_PROJ_COUNT};
     return p[k];
 }
 
@@ -38,6 +42,7 @@ typedef struct lora_act {
 
 struct cl_llama {
     cl_llama_config c;
+    float *inv_freq;        /* D/2 rotary inverse frequencies (rope_type applied) */
     size_t n_params;
     float *params, *grads;
     cl_llama_weights w, g;
@@ -58,6 +63,30 @@ struct cl_llama {
     float *kv;
     int kv_T;
 };
+
+/* The rotary embedding and the projection biases of layer l, for every
+ * path that computes attention (the batched forward, the decode step):
+ * rotate x[N][nh][D] at positions pos0 + n % T with the model's frequencies;
+ * add the bias of q, k, v or o (CL_PROJ_*) of layer l to out[N][..] if the
+ * model has one. */
+static inline void cl_llama_rope(const cl_llama *m, float *x, int N, int T, int pos0, int nh)
+{
+    ck_rope_forward_freq(x, N, T, pos0, nh, m->c.head_dim, m->inv_freq);
+}
+
+static inline void cl_llama_add_bias(const cl_llama *m, float *out, cl_proj p, int l, int N)
+{
+    const cl_llama_config *c = &m->c;
+    int QD = c->num_heads * c->head_dim, KD = c->num_kv_heads * c->head_dim;
+    if (p == CL_PROJ_Q && m->w.bq)
+        ck_bias_forward(out, m->w.bq + (size_t)l * QD, N, QD);
+    else if (p == CL_PROJ_K && m->w.bk)
+        ck_bias_forward(out, m->w.bk + (size_t)l * KD, N, KD);
+    else if (p == CL_PROJ_V && m->w.bv)
+        ck_bias_forward(out, m->w.bv + (size_t)l * KD, N, KD);
+    else if (p == CL_PROJ_O && m->w.bo)
+        ck_bias_forward(out, m->w.bo + (size_t)l * c->hidden_size, N, c->hidden_size);
+}
 
 /* lora.c */
 int cl_llama_lora_prepare(cl_llama *m, int N, cl_error *err);

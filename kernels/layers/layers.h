@@ -51,6 +51,14 @@ void ck_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
  * with i + D/2; angle = pos * theta^(-2i/D), pos = pos0 + n % T. */
 void ck_rope_forward(float *x, int N, int T, int pos0, int nh, int D, float theta);
 void ck_rope_backward(float *dx, int N, int T, int nh, int D, float theta);
+/* The same with the D/2 inverse frequencies given (a scaled rope: linear,
+ * llama3), angle = pos * inv_freq[i]. */
+void ck_rope_forward_freq(float *x, int N, int T, int pos0, int nh, int D, const float *inv_freq);
+void ck_rope_backward_freq(float *dx, int N, int T, int nh, int D, const float *inv_freq);
+
+/* out[n][o] += b[o]; db[o] += sum over n of dout[n][o] */
+void ck_bias_forward(float *out, const float *b, int N, int Out);
+void ck_bias_backward(float *db, const float *dout, int N, int Out);
 
 /* Causal grouped-query attention. q[N][H][D], k,v[N][Hkv][D] (rotated);
  * out[N][H][D]; att[B][H][T][T] holds the softmax probabilities. */

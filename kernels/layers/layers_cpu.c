@@ -110,26 +110,18 @@ void ck_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
     }
 }
 
-/* cos/sin of pos * theta^(-2i/D), computed as HF does: inv_freq in float32,
- * the product in float32. */
-static void rope_angle(int pos, int i, int D, float theta, float *c, float *s)
-{
-    float inv = 1.0f / powf(theta, (float)(2 * i) / (float)D);
-    float a = (float)pos * inv;
-    *c = cosf(a);
-    *s = sinf(a);
-}
-
-static void rope_apply(float *x, int N, int T, int pos0, int nh, int D, float theta, float dir)
+/* Rotation of x[N][nh][D] by pos * inv_freq[i] for the pairs (i, i + D/2);
+ * the angle's product and its cos/sin in float32, as transformers does. */
+static void rope_apply(float *x, int N, int T, int pos0, int nh, int D, const float *inv_freq,
+                       float dir)
 {
     int h2 = D / 2;
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {
         int pos = pos0 + n % T;
         for (int i = 0; i < h2; i++) {
-            float c, s;
-            rope_angle(pos, i, D, theta, &c, &s);
-            s *= dir;
+            float a0 = (float)pos * inv_freq[i];
+            float c = cosf(a0), s = sinf(a0) * dir;
             for (int h = 0; h < nh; h++) {
                 float *v = x + ((size_t)n * nh + h) * D;
                 float a = v[i], b = v[i + h2];
@@ -140,15 +132,55 @@ static void rope_apply(float *x, int N, int T, int pos0, int nh, int D, float th
     }
 }
 
+/* theta^(-2i/D) as HF computes inv_freq: in float32. D/2 is at most a few
+ * thousand; the table lives on the heap only when it is large. */
+static void rope_theta_apply(float *x, int N, int T, int pos0, int nh, int D, float theta,
+                             float dir)
+{
+    float small[256], *inv = D / 2 <= 256 ? small : malloc((size_t)(D / 2) * sizeof *inv);
+    if (!inv)
+        abort();
+    for (int i = 0; i < D / 2; i++)
+        inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
+    rope_apply(x, N, T, pos0, nh, D, inv, dir);
+    if (inv != small)
+        free(inv);
+}
+
 void ck_rope_forward(float *x, int N, int T, int pos0, int nh, int D, float theta)
 {
-    rope_apply(x, N, T, pos0, nh, D, theta, 1.0f);
+    rope_theta_apply(x, N, T, pos0, nh, D, theta, 1.0f);
 }
 
 /* The rotation is orthogonal: its backward is the rotation by -angle. */
 void ck_rope_backward(float *dx, int N, int T, int nh, int D, float theta)
 {
-    rope_apply(dx, N, T, 0, nh, D, theta, -1.0f);
+    rope_theta_apply(dx, N, T, 0, nh, D, theta, -1.0f);
+}
+
+void ck_rope_forward_freq(float *x, int N, int T, int pos0, int nh, int D, const float *inv_freq)
+{
+    rope_apply(x, N, T, pos0, nh, D, inv_freq, 1.0f);
+}
+
+void ck_rope_backward_freq(float *dx, int N, int T, int nh, int D, const float *inv_freq)
+{
+    rope_apply(dx, N, T, 0, nh, D, inv_freq, -1.0f);
+}
+
+void ck_bias_forward(float *out, const float *b, int N, int Out)
+{
+#pragma omp parallel for
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < Out; o++)
+            out[(size_t)n * Out + o] += b[o];
+}
+
+void ck_bias_backward(float *db, const float *dout, int N, int Out)
+{
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < Out; o++)
+            db[o] += dout[(size_t)n * Out + o];
 }
 
 /*
