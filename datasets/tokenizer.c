@@ -19,6 +19,18 @@
 int cl_tok_vocab_size(const cl_tokenizer *t) { return t->n; }
 int cl_tok_eos(const cl_tokenizer *t) { return t->eos; }
 
+int cl_tok_prefix(const cl_tokenizer *t, const int32_t **ids)
+{
+    *ids = t->prefix;
+    return t->n_prefix;
+}
+
+int cl_tok_suffix(const cl_tokenizer *t, const int32_t **ids)
+{
+    *ids = t->suffix;
+    return t->n_suffix;
+}
+
 void cl_tok_free(cl_tokenizer *t)
 {
     if (!t)
@@ -35,6 +47,10 @@ void cl_tok_free(cl_tokenizer *t)
     free(t->merge_id);
     imap_free(&t->rank);
     imap_free(&t->cache);
+    imap_free(&t->by_str);
+    tok_pipe_free(t->pipe);
+    free(t->prefix);
+    free(t->suffix);
     free(t);
 }
 
@@ -98,11 +114,27 @@ size_t cl_tok_piece(const char *text, size_t len, size_t i)
 
 /* ------------------------------------------------------------ encoding */
 
+int tok_lookup(const cl_tokenizer *t, const uint8_t *s, int n)
+{
+    int32_t *slot = imap_slot((imap *)&t->by_str, tok_hash(s, n), 0);
+    if (!slot)
+        return -1;
+    int id = *slot - 1;
+    return t->tok[id].n == n && !memcmp(t->tok[id].b, s, (size_t)n) ? id : -1;
+}
+
 static int bpe(cl_tokenizer *t, const uint8_t *s, int len, int32_t *out)
 {
     int n = len;
-    for (int i = 0; i < len; i++)
-        out[i] = t->byte_id[s[i]];
+    if (t->pipe) {
+        int whole = 0;
+        n = tok_pipe_symbols(t, s, len, out, &whole);
+        if (whole)
+            return n;
+    } else {
+        for (int i = 0; i < len; i++)
+            out[i] = t->byte_id[s[i]];
+    }
     for (;;) {
         int best = -1, at = -1;
         for (int i = 0; i + 1 < n; i++) {
@@ -129,7 +161,7 @@ static int bpe(cl_tokenizer *t, const uint8_t *s, int len, int32_t *out)
 }
 
 /* Ids of one piece, cached (pieces repeat a lot in text). */
-static int piece_ids(cl_tokenizer *t, const uint8_t *s, int len, int32_t *out)
+int tok_piece_ids(cl_tokenizer *t, const uint8_t *s, int len, int32_t *out)
 {
     uint64_t h = tok_hash(s, len);
     int32_t *slot = imap_slot(&t->cache, h, 0);
@@ -169,7 +201,7 @@ static int piece_ids(cl_tokenizer *t, const uint8_t *s, int len, int32_t *out)
     return n;
 }
 
-static int push_ids(int32_t **ids, int *n, int *cap, const int32_t *add, int k, cl_error *err)
+int tok_push_ids(int32_t **ids, int *n, int *cap, const int32_t *add, int k, cl_error *err)
 {
     if (*n + k > *cap) {
         int nc = *cap ? *cap : 256;
@@ -189,6 +221,8 @@ static int push_ids(int32_t **ids, int *n, int *cap, const int32_t *add, int k, 
 int cl_tok_encode(cl_tokenizer *t, const char *text, size_t len, int32_t **ids, int *n, int *cap,
                   cl_error *err)
 {
+    if (t->pipe)
+        return tok_pipe_encode(t, text, len, ids, n, cap, err);
     size_t eos_len = strlen(CL_TOK_EOS_TEXT);
     int32_t *buf = NULL;
     size_t bufcap = 0;
@@ -197,7 +231,7 @@ int cl_tok_encode(cl_tokenizer *t, const char *text, size_t len, int32_t **ids, 
         /* the end-of-text marker is matched in the raw text, as `tokenizers`
          * matches added tokens before pre-tokenisation */
         if (text[i] == '<' && len - i >= eos_len && !memcmp(text + i, CL_TOK_EOS_TEXT, eos_len)) {
-            int rc = push_ids(ids, n, cap, &t->eos, 1, err);
+            int rc = tok_push_ids(ids, n, cap, &t->eos, 1, err);
             if (rc) {
                 free(buf);
                 return rc;
@@ -219,8 +253,8 @@ int cl_tok_encode(cl_tokenizer *t, const char *text, size_t len, int32_t **ids, 
                 if (!buf)
                     return cl_error_set(err, CL_ERR_NOMEM, "tokenizer: out of memory");
             }
-            int k = piece_ids(t, (const uint8_t *)text + end, (int)p, buf);
-            int rc = push_ids(ids, n, cap, buf, k, err);
+            int k = tok_piece_ids(t, (const uint8_t *)text + end, (int)p, buf);
+            int rc = tok_push_ids(ids, n, cap, buf, k, err);
             if (rc) {
                 free(buf);
                 return rc;
@@ -235,6 +269,8 @@ int cl_tok_encode(cl_tokenizer *t, const char *text, size_t len, int32_t **ids, 
 
 size_t cl_tok_decode(const cl_tokenizer *t, const int32_t *ids, int n, char *out, size_t cap)
 {
+    if (t->pipe)
+        return tok_pipe_decode(t, ids, n, out, cap);
     size_t w = 0;
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n)

@@ -3,6 +3,11 @@
  * input bytes, saved and loaded as a Hugging Face tokenizer.json (model BPE,
  * pre-tokenizer Split + ByteLevel, decoder ByteLevel) that PyPI's
  * `tokenizers` loads and encodes identically.
+ *
+ * cl_tok_load / cl_tok_parse also read the BPE tokenizer.json of other models
+ * (GPT-2, SmolLM, Llama-3, Qwen2, LLaMA-2 / TinyLlama: see tokenizer_pipe.c)
+ * and encode as `tokenizers` does; invalid UTF-8 in their input is read as
+ * U+FFFD per maximal invalid subpart (Python's errors="replace").
  */
 #ifndef CL_TOKENIZER_H
 #define CL_TOKENIZER_H
@@ -28,6 +33,15 @@ void cl_tok_free(cl_tokenizer *t);
 
 int cl_tok_vocab_size(const cl_tokenizer *t);
 int cl_tok_eos(const cl_tokenizer *t);
+/* The ids the tokenizer's post-processor (TemplateProcessing, or
+ * tokenizer_config.json's add_bos_token / add_eos_token) puts before and
+ * after a text: what a trainer adds around each example. None for collide's
+ * own tokenizer (returns the count; *ids may be NULL when 0). */
+int cl_tok_prefix(const cl_tokenizer *t, const int32_t **ids);
+int cl_tok_suffix(const cl_tokenizer *t, const int32_t **ids);
+/* 1 when decode(encode(x)) == x for every valid UTF-8 x (collide's own:
+ * for any bytes). */
+int cl_tok_lossless(const cl_tokenizer *t);
 
 /* Append the ids of text[0..len) to *ids (capacity *cap, grown with
  * realloc), count in *n. The end-of-text marker in text becomes its id. */

@@ -7,6 +7,7 @@
 
 #include "tokenizer.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +105,35 @@ struct cl_tokenizer {
     imap cache;        /* piece hash -> index into cache entries */
     struct { uint8_t *s; int len; int32_t *ids; int n; } *centry;
     int n_centry, cap_centry;
+    /* tokenizers other than collide's own (tokenizer_pipe.c); NULL for it */
+    struct tok_pipe *pipe;
+    imap by_str;       /* token bytes hash -> id + 1 (pipe kinds) */
+    int32_t *prefix, *suffix; /* ids the post-processor adds around a text */
+    int n_prefix, n_suffix;
 };
+
+/* tokenizer.c: the ids of one pre-tokenized piece (BPE, cached). */
+int tok_piece_ids(cl_tokenizer *t, const uint8_t *s, int len, int32_t *out);
+/* The id of a token given by its bytes, or -1. */
+int tok_lookup(const cl_tokenizer *t, const uint8_t *s, int n);
+
+/* tokenizer_pipe.c: normalizers, pre-tokenizers, added tokens, decoders and
+ * the post-processor as tokenizer.json describes them. tok_pipe_parse reads
+ * everything but model.vocab/merges; *bytelevel tells how tokens are spelled. */
+int tok_pipe_parse(cl_tokenizer *t, json_t *root, const char *name, int *bytelevel,
+                   cl_error *err);
+/* After the vocabulary: added tokens' flags, the post-processor's ids, eos. */
+int tok_pipe_finish(cl_tokenizer *t, json_t *root, const char *name, cl_error *err);
+void tok_pipe_free(struct tok_pipe *p);
+/* cl_tok_load: eos / bos from tokenizer_config.json (or config.json) beside path. */
+int tok_pipe_config(cl_tokenizer *t, const char *path, cl_error *err);
+/* The initial symbols of a piece for BPE (at most len); *whole set when the
+ * piece is one token already (ignore_merges). */
+int tok_pipe_symbols(const cl_tokenizer *t, const uint8_t *s, int len, int32_t *out, int *whole);
+int tok_pipe_encode(cl_tokenizer *t, const char *text, size_t len, int32_t **ids, int *n,
+                    int *cap, cl_error *err);
+size_t tok_pipe_decode(const cl_tokenizer *t, const int32_t *ids, int n, char *out, size_t cap);
+int tok_push_ids(int32_t **ids, int *n, int *cap, const int32_t *add, int k, cl_error *err);
 
 static inline uint64_t tok_hash(const uint8_t *s, int n)
 {

@@ -154,24 +154,37 @@ static const char *str_or(json_t *j)
     return s ? s : "";
 }
 
-/* A pre-tokenizer collide encodes exactly like `tokenizers`: its own Split
- * pattern followed by ByteLevel without regex. */
-static int check_pretok(json_t *pre, const char *name, cl_error *err)
+/* collide's own tokenizer: its Split pattern followed by ByteLevel without
+ * regex, no normalizer; encoded by the hand-written splitter of tokenizer.c,
+ * lossless over any bytes. Anything else goes to tokenizer_pipe.c. */
+static int is_native(json_t *root)
 {
+    json_t *pre = json_object_get(root, "pre_tokenizer");
     json_t *list = json_object_get(pre, "pretokenizers");
     json_t *split = json_array_get(list, 0), *bl = json_array_get(list, 1);
     const char *ty = json_string_value(json_object_get(pre, "type"));
     const char *pat = json_string_value(json_object_get(json_object_get(split, "pattern"), "Regex"));
-    if (!ty || strcmp(ty, "Sequence") || json_array_size(list) != 2 || !pat ||
-        strcmp(pat, COLLIDE_SPLIT_PATTERN) ||
-        strcmp(str_or(json_object_get(bl, "type")), "ByteLevel") ||
-        json_is_true(json_object_get(bl, "use_regex")) ||
-        json_is_true(json_object_get(bl, "add_prefix_space")))
-        return cl_error_set(err, CL_ERR_UNSUPPORTED,
-                            "%s: pre_tokenizer: collide reads the byte-level BPE tokenizers it "
-                            "writes (Split with its pattern, then ByteLevel); this one differs",
-                            name);
-    return CL_OK;
+    json_t *norm = json_object_get(root, "normalizer");
+    return ty && !strcmp(ty, "Sequence") && json_array_size(list) == 2 && pat &&
+           !strcmp(pat, COLLIDE_SPLIT_PATTERN) &&
+           !strcmp(str_or(json_object_get(split, "behavior")), "Isolated") &&
+           !json_is_true(json_object_get(split, "invert")) &&
+           !strcmp(str_or(json_object_get(bl, "type")), "ByteLevel") &&
+           !json_is_true(json_object_get(bl, "use_regex")) &&
+           !json_is_true(json_object_get(bl, "add_prefix_space")) && (!norm || json_is_null(norm));
+}
+
+/* A token's bytes: GPT-2's stand-ins undone (byte-level) or the UTF-8 as is. */
+static int token_bytes(const char *s, uint8_t *out, size_t cap, int bytelevel,
+                       const uint32_t cp[256])
+{
+    size_t n = strlen(s);
+    if (bytelevel)
+        return n < cap / 2 ? unspell(s, out, cp) : -1;
+    if (n >= cap)
+        return -1;
+    memcpy(out, s, n);
+    return (int)n;
 }
 
 int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **out,
@@ -196,20 +209,34 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
     if (!json_is_object(root) || !json_is_object(model) ||
         strcmp(str_or(json_object_get(model, "type")), "BPE") ||
         !json_is_object(vocab) || !json_is_array(merges)) {
-        rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model: not a BPE model with vocab and merges",
-                          name);
+        rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model: not a BPE model with vocab and merges "
+                          "(model.type \"%s\")", name, str_or(json_object_get(model, "type")));
         goto out;
     }
-    if ((rc = check_pretok(json_object_get(root, "pre_tokenizer"), name, err)))
+    int native = is_native(root), bytelevel = 1;
+    if (!native && (rc = tok_pipe_parse(t, root, name, &bytelevel, err)))
         goto out;
     size_t nv = json_object_size(vocab);
     json_t *added = json_object_get(root, "added_tokens");
     size_t na = json_is_array(added) ? json_array_size(added) : 0;
-    if (nv < 256 || nv + na > (1 << 20)) {
-        rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model.vocab: %zu entries", name, nv);
+    const char *key;
+    json_t *val;
+    json_int_t maxid = -1;
+    json_object_foreach(vocab, key, val) {
+        if (json_integer_value(val) > maxid)
+            maxid = json_integer_value(val);
+    }
+    for (size_t i = 0; i < na; i++) {
+        json_int_t id = json_integer_value(json_object_get(json_array_get(added, i), "id"));
+        if (id > maxid)
+            maxid = id;
+    }
+    if (nv < (bytelevel ? 256u : 1u) || nv + na > (1 << 20) || maxid >= (json_int_t)(nv + na)) {
+        rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model.vocab: %zu entries, ids to %lld", name,
+                          nv, (long long)maxid);
         goto out;
     }
-    t->n = (int)(nv + na);
+    t->n = (int)maxid + 1;
     t->tok = calloc((size_t)t->n, sizeof *t->tok);
     t->eos = -1;
     for (int b = 0; b < 256; b++)
@@ -218,12 +245,10 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
         rc = cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", name);
         goto out;
     }
-    const char *key;
-    json_t *val;
     uint8_t buf[1024];
     json_object_foreach(vocab, key, val) {
         json_int_t id = json_integer_value(val);
-        int nb = strlen(key) < sizeof buf / 2 ? unspell(key, buf, cp) : -1;
+        int nb = token_bytes(key, buf, sizeof buf, bytelevel, cp);
         if (!json_is_integer(val) || id < 0 || id >= t->n || t->tok[id].b || nb <= 0) {
             rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model.vocab[\"%.40s\"]: %s", name, key,
                               nb <= 0 ? "not a byte-level token" : "bad or repeated id");
@@ -236,19 +261,28 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
         }
         memcpy(t->tok[id].b, buf, (size_t)nb);
         t->tok[id].n = nb;
-        if (nb == 1)
+        if (nb == 1 && bytelevel)
             t->byte_id[buf[0]] = (int32_t)id;
     }
     for (size_t i = 0; i < na; i++) {
         json_t *a = json_array_get(added, i);
-        json_int_t id = json_integer_value(json_object_get(a, "id"));
+        json_t *idj = json_object_get(a, "id");
+        json_int_t id = json_integer_value(idj);
         const char *content = json_string_value(json_object_get(a, "content"));
-        if (!content || id < 0 || id >= t->n || t->tok[id].b) {
+        size_t cl = content ? strlen(content) : 0;
+        if (!content || !cl || !json_is_integer(idj) || id < 0 || id >= t->n ||
+            (t->tok[id].b && (t->tok[id].n != (int)cl || memcmp(t->tok[id].b, content, cl)))) {
             rc = cl_error_set(err, CL_ERR_FORMAT, "%s: added_tokens[%zu]: bad id or content", name, i);
             goto out;
         }
-        t->tok[id].n = (int)strlen(content);
-        t->tok[id].b = (uint8_t *)strdup(content);
+        if (!t->tok[id].b) {
+            t->tok[id].n = (int)cl;
+            t->tok[id].b = (uint8_t *)strdup(content);
+            if (!t->tok[id].b) {
+                rc = cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", name);
+                goto out;
+            }
+        }
         if (!strcmp(content, CL_TOK_EOS_TEXT))
             t->eos = (int)id;
     }
@@ -257,12 +291,12 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
             rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model.vocab: id %d missing", name, i);
             goto out;
         }
-    for (int b = 0; b < 256; b++)
+    for (int b = 0; b < 256 && bytelevel; b++)
         if (t->byte_id[b] < 0) {
             rc = cl_error_set(err, CL_ERR_FORMAT, "%s: model.vocab: byte 0x%02x has no token", name, b);
             goto out;
         }
-    if (t->eos < 0) {
+    if (native && t->eos < 0) {
         rc = cl_error_set(err, CL_ERR_FORMAT, "%s: added_tokens: no %s", name, CL_TOK_EOS_TEXT);
         goto out;
     }
@@ -277,8 +311,12 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
     imap spelled = {0}; /* hash of bytes -> id + 1 */
     for (int i = 0; i < t->n; i++) {
         int32_t *s = imap_slot(&spelled, tok_hash(t->tok[i].b, t->tok[i].n), 1);
-        if (s)
-            *s = i + 1;
+        if (!s) {
+            imap_free(&spelled);
+            rc = cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", name);
+            goto out;
+        }
+        *s = i + 1;
     }
     for (size_t r = 0; r < nm && !rc; r++) {
         json_t *mj = json_array_get(merges, r);
@@ -294,7 +332,9 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
             left[sp - s] = 0;
             snprintf(right, sizeof right, "%s", sp + 1);
         } else if (json_is_array(mj) && json_array_size(mj) == 2 &&
-                   json_is_string(json_array_get(mj, 0)) && json_is_string(json_array_get(mj, 1))) {
+                   json_is_string(json_array_get(mj, 0)) && json_is_string(json_array_get(mj, 1)) &&
+                   strlen(json_string_value(json_array_get(mj, 0))) < sizeof left &&
+                   strlen(json_string_value(json_array_get(mj, 1))) < sizeof right) {
             snprintf(left, sizeof left, "%s", json_string_value(json_array_get(mj, 0)));
             snprintf(right, sizeof right, "%s", json_string_value(json_array_get(mj, 1)));
         } else {
@@ -302,7 +342,8 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
             break;
         }
         uint8_t lb[512], rb[512], both[1024];
-        int ln = unspell(left, lb, cp), rn = unspell(right, rb, cp);
+        int ln = token_bytes(left, lb, sizeof lb, bytelevel, cp);
+        int rn = token_bytes(right, rb, sizeof rb, bytelevel, cp);
         int32_t *li = ln > 0 ? imap_slot(&spelled, tok_hash(lb, ln), 0) : NULL;
         int32_t *ri = rn > 0 ? imap_slot(&spelled, tok_hash(rb, rn), 0) : NULL;
         int32_t *bi = NULL;
@@ -328,11 +369,16 @@ int cl_tok_parse(const char *text, size_t len, const char *name, cl_tokenizer **
             *rk = (int32_t)r + 1; /* stored 1-based; the lowest rank wins */
         t->n_merges++;
     }
-    imap_free(&spelled);
+    if (t->pipe)
+        t->by_str = spelled; /* kept for symbol lookups */
+    else
+        imap_free(&spelled);
     /* ranks were stored 1-based to tell "absent" from rank 0 */
     for (size_t j = 0; j < t->rank.cap; j++)
         if (t->rank.key[j])
             t->rank.val[j]--;
+    if (!rc && t->pipe)
+        rc = tok_pipe_finish(t, root, name, err);
 out:
     json_decref(root);
     if (rc) {
@@ -372,5 +418,9 @@ int cl_tok_load(const char *path, cl_tokenizer **out, cl_error *err)
     fclose(f);
     int rc = cl_tok_parse(buf, (size_t)n, path, out, err);
     free(buf);
+    if (!rc && (*out)->pipe && (rc = tok_pipe_config(*out, path, err))) {
+        cl_tok_free(*out);
+        *out = NULL;
+    }
     return rc;
 }

@@ -18,7 +18,7 @@ JOBS=${COLLIDE_JOBS:-$(nproc)}
 # Debian packages: build, run time (gnuplot), and what the tests use
 # (python3-h5py reads stores; clang's libFuzzer and valgrind check hostile input).
 PACKAGES=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev
-          liblapacke-dev libjansson-dev gnuplot-nox python3 python3-h5py python3-numpy
+          liblapacke-dev libjansson-dev libpcre2-dev gnuplot-nox python3 python3-h5py python3-numpy
           clang libclang-rt-14-dev valgrind)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

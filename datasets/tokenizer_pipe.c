@@ -1,0 +1,1209 @@
+/*
+ * tokenizer_pipe.c -- the BPE tokenizers of other models, as their
+ * tokenizer.json describes them, encoded as PyPI's `tokenizers` does:
+ *
+ *   added tokens   matched first in the raw text, leftmost-longest (lstrip,
+ *                  rstrip, single_word honoured);
+ *   normalizer     NFC (text already in NFC only: see nfc_yes), Prepend,
+ *                  Replace (string or regex), Sequence;
+ *   pre_tokenizer  Split (regex compiled by PCRE2, UTF + UCP; behaviours
+ *                  Isolated, Removed, MergedWithPrevious, MergedWithNext;
+ *                  invert), ByteLevel (add_prefix_space, use_regex: GPT-2's
+ *                  pattern), Digits, Metaspace (prepend_scheme, split),
+ *                  Sequence;
+ *   model          BPE: byte-level vocabularies or SentencePiece-style ones
+ *                  with byte_fallback (<0xNN>), unk_token, fuse_unk,
+ *                  ignore_merges; dropout, continuing_subword_prefix and
+ *                  end_of_word_suffix refused;
+ *   decoder        ByteLevel, or Replace / ByteFallback / Fuse / Strip /
+ *                  Metaspace in a Sequence;
+ *   post_processor ByteLevel, TemplateProcessing, Sequence: the single
+ *                  template's special tokens are cl_tok_prefix/suffix.
+ *
+ * Anything else is refused naming the file, the JSON path and the value.
+ */
+#include "tokenizer.h"
+#include "tokenizer_internal.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer_nfc.h"
+
+#define GPT2_PATTERN                                                                      \
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+enum { N_NFC, N_PREPEND, N_REPLACE };
+enum { P_SPLIT, P_BYTELEVEL, P_METASPACE };
+enum { B_ISOLATED, B_REMOVED, B_PREV, B_NEXT };
+enum { D_BYTELEVEL, D_REPLACE, D_BYTEFALLBACK, D_FUSE, D_STRIP, D_METASPACE };
+enum { S_NEVER, S_FIRST, S_ALWAYS };
+
+typedef struct norm_op {
+    int kind;
+    char *a, *b; /* Prepend: a; Replace: a -> b (a NULL: re) */
+    pcre2_code *re;
+} norm_op;
+
+typedef struct pre_op {
+    int kind, behavior, invert, prefix_space, scheme, split;
+    pcre2_code *re; /* Split, ByteLevel with use_regex */
+    char *repl;     /* Metaspace */
+} pre_op;
+
+typedef struct dec_op {
+    int kind, start, stop, scheme;
+    char *a, *b;
+} dec_op;
+
+typedef struct added_tok {
+    int id, lstrip, rstrip, single_word;
+    const uint8_t *s;
+    int n;
+} added_tok;
+
+struct tok_pipe {
+    int bytelevel, byte_fallback, unk, fuse_unk, ignore_merges, lossless, has_template;
+    norm_op *norm;
+    int n_norm;
+    pre_op *pre;
+    int n_pre;
+    dec_op *dec;
+    int n_dec;
+    added_tok *add;
+    int n_add;
+    int32_t fb[256];
+    pcre2_match_data *md;
+};
+
+static const char NOMEM[] = "%s: out of memory";
+
+void tok_pipe_free(struct tok_pipe *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n_norm; i++) {
+        free(p->norm[i].a);
+        free(p->norm[i].b);
+        pcre2_code_free(p->norm[i].re);
+    }
+    for (int i = 0; i < p->n_pre; i++) {
+        pcre2_code_free(p->pre[i].re);
+        free(p->pre[i].repl);
+    }
+    for (int i = 0; i < p->n_dec; i++) {
+        free(p->dec[i].a);
+        free(p->dec[i].b);
+    }
+    free(p->norm);
+    free(p->pre);
+    free(p->dec);
+    free(p->add);
+    pcre2_match_data_free(p->md);
+    free(p);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int refuse(cl_error *err, const char *name, const char *path, json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    int rc = cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: %s: unsupported value %.200s", name, path,
+                          s ? s : "(missing)");
+    free(s);
+    return rc;
+}
+
+static int compile(pcre2_code **re, const char *pat, int literal, const char *name,
+                   const char *path, cl_error *err)
+{
+    int ec;
+    PCRE2_SIZE off;
+    uint32_t opt = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opt, &ec, &off, NULL);
+    if (!*re) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        return cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: %s: regex \"%.120s\" at %zu: %s", name,
+                            path, pat, (size_t)off, (const char *)msg);
+    }
+    return CL_OK;
+}
+
+/* {"String": s} or {"Regex": r}: *lit set for String. */
+static const char *pattern(json_t *p, int *lit)
+{
+    const char *s = jstr(p, "String");
+    *lit = s != NULL;
+    return s ? s : jstr(p, "Regex");
+}
+
+#define GROW(arr, n)                                                                       \
+    (((arr) = realloc((arr), (size_t)((n) + 1) * sizeof *(arr))) ? memset(&(arr)[(n)], 0,   \
+                                                                          sizeof *(arr)),   \
+     (n)++, 0 : -1)
+
+static int parse_norm(struct tok_pipe *p, json_t *j, const char *path, const char *name,
+                      cl_error *err)
+{
+    char sub[256];
+    if (!j || json_is_null(j))
+        return CL_OK;
+    const char *ty = jstr(j, "type");
+    if (!ty)
+        return refuse(err, name, path, j);
+    if (!strcmp(ty, "Sequence")) {
+        json_t *l = json_object_get(j, "normalizers");
+        if (!json_is_array(l))
+            return refuse(err, name, path, j);
+        for (size_t i = 0; i < json_array_size(l); i++) {
+            snprintf(sub, sizeof sub, "%s.normalizers[%zu]", path, i);
+            int rc = parse_norm(p, json_array_get(l, i), sub, name, err);
+            if (rc)
+                return rc;
+        }
+        return CL_OK;
+    }
+    int kind = !strcmp(ty, "NFC")       ? N_NFC
+               : !strcmp(ty, "Prepend") ? N_PREPEND
+               : !strcmp(ty, "Replace") ? N_REPLACE
+                                        : -1;
+    snprintf(sub, sizeof sub, "%s.type", path);
+    if (kind < 0)
+        return refuse(err, name, sub, json_object_get(j, "type"));
+    if (GROW(p->norm, p->n_norm))
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    norm_op *o = &p->norm[p->n_norm - 1];
+    o->kind = kind;
+    if (kind == N_PREPEND) {
+        const char *s = jstr(j, "prepend");
+        if (!s)
+            return refuse(err, name, path, j);
+        o->a = strdup(s);
+    } else if (kind == N_REPLACE) {
+        int lit;
+        const char *pat = pattern(json_object_get(j, "pattern"), &lit), *c = jstr(j, "content");
+        if (!pat || !c || !*pat)
+            return refuse(err, name, path, j);
+        o->b = strdup(c);
+        if (lit)
+            o->a = strdup(pat);
+        else if (compile(&o->re, pat, 0, name, path, err))
+            return err->code;
+    }
+    p->lossless = 0;
+    return CL_OK;
+}
+
+static int parse_pre(struct tok_pipe *p, json_t *j, const char *path, const char *name,
+                     cl_error *err)
+{
+    char sub[256];
+    if (!j || json_is_null(j))
+        return CL_OK;
+    const char *ty = jstr(j, "type");
+    if (!ty)
+        return refuse(err, name, path, j);
+    if (!strcmp(ty, "Sequence")) {
+        json_t *l = json_object_get(j, "pretokenizers");
+        if (!json_is_array(l))
+            return refuse(err, name, path, j);
+        for (size_t i = 0; i < json_array_size(l); i++) {
+            snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", path, i);
+            int rc = parse_pre(p, json_array_get(l, i), sub, name, err);
+            if (rc)
+                return rc;
+        }
+        return CL_OK;
+    }
+    int kind = !strcmp(ty, "Split") || !strcmp(ty, "Digits") ? P_SPLIT
+               : !strcmp(ty, "ByteLevel")                     ? P_BYTELEVEL
+               : !strcmp(ty, "Metaspace")                     ? P_METASPACE
+                                                              : -1;
+    if (kind < 0) {
+        snprintf(sub, sizeof sub, "%s.type", path);
+        return refuse(err, name, sub, json_object_get(j, "type"));
+    }
+    if (GROW(p->pre, p->n_pre))
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    pre_op *o = &p->pre[p->n_pre - 1];
+    o->kind = kind;
+    if (!strcmp(ty, "Digits")) {
+        o->behavior = B_ISOLATED;
+        return compile(&o->re, json_is_true(json_object_get(j, "individual_digits")) ? "\\p{N}"
+                                                                                      : "\\p{N}+",
+                       0, name, path, err);
+    }
+    if (kind == P_SPLIT) {
+        int lit;
+        const char *pat = pattern(json_object_get(j, "pattern"), &lit);
+        const char *b = jstr(j, "behavior");
+        o->behavior = !b                              ? -1
+                      : !strcmp(b, "Isolated")           ? B_ISOLATED
+                      : !strcmp(b, "Removed")            ? B_REMOVED
+                      : !strcmp(b, "MergedWithPrevious") ? B_PREV
+                      : !strcmp(b, "MergedWithNext")     ? B_NEXT
+                                                         : -1;
+        o->invert = json_is_true(json_object_get(j, "invert"));
+        if (o->behavior < 0) {
+            snprintf(sub, sizeof sub, "%s.behavior", path);
+            return refuse(err, name, sub, json_object_get(j, "behavior"));
+        }
+        if (!pat || !*pat) {
+            snprintf(sub, sizeof sub, "%s.pattern", path);
+            return refuse(err, name, sub, json_object_get(j, "pattern"));
+        }
+        if (o->behavior == B_REMOVED)
+            p->lossless = 0;
+        snprintf(sub, sizeof sub, "%s.pattern", path);
+        return compile(&o->re, pat, lit, name, sub, err);
+    }
+    if (kind == P_BYTELEVEL) {
+        p->bytelevel = 1;
+        o->prefix_space = json_is_true(json_object_get(j, "add_prefix_space"));
+        if (o->prefix_space)
+            p->lossless = 0;
+        json_t *ur = json_object_get(j, "use_regex");
+        o->behavior = B_ISOLATED;
+        if (!ur || json_is_true(ur))
+            return compile(&o->re, GPT2_PATTERN, 0, name, path, err);
+        return CL_OK;
+    }
+    /* Metaspace */
+    const char *r = jstr(j, "replacement"), *sc = jstr(j, "prepend_scheme");
+    json_t *aps = json_object_get(j, "add_prefix_space"), *sp = json_object_get(j, "split");
+    if (!r || !*r) {
+        snprintf(sub, sizeof sub, "%s.replacement", path);
+        return refuse(err, name, sub, json_object_get(j, "replacement"));
+    }
+    o->repl = strdup(r);
+    o->split = !sp || json_is_true(sp);
+    o->scheme = sc ? (!strcmp(sc, "first") ? S_FIRST : !strcmp(sc, "always") ? S_ALWAYS
+                      : !strcmp(sc, "never") ? S_NEVER : -1)
+                   : (aps && !json_is_true(aps) ? S_NEVER : S_ALWAYS);
+    if (o->scheme < 0) {
+        snprintf(sub, sizeof sub, "%s.prepend_scheme", path);
+        return refuse(err, name, sub, json_object_get(j, "prepend_scheme"));
+    }
+    p->lossless = 0;
+    return CL_OK;
+}
+
+static int parse_dec(struct tok_pipe *p, json_t *j, const char *path, const char *name,
+                     cl_error *err)
+{
+    char sub[256];
+    if (!j || json_is_null(j))
+        return CL_OK;
+    const char *ty = jstr(j, "type");
+    if (!ty)
+        return refuse(err, name, path, j);
+    if (!strcmp(ty, "Sequence")) {
+        json_t *l = json_object_get(j, "decoders");
+        if (!json_is_array(l))
+            return refuse(err, name, path, j);
+        for (size_t i = 0; i < json_array_size(l); i++) {
+            snprintf(sub, sizeof sub, "%s.decoders[%zu]", path, i);
+            int rc = parse_dec(p, json_array_get(l, i), sub, name, err);
+            if (rc)
+                return rc;
+        }
+        return CL_OK;
+    }
+    int kind = !strcmp(ty, "ByteLevel")      ? D_BYTELEVEL
+               : !strcmp(ty, "Replace")      ? D_REPLACE
+               : !strcmp(ty, "ByteFallback") ? D_BYTEFALLBACK
+               : !strcmp(ty, "Fuse")         ? D_FUSE
+               : !strcmp(ty, "Strip")        ? D_STRIP
+               : !strcmp(ty, "Metaspace")    ? D_METASPACE
+                                             : -1;
+    snprintf(sub, sizeof sub, "%s.type", path);
+    if (kind < 0)
+        return refuse(err, name, sub, json_object_get(j, "type"));
+    if (GROW(p->dec, p->n_dec))
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    dec_op *o = &p->dec[p->n_dec - 1];
+    o->kind = kind;
+    if (kind == D_REPLACE) {
+        int lit;
+        const char *pat = pattern(json_object_get(j, "pattern"), &lit), *c = jstr(j, "content");
+        if (!pat || !lit || !*pat || !c) {
+            snprintf(sub, sizeof sub, "%s.pattern", path);
+            return refuse(err, name, sub, json_object_get(j, "pattern"));
+        }
+        o->a = strdup(pat);
+        o->b = strdup(c);
+    } else if (kind == D_STRIP) {
+        const char *c = jstr(j, "content");
+        if (!c || !*c)
+            return refuse(err, name, path, j);
+        o->a = strdup(c);
+        o->start = (int)json_integer_value(json_object_get(j, "start"));
+        o->stop = (int)json_integer_value(json_object_get(j, "stop"));
+    } else if (kind == D_METASPACE) {
+        const char *r = jstr(j, "replacement"), *sc = jstr(j, "prepend_scheme");
+        json_t *aps = json_object_get(j, "add_prefix_space");
+        if (!r || !*r)
+            return refuse(err, name, path, j);
+        o->a = strdup(r);
+        o->scheme = sc ? (!strcmp(sc, "never") ? S_NEVER : S_FIRST)
+                       : (aps && !json_is_true(aps) ? S_NEVER : S_ALWAYS);
+    }
+    return CL_OK;
+}
+
+int tok_pipe_parse(cl_tokenizer *t, json_t *root, const char *name, int *bytelevel,
+                   cl_error *err)
+{
+    struct tok_pipe *p = calloc(1, sizeof *p);
+    if (!p)
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    t->pipe = p;
+    p->lossless = 1;
+    p->unk = -1;
+    json_t *model = json_object_get(root, "model");
+    static const char *nulls[] = {"dropout", "continuing_subword_prefix", "end_of_word_suffix"};
+    char sub[128];
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(model, nulls[i]);
+        if (v && !json_is_null(v) && !(json_is_string(v) && !*json_string_value(v))) {
+            snprintf(sub, sizeof sub, "model.%s", nulls[i]);
+            return refuse(err, name, sub, v);
+        }
+    }
+    static const char *top[] = {"truncation", "padding"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, top[i]);
+        if (v && !json_is_null(v))
+            return refuse(err, name, top[i], v);
+    }
+    p->byte_fallback = json_is_true(json_object_get(model, "byte_fallback"));
+    p->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
+    p->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
+    int rc = parse_norm(p, json_object_get(root, "normalizer"), "normalizer", name, err);
+    if (!rc)
+        rc = parse_pre(p, json_object_get(root, "pre_tokenizer"), "pre_tokenizer", name, err);
+    if (!rc)
+        rc = parse_dec(p, json_object_get(root, "decoder"), "decoder", name, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < p->n_dec; i++) {
+        if (p->dec[i].kind == D_BYTELEVEL)
+            p->bytelevel = 1;
+        if (p->dec[i].kind == D_STRIP || p->dec[i].kind == D_METASPACE)
+            p->lossless = 0;
+    }
+    if (p->bytelevel)
+        for (int i = 0; i < p->n_dec; i++)
+            if (p->dec[i].kind != D_BYTELEVEL) {
+                snprintf(sub, sizeof sub, "decoder (with ByteLevel tokens) [%d]", i);
+                return refuse(err, name, sub, json_object_get(root, "decoder"));
+            }
+    p->md = pcre2_match_data_create(1, NULL);
+    if (!p->md)
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    *bytelevel = p->bytelevel;
+    return CL_OK;
+}
+
+static int set_ids(int32_t **dst, int *n, const int32_t *src, int k)
+{
+    free(*dst);
+    *dst = NULL;
+    *n = 0;
+    if (!k)
+        return 0;
+    *dst = malloc((size_t)k * sizeof **dst);
+    if (!*dst)
+        return -1;
+    memcpy(*dst, src, (size_t)k * sizeof **dst);
+    *n = k;
+    return 0;
+}
+
+/* The post-processor's single template: special tokens before and after $A. */
+static int parse_post(cl_tokenizer *t, json_t *j, const char *path, const char *name,
+                      cl_error *err)
+{
+    char sub[256];
+    if (!j || json_is_null(j))
+        return CL_OK;
+    const char *ty = jstr(j, "type");
+    if (ty && !strcmp(ty, "Sequence")) {
+        json_t *l = json_object_get(j, "processors");
+        for (size_t i = 0; i < json_array_size(l); i++) {
+            snprintf(sub, sizeof sub, "%s.processors[%zu]", path, i);
+            int rc = parse_post(t, json_array_get(l, i), sub, name, err);
+            if (rc)
+                return rc;
+        }
+        return CL_OK;
+    }
+    if (ty && !strcmp(ty, "ByteLevel"))
+        return CL_OK; /* offsets only */
+    if (!ty || strcmp(ty, "TemplateProcessing")) {
+        snprintf(sub, sizeof sub, "%s.type", path);
+        return refuse(err, name, sub, json_object_get(j, "type"));
+    }
+    json_t *single = json_object_get(j, "single"), *specials = json_object_get(j, "special_tokens");
+    int32_t pre[64], post[64];
+    int np = 0, nq = 0, seen = 0;
+    for (size_t i = 0; i < json_array_size(single); i++) {
+        json_t *it = json_array_get(single, i), *sp = json_object_get(it, "SpecialToken");
+        if (json_object_get(it, "Sequence")) {
+            seen = 1;
+            continue;
+        }
+        json_t *ids = json_object_get(json_object_get(specials, jstr(sp, "id") ? jstr(sp, "id") : ""),
+                                      "ids");
+        snprintf(sub, sizeof sub, "%s.single[%zu]", path, i);
+        if (!sp || !json_is_array(ids))
+            return refuse(err, name, sub, it);
+        for (size_t k = 0; k < json_array_size(ids); k++) {
+            json_int_t id = json_integer_value(json_array_get(ids, k));
+            if (id < 0 || id >= t->n || np >= 64 || nq >= 64)
+                return refuse(err, name, sub, it);
+            if (seen)
+                post[nq++] = (int32_t)id;
+            else
+                pre[np++] = (int32_t)id;
+        }
+    }
+    t->pipe->has_template = 1;
+    if (set_ids(&t->prefix, &t->n_prefix, pre, np) || set_ids(&t->suffix, &t->n_suffix, post, nq))
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    return CL_OK;
+}
+
+int tok_pipe_finish(cl_tokenizer *t, json_t *root, const char *name, cl_error *err)
+{
+    struct tok_pipe *p = t->pipe;
+    json_t *model = json_object_get(root, "model");
+    const char *unk = jstr(model, "unk_token");
+    if (unk) {
+        p->unk = tok_lookup(t, (const uint8_t *)unk, (int)strlen(unk));
+        if (p->unk < 0)
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: model.unk_token \"%.40s\": not in the "
+                                "vocabulary", name, unk);
+    }
+    for (int b = 0; b < 256; b++) {
+        char s[8];
+        snprintf(s, sizeof s, "<0x%02X>", b);
+        p->fb[b] = tok_lookup(t, (const uint8_t *)s, 6);
+    }
+    if (!p->bytelevel && !p->byte_fallback)
+        p->lossless = 0;
+    json_t *added = json_object_get(root, "added_tokens");
+    p->add = calloc(json_array_size(added) + 1, sizeof *p->add);
+    if (!p->add)
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, name);
+    for (size_t i = 0; i < json_array_size(added); i++) {
+        json_t *a = json_array_get(added, i);
+        added_tok *x = &p->add[p->n_add++];
+        x->id = (int)json_integer_value(json_object_get(a, "id"));
+        x->s = t->tok[x->id].b;
+        x->n = t->tok[x->id].n;
+        x->lstrip = json_is_true(json_object_get(a, "lstrip"));
+        x->rstrip = json_is_true(json_object_get(a, "rstrip"));
+        x->single_word = json_is_true(json_object_get(a, "single_word"));
+        if (x->lstrip || x->rstrip)
+            p->lossless = 0;
+    }
+    int rc = parse_post(t, json_object_get(root, "post_processor"), "post_processor", name, err);
+    if (rc)
+        return rc;
+    if (t->eos < 0) { /* tokenizer_config.json may say otherwise (cl_tok_load) */
+        static const char *names[] = {"</s>", "<|end_of_text|>", "<|im_end|>", "<eos>"};
+        for (int i = 0; i < 4 && t->eos < 0; i++)
+            t->eos = tok_lookup(t, (const uint8_t *)names[i], (int)strlen(names[i]));
+    }
+    if (t->eos < 0)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: added_tokens: no end-of-text token (%s, "
+                            "</s>, <|end_of_text|>, <|im_end|> or <eos>)", name, CL_TOK_EOS_TEXT);
+    return CL_OK;
+}
+
+/* A token named in tokenizer_config.json: "text" or {"content": "text"}. */
+static int config_token(const cl_tokenizer *t, json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : jstr(v, "content");
+    return s ? tok_lookup(t, (const uint8_t *)s, (int)strlen(s)) : -1;
+}
+
+int tok_pipe_config(cl_tokenizer *t, const char *path, cl_error *err)
+{
+    char dir[4096], f[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[1] = 0;
+    else
+        dir[0] = 0;
+    snprintf(f, sizeof f, "%stokenizer_config.json", dir);
+    json_t *tc = json_load_file(f, 0, NULL);
+    snprintf(f, sizeof f, "%sconfig.json", dir);
+    json_t *mc = json_load_file(f, 0, NULL);
+    int rc = CL_OK;
+    int eos = config_token(t, json_object_get(tc, "eos_token"));
+    int bos = config_token(t, json_object_get(tc, "bos_token"));
+    json_t *ce = json_object_get(mc, "eos_token_id");
+    if (json_is_array(ce))
+        ce = json_array_get(ce, 0);
+    if (eos < 0 && json_is_integer(ce) && json_integer_value(ce) >= 0 &&
+        json_integer_value(ce) < t->n)
+        eos = (int)json_integer_value(ce);
+    if (eos >= 0)
+        t->eos = eos;
+    if (!t->pipe->has_template) {
+        if (json_is_true(json_object_get(tc, "add_bos_token")) && bos >= 0 &&
+            set_ids(&t->prefix, &t->n_prefix, (int32_t[]){bos}, 1))
+            rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, path);
+        if (json_is_true(json_object_get(tc, "add_eos_token")) &&
+            set_ids(&t->suffix, &t->n_suffix, (int32_t[]){t->eos}, 1))
+            rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, path);
+    }
+    json_decref(tc);
+    json_decref(mc);
+    return rc;
+}
+
+int cl_tok_lossless(const cl_tokenizer *t) { return !t->pipe || t->pipe->lossless; }
+
+/* ------------------------------------------------------------ strings */
+
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static int sb_put(sbuf *b, const void *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *q = realloc(b->s, cap);
+        if (!q)
+            return -1;
+        b->s = q;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+    return 0;
+}
+
+/* Bytes of the code point at s[i] (s valid UTF-8). */
+static int ulen(uint8_t c) { return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4; }
+
+static uint32_t ucp(const uint8_t *s, int *k)
+{
+    *k = ulen(s[0]);
+    if (*k == 1)
+        return s[0];
+    uint32_t c = s[0] & (0x7f >> *k);
+    for (int i = 1; i < *k; i++)
+        c = c << 6 | (s[i] & 0x3f);
+    return c;
+}
+
+/* Valid UTF-8: each maximal invalid subpart becomes U+FFFD, as Python's
+ * bytes.decode("utf-8", errors="replace") does. */
+static int sanitize(const uint8_t *s, size_t n, sbuf *o)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        int need = 0;
+        uint8_t lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            if (sb_put(o, s + i, 1))
+                return -1;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1;
+        else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        }
+        size_t k = 1;
+        while (need && (int)k <= need && i + k < n) {
+            uint8_t d = s[i + k];
+            if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xbf))
+                break;
+            k++;
+        }
+        if (need && (int)k == need + 1) {
+            if (sb_put(o, s + i, k))
+                return -1;
+        } else if (sb_put(o, "\xef\xbf\xbd", 3)) {
+            return -1;
+        }
+        i += k;
+    }
+    return sb_put(o, "", 0);
+}
+
+/* NFC quick check: 1 when the text is certainly in NFC (then NFC leaves it
+ * as it is); collide has no composition tables, so other text is refused. */
+static int nfc_yes(const uint8_t *s, size_t n)
+{
+    int last = 0;
+    for (size_t i = 0; i < n;) {
+        int k;
+        uint32_t c = ucp(s + i, &k);
+        i += (size_t)k;
+        if (c < 0x300) {
+            last = 0;
+            continue;
+        }
+        int lo = 0, hi = (int)(sizeof tok_nfc_rows / sizeof tok_nfc_rows[0]) - 1, ccc = 0;
+        while (lo <= hi) {
+            int m = (lo + hi) / 2;
+            if (c < tok_nfc_rows[m].lo)
+                hi = m - 1;
+            else if (c > tok_nfc_rows[m].hi)
+                lo = m + 1;
+            else {
+                if (tok_nfc_rows[m].qc)
+                    return 0;
+                ccc = tok_nfc_rows[m].ccc;
+                break;
+            }
+        }
+        if (ccc && last > ccc)
+            return 0;
+        last = ccc;
+    }
+    return 1;
+}
+
+static int replace_lit(const char *s, size_t n, const char *a, const char *b, sbuf *o)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    o->n = 0;
+    for (size_t i = 0; i < n;) {
+        if (n - i >= na && !memcmp(s + i, a, na)) {
+            if (sb_put(o, b, nb))
+                return -1;
+            i += na;
+        } else {
+            if (sb_put(o, s + i, 1))
+                return -1;
+            i++;
+        }
+    }
+    return sb_put(o, "", 0);
+}
+
+/* ------------------------------------------------------------ pieces */
+
+typedef struct piece {
+    size_t off, n; /* into the list's buffer */
+    int origin;    /* starts the original text */
+} piece;
+
+typedef struct plist {
+    sbuf buf;
+    piece *p;
+    int n, cap;
+} plist;
+
+static int pl_add(plist *l, const char *s, size_t n, int origin)
+{
+    if (!n)
+        return 0;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 16;
+        piece *q = realloc(l->p, (size_t)cap * sizeof *q);
+        if (!q)
+            return -1;
+        l->p = q;
+        l->cap = cap;
+    }
+    size_t off = l->buf.n;
+    if (sb_put(&l->buf, s, n))
+        return -1;
+    l->p[l->n++] = (piece){off, n, origin};
+    return 0;
+}
+
+static void pl_free(plist *l)
+{
+    free(l->buf.s);
+    free(l->p);
+    memset(l, 0, sizeof *l);
+}
+
+/* Split one piece by a regex as `tokenizers`' split does with a behaviour. */
+static int split_re(struct tok_pipe *p, const pre_op *o, const char *s, size_t n, int origin,
+                    plist *out)
+{
+    size_t at = 0, prev = 0, pend = 0; /* pend: MergedWithNext carry start */
+    int first = 1, carry = 0;
+    while (at <= n) {
+        int r = pcre2_match(o->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, p->md, NULL);
+        size_t ms = n, me = n;
+        if (r >= 0) {
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
+            ms = ov[0];
+            me = ov[1];
+        } else if (r != PCRE2_ERROR_NOMATCH) {
+            return -2;
+        }
+        if (r >= 0 && me == ms) { /* empty match: move on one character */
+            if (ms >= n)
+                break;
+            at = ms + (size_t)ulen((uint8_t)s[ms]);
+            continue;
+        }
+        /* spans: gap [prev, ms) and match [ms, me); invert swaps their roles */
+        size_t span[2][2] = {{prev, ms}, {ms, me}};
+        for (int k = 0; k < (r >= 0 ? 2 : 1); k++) {
+            size_t a = span[k][0], b = span[k][1];
+            if (a == b)
+                continue;
+            int is_match = (k == 1) != (o->invert != 0);
+            int org = origin && first;
+            if (!is_match || o->behavior == B_ISOLATED) {
+                if (carry) {
+                    a = pend;
+                    carry = 0;
+                }
+                if (pl_add(out, s + a, b - a, org))
+                    return -1;
+                first = 0;
+            } else if (o->behavior == B_REMOVED) {
+                first = 0;
+            } else if (o->behavior == B_PREV) {
+                if (out->n && !first) {
+                    out->p[out->n - 1].n += b - a;
+                    if (sb_put(&out->buf, s + a, b - a))
+                        return -1;
+                } else {
+                    if (pl_add(out, s + a, b - a, org))
+                        return -1;
+                    first = 0;
+                }
+            } else { /* B_NEXT: starts the next piece */
+                if (carry) {
+                    if (pl_add(out, s + pend, a - pend, org))
+                        return -1;
+                    first = 0;
+                }
+                pend = a;
+                carry = 1;
+            }
+        }
+        if (r < 0)
+            break;
+        prev = at = me;
+        if (at >= n) {
+            at = n;
+            prev = n;
+            /* nothing after the last match */
+            break;
+        }
+    }
+    if (carry && pl_add(out, s + pend, n - pend, origin && first))
+        return -1;
+    return 0;
+}
+
+/* One pre-tokenizer over every piece of *l. */
+static int pre_apply(struct tok_pipe *p, const pre_op *o, plist *l)
+{
+    plist out = {0};
+    sbuf tmp = {0};
+    int rc = 0;
+    for (int i = 0; i < l->n && !rc; i++) {
+        const char *s = l->buf.s + l->p[i].off;
+        size_t n = l->p[i].n;
+        int origin = l->p[i].origin;
+        if (o->kind == P_BYTELEVEL) {
+            tmp.n = 0;
+            if ((o->prefix_space && s[0] != ' ' && sb_put(&tmp, " ", 1)) || sb_put(&tmp, s, n)) {
+                rc = -1;
+                break;
+            }
+            rc = o->re ? split_re(p, o, tmp.s, tmp.n, origin, &out)
+                       : pl_add(&out, tmp.s, tmp.n, origin);
+        } else if (o->kind == P_SPLIT) {
+            rc = split_re(p, o, s, n, origin, &out);
+        } else { /* Metaspace */
+            size_t nr = strlen(o->repl);
+            sbuf rep = {0};
+            if (replace_lit(s, n, " ", o->repl, &rep)) {
+                free(rep.s);
+                rc = -1;
+                break;
+            }
+            int starts = rep.n >= nr && !memcmp(rep.s, o->repl, nr);
+            tmp.n = 0;
+            if ((!starts && (o->scheme == S_ALWAYS || (o->scheme == S_FIRST && origin)) &&
+                 sb_put(&tmp, o->repl, nr)) ||
+                sb_put(&tmp, rep.s, rep.n))
+                rc = -1;
+            free(rep.s);
+            if (rc)
+                break;
+            if (!o->split) {
+                rc = pl_add(&out, tmp.s, tmp.n, origin);
+                continue;
+            }
+            size_t a = 0;
+            for (size_t j = 1; j + nr <= tmp.n && !rc; j++)
+                if (!memcmp(tmp.s + j, o->repl, nr)) {
+                    rc = pl_add(&out, tmp.s + a, j - a, origin && a == 0);
+                    a = j;
+                }
+            if (!rc)
+                rc = pl_add(&out, tmp.s + a, tmp.n - a, origin && a == 0);
+        }
+    }
+    free(tmp.s);
+    pl_free(l);
+    *l = out;
+    return rc;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+int tok_pipe_symbols(const cl_tokenizer *t, const uint8_t *s, int len, int32_t *out, int *whole)
+{
+    const struct tok_pipe *p = t->pipe;
+    *whole = 0;
+    if (p->ignore_merges) {
+        int id = tok_lookup(t, s, len);
+        if (id >= 0) {
+            out[0] = id;
+            *whole = 1;
+            return 1;
+        }
+    }
+    int n = 0;
+    if (p->bytelevel) {
+        for (int i = 0; i < len; i++)
+            out[n++] = t->byte_id[s[i]];
+        return n;
+    }
+    int last_unk = 0;
+    for (int i = 0; i < len;) {
+        int k = ulen(s[i]);
+        if (i + k > len)
+            k = len - i;
+        int id = tok_lookup(t, s + i, k), fb = p->byte_fallback;
+        for (int b = 0; b < k && fb; b++)
+            fb = p->fb[s[i + b]] >= 0;
+        if (id >= 0) {
+            out[n++] = id;
+            last_unk = 0;
+        } else if (fb) {
+            for (int b = 0; b < k; b++)
+                out[n++] = p->fb[s[i + b]];
+            last_unk = 0;
+        } else if (p->unk >= 0) {
+            if (!(p->fuse_unk && last_unk))
+                out[n++] = p->unk;
+            last_unk = 1;
+        }
+        i += k;
+    }
+    return n;
+}
+
+/* Normalize, pre-tokenize and BPE one stretch of text between added tokens. */
+static int encode_segment(cl_tokenizer *t, const char *s, size_t n, int origin, int32_t **ids,
+                          int *nid, int *cap, const char *what, cl_error *err)
+{
+    struct tok_pipe *p = t->pipe;
+    sbuf a = {0}, b = {0};
+    int rc = CL_OK;
+    if (sb_put(&a, s, n))
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+    for (int i = 0; i < p->n_norm && !rc; i++) {
+        const norm_op *o = &p->norm[i];
+        if (o->kind == N_NFC) {
+            if (!nfc_yes((const uint8_t *)a.s, a.n))
+                rc = cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: normalizer NFC: the text is not "
+                                  "in NFC already, and collide does not compose", what);
+            continue;
+        }
+        if (!a.n)
+            continue;
+        b.n = 0;
+        if (o->kind == N_PREPEND) {
+            if (sb_put(&b, o->a, strlen(o->a)) || sb_put(&b, a.s, a.n))
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+        } else if (o->a) {
+            if (replace_lit(a.s, a.n, o->a, o->b, &b))
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+        } else {
+            PCRE2_SIZE on = a.n * 4 + strlen(o->b) * 64 + 64;
+            if (sb_put(&b, NULL, 0) || !(b.s = realloc(b.s, on + 1))) {
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+                break;
+            }
+            b.cap = on + 1;
+            int r = pcre2_substitute(o->re, (PCRE2_SPTR)a.s, a.n, 0,
+                                     PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_LITERAL |
+                                         PCRE2_NO_UTF_CHECK | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
+                                     NULL, NULL, (PCRE2_SPTR)o->b, PCRE2_ZERO_TERMINATED,
+                                     (PCRE2_UCHAR *)b.s, &on);
+            if (r == PCRE2_ERROR_NOMEMORY) {
+                char *q = realloc(b.s, on + 1);
+                if (!q) {
+                    rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+                    break;
+                }
+                b.s = q;
+                b.cap = on + 1;
+                r = pcre2_substitute(o->re, (PCRE2_SPTR)a.s, a.n, 0,
+                                     PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_LITERAL |
+                                         PCRE2_NO_UTF_CHECK,
+                                     NULL, NULL, (PCRE2_SPTR)o->b, PCRE2_ZERO_TERMINATED,
+                                     (PCRE2_UCHAR *)b.s, &on);
+            }
+            if (r < 0)
+                rc = cl_error_set(err, CL_ERR_VALUE, "%s: normalizer Replace: PCRE2 error %d",
+                                  what, r);
+            b.n = on;
+        }
+        sbuf x = a;
+        a = b;
+        b = x;
+    }
+    plist l = {0};
+    if (!rc && a.n && pl_add(&l, a.s, a.n, origin))
+        rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+    for (int i = 0; i < p->n_pre && !rc && l.n; i++) {
+        int r = pre_apply(p, &p->pre[i], &l);
+        if (r)
+            rc = r == -2 ? cl_error_set(err, CL_ERR_VALUE, "%s: pre_tokenizer: regex match "
+                                        "failed", what)
+                         : cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+    }
+    int32_t *buf = NULL;
+    size_t bcap = 0;
+    for (int i = 0; i < l.n && !rc; i++) {
+        size_t pn = l.p[i].n;
+        if (pn > bcap) {
+            bcap = pn * 2;
+            free(buf);
+            buf = malloc(bcap * sizeof *buf);
+            if (!buf) {
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+                break;
+            }
+        }
+        int k = tok_piece_ids(t, (const uint8_t *)l.buf.s + l.p[i].off, (int)pn, buf);
+        rc = tok_push_ids(ids, nid, cap, buf, k, err);
+    }
+    free(buf);
+    pl_free(&l);
+    free(a.s);
+    free(b.s);
+    return rc;
+}
+
+static int is_space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int is_word(uint8_t c)
+{
+    return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* The added token that starts at s[i] (longest), or NULL. */
+static const added_tok *added_at(const struct tok_pipe *p, const char *s, size_t n, size_t i)
+{
+    const added_tok *best = NULL;
+    for (int k = 0; k < p->n_add; k++) {
+        const added_tok *a = &p->add[k];
+        if ((size_t)a->n > n - i || (uint8_t)s[i] != a->s[0] || memcmp(s + i, a->s, (size_t)a->n))
+            continue;
+        if (a->single_word && ((i > 0 && is_word((uint8_t)s[i - 1])) ||
+                               (i + (size_t)a->n < n && is_word((uint8_t)s[i + (size_t)a->n]))))
+            continue;
+        if (!best || a->n > best->n)
+            best = a;
+    }
+    return best;
+}
+
+int tok_pipe_encode(cl_tokenizer *t, const char *text, size_t len, int32_t **ids, int *n,
+                    int *cap, cl_error *err)
+{
+    static const char what[] = "tokenizer";
+    sbuf v = {0};
+    if (sanitize((const uint8_t *)text, len, &v)) {
+        free(v.s);
+        return cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+    }
+    const char *s = v.s ? v.s : "";
+    size_t sn = v.n, seg = 0, i = 0;
+    int rc = CL_OK;
+    while (i < sn && !rc) {
+        const added_tok *a = added_at(t->pipe, s, sn, i);
+        if (!a) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        if (a->lstrip)
+            while (end > seg && is_space((uint8_t)s[end - 1]))
+                end--;
+        if (end > seg)
+            rc = encode_segment(t, s + seg, end - seg, seg == 0, ids, n, cap, what, err);
+        if (!rc) {
+            int32_t id = a->id;
+            rc = tok_push_ids(ids, n, cap, &id, 1, err);
+        }
+        i += (size_t)a->n;
+        if (a->rstrip)
+            while (i < sn && is_space((uint8_t)s[i]))
+                i++;
+        seg = i;
+    }
+    if (!rc && seg < sn)
+        rc = encode_segment(t, s + seg, sn - seg, seg == 0, ids, n, cap, what, err);
+    free(v.s);
+    return rc;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+typedef struct tlist {
+    sbuf *t;
+    int n;
+} tlist;
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int valid_utf8(const uint8_t *s, size_t n)
+{
+    sbuf o = {0};
+    int ok = !sanitize(s, n, &o) && o.n == n && (!n || !memcmp(o.s, s, n));
+    free(o.s);
+    return ok;
+}
+
+static int dec_apply(const dec_op *o, tlist *l)
+{
+    if (o->kind == D_BYTELEVEL)
+        return 0;
+    if (o->kind == D_FUSE) {
+        for (int i = 1; i < l->n; i++) {
+            if (sb_put(&l->t[0], l->t[i].s, l->t[i].n))
+                return -1;
+            free(l->t[i].s);
+        }
+        if (l->n > 1)
+            l->n = 1;
+        return 0;
+    }
+    if (o->kind == D_BYTEFALLBACK) {
+        int w = 0;
+        sbuf run = {0};
+        int nrun = 0;
+        for (int i = 0; i <= l->n; i++) {
+            sbuf *x = i < l->n ? &l->t[i] : NULL;
+            int byte = -1;
+            if (x && x->n == 6 && !memcmp(x->s, "<0x", 3) && x->s[5] == '>' &&
+                hexval(x->s[3]) >= 0 && hexval(x->s[4]) >= 0)
+                byte = hexval(x->s[3]) * 16 + hexval(x->s[4]);
+            if (byte >= 0) {
+                uint8_t c = (uint8_t)byte;
+                if (sb_put(&run, &c, 1))
+                    return -1;
+                nrun++;
+                free(x->s);
+                continue;
+            }
+            if (nrun) {
+                if (valid_utf8((const uint8_t *)run.s, run.n)) {
+                    l->t[w++] = run;
+                } else {
+                    for (int k = 0; k < nrun; k++) {
+                        sbuf r = {0};
+                        if (sb_put(&r, "\xef\xbf\xbd", 3))
+                            return -1;
+                        l->t[w++] = r;
+                    }
+                    free(run.s);
+                }
+                run = (sbuf){0};
+                nrun = 0;
+            }
+            if (x)
+                l->t[w++] = *x;
+        }
+        l->n = w;
+        return 0;
+    }
+    for (int i = 0; i < l->n; i++) {
+        sbuf *x = &l->t[i], y = {0};
+        if (o->kind == D_REPLACE) {
+            if (replace_lit(x->s ? x->s : "", x->n, o->a, o->b, &y))
+                return -1;
+        } else if (o->kind == D_METASPACE) {
+            if (replace_lit(x->s ? x->s : "", x->n, o->a,
+                            i == 0 && o->scheme != S_NEVER ? "" : " ", &y))
+                return -1;
+        } else { /* Strip */
+            size_t nc = strlen(o->a), a = 0, b = x->n;
+            for (int k = 0; k < o->start && b - a >= nc && !memcmp(x->s + a, o->a, nc); k++)
+                a += nc;
+            for (int k = 0; k < o->stop && b - a >= nc && !memcmp(x->s + b - nc, o->a, nc); k++)
+                b -= nc;
+            if (sb_put(&y, x->s + a, b - a))
+                return -1;
+        }
+        free(x->s);
+        *x = y;
+    }
+    return 0;
+}
+
+size_t tok_pipe_decode(const cl_tokenizer *t, const int32_t *ids, int n, char *out, size_t cap)
+{
+    tlist l = {calloc((size_t)n + 1, sizeof(sbuf)), 0};
+    int fail = !l.t;
+    for (int i = 0; i < n && !fail; i++) {
+        if (ids[i] < 0 || ids[i] >= t->n)
+            continue;
+        const tok_str *s = &t->tok[ids[i]];
+        fail = sb_put(&l.t[l.n++], s->b, (size_t)s->n);
+    }
+    for (int i = 0; i < t->pipe->n_dec && !fail; i++)
+        fail = dec_apply(&t->pipe->dec[i], &l);
+    size_t w = 0;
+    for (int i = 0; i < l.n; i++) {
+        for (size_t k = 0; k < l.t[i].n && !fail; k++, w++)
+            if (w + 1 < cap)
+                out[w] = l.t[i].s[k];
+        free(l.t[i].s);
+    }
+    free(l.t);
+    if (cap)
+        out[w < cap ? w : cap - 1] = 0;
+    return w;
+}
