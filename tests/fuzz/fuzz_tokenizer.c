@@ -7,7 +7,9 @@
  *   2. the input as text, encoded by a small tokenizer trained once at start
  *      (cl_tok_train): every id in range, and decoding gives the input back.
  *
- * Byte-level BPE is lossless on any bytes, so both round trips are exact.
+ * Byte-level BPE is lossless on any bytes, so both round trips are exact;
+ * other models' tokenizers (seeds gpt2.json .. tinyllama.json) are checked
+ * for exactness only where cl_tok_lossless says so.
  */
 #include "tokenizer.h"
 
@@ -30,7 +32,12 @@ static void roundtrip(cl_tokenizer *t, const char *text, size_t n)
     int32_t *ids = NULL;
     int k = 0, cap = 0;
     cl_error err;
-    if (cl_tok_encode(t, text, n, &ids, &k, &cap, &err) != CL_OK)
+    int rc = cl_tok_encode(t, text, n, &ids, &k, &cap, &err);
+    if (rc == CL_ERR_UNSUPPORTED && strstr(err.msg, "NFC")) {
+        free(ids); /* an NFC normalizer refuses text not in NFC */
+        return;
+    }
+    if (rc != CL_OK)
         abort(); /* encoding is total */
     for (int i = 0; i < k; i++)
         if (ids[i] < 0 || ids[i] >= cl_tok_vocab_size(t))
@@ -39,8 +46,8 @@ static void roundtrip(cl_tokenizer *t, const char *text, size_t n)
     if (!back)
         abort();
     size_t m = cl_tok_decode(t, ids, k, back, n + 1);
-    if (m != n || memcmp(back, text, n))
-        abort(); /* lossless */
+    if (cl_tok_lossless(t) && (m != n || memcmp(back, text, n)))
+        abort(); /* lossless (other models' normalizers may not be) */
     free(back);
     free(ids);
 }

@@ -7,6 +7,7 @@ Pinned: tokenizers==0.23.3 (Python 3.11; run with /usr/bin/python3 where the
 pyenv python3 first on PATH lacks it). Rerun after changing this file:
 
     /usr/bin/python3 tests/ref/tokenizers_ref.py [OUTDIR]
+      (without OUTDIR also the fuzz seeds tests/fuzz/seeds_tokenizer/<kind>.json)
     /usr/bin/python3 tests/ref/tokenizers_ref.py --nfc-table datasets/tokenizer_nfc.h
 
 Kinds (each a tiny BPE trained here on CORPUS, configured like the model):
@@ -237,6 +238,22 @@ def nfc_table(path):
         f.write("\n".join(out) + "\n")
 
 
+def fuzz_seed(j, path, keep=300):
+    """A small copy of a fixture (the first ids, the merges among them) as a
+    seed for tests/fuzz/fuzz_tokenizer.c, whose inputs stop at 16 KiB."""
+    v = {s: i for s, i in j["model"]["vocab"].items() if i < keep}
+    ms = []
+    for m in j["model"]["merges"]:
+        a, b = m.split(" ") if isinstance(m, str) else m
+        if a in v and b in v and a + b in v:
+            ms.append(m)
+    j = dict(j, model=dict(j["model"], vocab=v, merges=ms))
+    j["added_tokens"] = [a for a in j["added_tokens"] if a["id"] < keep]
+    Tokenizer.from_str(json.dumps(j))  # loads in tokenizers too
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(j, f, ensure_ascii=False, separators=(",", ":"))
+
+
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--nfc-table":
         return nfc_table(sys.argv[2])
@@ -255,6 +272,9 @@ def main():
         path = os.path.join(d, "tokenizer.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(j, f, ensure_ascii=False, indent=1)
+        if len(sys.argv) <= 1:
+            fuzz_seed(j, os.path.join(root, "..", "fuzz", "seeds_tokenizer", name + ".json"),
+                      keep=300 if name in ("gpt2", "smollm", "llama3", "qwen2") else 320)
         with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
             json.dump(cfg, f, indent=1)
         tok = Tokenizer.from_file(path)
