@@ -80,6 +80,9 @@ static int unspell(const char *s, uint8_t *out, const uint32_t cp[256])
 
 int cl_tok_save(const cl_tokenizer *t, const char *path, cl_error *err)
 {
+    if (t->pipe) /* another model's tokenizer: copy its tokenizer.json instead */
+        return cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: collide writes only its own tokenizer; "
+                            "copy the model's tokenizer.json", path);
     uint32_t cp[256];
     byte_map(cp);
     json_t *root = json_object(), *vocab = json_object(), *merges = json_array();
