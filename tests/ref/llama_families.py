@@ -108,19 +108,19 @@ CASES = {
     "llama_bias": dict(
         seed=2102, cls=LlamaForCausalLM, dtype=torch.float32, shard=None,
         config=lambda: LlamaConfig(
-            **COMMON, num_key_value_heads=4, max_position_embeddings=64,
+            **COMMON, num_key_value_heads=4, max_position_embeddings=256,
             tie_word_embeddings=True, attention_bias=True, mlp_bias=False,
             rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0})),
     "qwen2": dict(
         seed=2103, cls=Qwen2ForCausalLM, dtype=torch.float16, shard=None,
         config=lambda: Qwen2Config(
-            **COMMON, num_key_value_heads=2, max_position_embeddings=128,
+            **COMMON, num_key_value_heads=2, max_position_embeddings=256,
             tie_word_embeddings=True, use_sliding_window=False,
             rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})),
     "mistral": dict(
         seed=2104, cls=MistralForCausalLM, dtype=torch.bfloat16, shard="20KB",
         config=lambda: MistralConfig(
-            **COMMON, num_key_value_heads=2, max_position_embeddings=128,
+            **COMMON, num_key_value_heads=2, max_position_embeddings=256,
             tie_word_embeddings=False, sliding_window=4096,
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0})),
 }
