@@ -4,7 +4,7 @@
 usage: test_reproduce.py BINDIR WORKDIR
 
 1. the three quick runs train, and tables.md, tables.tex, report.txt and the
-   five figures are written (PNG files checked: signature and size);
+   six figures are written (the five of the paper and explain) (PNG files checked: signature and size);
 2. every number of ours in tables.md is the number the metric tools print
    for that store (collide-collision, -ortho, -subspace, -sparsity, -forget);
 3. running again trains nothing: the stores stay byte for byte the same;
@@ -28,7 +28,7 @@ BIN, WORK = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 checks = failures = 0
 FIGURES = ["forgetting-sparsity", "collision-map", "nuclear-norm", "collision-orthogonality",
-           "accuracy-matrix"]
+           "accuracy-matrix", "explain"]
 RUNS = [("inclora", "IncLoRA"), ("olora", "O-LoRA"), ("nlora", "N-LoRA")]
 
 
