@@ -160,9 +160,9 @@ static const cli_opt plot_options[] = {
                               "(default: cluster an imported store, training\n"
                               "order otherwise)"},
     {"task", O_TASK, "T|accumulated", 0, "nuclear-norm: whose update (default accumulated)"},
-    {"independent-axes", O_AXES, NULL, 0, "nuclear-norm, spectra: a y range per panel\n"
-                                          "(default: one range shared by every panel, so\n"
-                                          "stores compare)"},
+    {"independent-axes", O_AXES, NULL, 0, "nuclear-norm, spectra: a y range per panel;\n"
+                                          "collision-map: a colour scale per store (default:\n"
+                                          "one range shared by every panel, so stores compare)"},
     {"sweep", O_SWEEP, "LIST", CLI_OPTIONAL,
      "threshold-sweep: values of the --threshold mode\n"
      "(alone or left out: the mode's list, as\n"

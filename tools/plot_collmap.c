@@ -258,11 +258,16 @@ enum {
     CM_VALUES = 12,       /* values printed in the cells up to this many    */
 };
 
+enum { CM_MAX_MAPS = 256 };
+
 typedef struct cm_ctx {
     plot_csv w;
     plot_vars v;
     int y;                /* pixels used so far, from the top               */
     int width;
+    int n_maps;           /* heat maps drawn, their panels and largest rate */
+    int map_panel[CM_MAX_MAPS];
+    double map_top[CM_MAX_MAPS];
 } cm_ctx;
 
 /* A colour scale's top: 1, 2, 2.5 or 5 times a power of ten, at least x. */
@@ -437,7 +442,10 @@ static int heat_map(plot_run *r, cl_store *s, int p, cm_ctx *k, int task_i, int 
     plot_var_pi(&k->v, "pn", p, n);
     plot_var_pi(&k->v, "pnamed", p, named);
     plot_var_pi(&k->v, "pvalues", p, n <= CM_VALUES);
-    plot_var_pf(&k->v, "pcbmax", p, 100 * nice_top(top > 0 ? top : cr[0]));
+    if (k->n_maps < CM_MAX_MAPS) { /* its colour scale is set once every map is known */
+        k->map_panel[k->n_maps] = p;
+        k->map_top[k->n_maps++] = top > 0 ? top : cr[0];
+    }
     int hi = -1, hj = -1;
     for (int i = 0; i < n; i++)
         hi = task[i] == task_i ? pos[i] : hi, hj = task[i] == task_j ? pos[i] : hj;
@@ -624,5 +632,13 @@ int plot_collision_map(plot_run *r, cl_error *err)
         return rc;
     k.width = CM_WIDTH;
     rc = plot_each_store(r, cm_store, &k, err);
+    /* one colour scale for every store's map, so that stores compare
+     * (--independent-axes: each its own) */
+    double shared = 0;
+    for (int i = 0; i < k.n_maps; i++)
+        shared = k.map_top[i] > shared ? k.map_top[i] : shared;
+    for (int i = 0; i < k.n_maps; i++)
+        plot_var_pf(&k.v, "pcbmax", k.map_panel[i],
+                    100 * nice_top(r->o->independent_axes ? k.map_top[i] : shared));
     return plot_panels_finish(r, &k.w, &k.v, rc, k.width, k.y + 20, err);
 }

@@ -10,7 +10,7 @@ const plot_figure plot_figures[] = {
     {"forgetting-sparsity", "forgetting or BWT against density or Hoyer, per store",
      TMS | PLOT_OPT_XY | PLOT_OPT_LABELS, plot_forgetting_sparsity},
     {"collision-map", "two tasks' active entries and collisions (Fig. 2)",
-     TMS | PLOT_OPT_PAIR, plot_collision_map},
+     TMS | PLOT_OPT_PAIR | PLOT_OPT_AXES, plot_collision_map},
     {"nuclear-norm", "nuclear norm per module, a panel per store (Fig. 3)",
      PLOT_OPT_MODULE | PLOT_OPT_SNAPSHOT | PLOT_OPT_TASK | PLOT_OPT_AXES, plot_nuclear_norm},
     {"collision-orthogonality", "ACR against orthogonality OO, per store (Fig. 1c)",
