@@ -41,8 +41,12 @@ static void decode_step(cl_llama *m, int32_t tok, int pos, float *cache_k, float
             cl_llama_lora_forward(m, slot[CL_PROJ_K], kc + (size_t)pos * KD, ln, 1, 0, 0);
         if (slot[CL_PROJ_V])
             cl_llama_lora_forward(m, slot[CL_PROJ_V], vc + (size_t)pos * KD, ln, 1, 0, 0);
-        ck_rope_forward(q, 1, 1, pos, H, D, c->rope_theta);
-        ck_rope_forward(kc + (size_t)pos * KD, 1, 1, pos, Hkv, D, c->rope_theta);
+        /* biases and rope as the batched forward applies them (qwen2, llama3 rope) */
+        cl_llama_add_bias(m, q, CL_PROJ_Q, l, 1);
+        cl_llama_add_bias(m, kc + (size_t)pos * KD, CL_PROJ_K, l, 1);
+        cl_llama_add_bias(m, vc + (size_t)pos * KD, CL_PROJ_V, l, 1);
+        cl_llama_rope(m, q, 1, 1, pos, H);
+        cl_llama_rope(m, kc + (size_t)pos * KD, 1, 1, pos, Hkv);
         for (int h = 0; h < H; h++) {
             const float *qh = q + (size_t)h * D;
             int kh = h / group;
@@ -71,6 +75,7 @@ static void decode_step(cl_llama *m, int32_t tok, int pos, float *cache_k, float
         ck_matmul_forward(o, att, m->w.wo + (size_t)l * C * QD, 1, QD, C, 0);
         if (slot[CL_PROJ_O])
             cl_llama_lora_forward(m, slot[CL_PROJ_O], o, att, 1, 0, 0);
+        cl_llama_add_bias(m, o, CL_PROJ_O, l, 1);
         for (int i = 0; i < C; i++)
             x[i] += o[i];
         ck_rmsnorm_forward(ln, &rstd, x, m->w.ln2 + (size_t)l * C, 1, C, c->rms_norm_eps);
