@@ -52,9 +52,10 @@ typedef struct peft_config {
     int n_enable_lora;
 } peft_config;
 
-/* torch_pickle.c: a torch.save checkpoint (the zip format, or the legacy
- * pickle format) read without running anything from it, into an in-memory
- * safetensors file (*out, malloc'd, for cl_st_parse) holding each tensor of
+/* torch_read.c (over torch_zip.c, torch_pickle.c and torch_tensors.c,
+ * which share torch_internal.h): a torch.save checkpoint (the zip format,
+ * or the legacy pickle format) read without running anything from it, into
+ * an in-memory safetensors file (*out, malloc'd, for cl_st_parse) holding each tensor of
  * its top-level dict contiguously in its own dtype. name is for messages.
  * flags: CL_TORCH_NO_CRC skips the zip records' CRC-32 check (fuzzing). */
 #define CL_TORCH_NO_CRC 1
