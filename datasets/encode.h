@@ -1,8 +1,12 @@
 /*
  * encode.h -- turning a task's examples into token ids for the model:
- * prompt (instruction prefix, text, "\nAnswer:") and target (" <label>" and
- * end-of-text). Inputs longer than max_len lose the end of their text, never
- * the instruction or the answer.
+ * prompt (the tokenizer's prefix ids, instruction prefix, text, "\nAnswer:")
+ * and target (" <label>", the tokenizer's suffix ids, and end-of-text unless
+ * the suffix ends with it), as the base's tokenizer frames a text: the
+ * prefix/suffix are cl_tok_prefix / cl_tok_suffix (BOS for Llama-3 and
+ * TinyLlama-like tokenizers; none for collide's own, whose encoding is the
+ * prompt and " <label>" + end-of-text). Inputs longer than max_len lose the
+ * end of their text, never the instruction or the answer.
  */
 #ifndef CL_ENCODE_H
 #define CL_ENCODE_H
@@ -21,7 +25,7 @@ typedef struct cl_encoded_task {
     int n_train, n_test;
     int truncated;  /* examples whose text was cut */
     /* the answer options for ranked scoring: option k is " <label k>" and
-     * end-of-text, exactly the target an example of label k is trained on */
+     * the end ids (suffix, end-of-text), exactly the target an example of label k is trained on */
     int n_options;
     int32_t **option;
     int *n_option;

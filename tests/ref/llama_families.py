@@ -45,6 +45,28 @@ PEFT LoRA r 4, alpha 8 on q_proj, k_proj, v_proj, o_proj, A and B N(0, 0.1^2)):
                 likewise) and SHARDED with max_shard_size 20KB:
                 model-0000k-of-0000n.safetensors + model.safetensors.index.json.
 
+Tokenizers: each base/ also holds the tokenizer of its family's kind, cut from
+tests/fixtures/tokenizers/ (built by tests/ref/tokenizers_ref.py with PyPI's tokenizers) to the
+fixtures' 320 ids, so that collide-train trains each base with its own tokenizer
+(tests/model/test_family_train.sh):
+
+``llama3``      the llama3 kind (Split by the Llama-3 regex + ByteLevel, ignore_merges,
+                TemplateProcessing "<|begin_of_text|> $A": BOS 0, EOS <|end_of_text|> 1)
+``llama_bias``  the smollm kind (Digits + ByteLevel, no post-processor: no BOS; EOS
+                <|im_end|> 2), as SmolLM2 (a llama model) has
+``qwen2``       the qwen2 kind (NFC, Split by the Qwen2 regex + ByteLevel; no BOS; EOS
+                <|endoftext|> 0)
+``mistral``     the tinyllama kind (SentencePiece-style BPE: Prepend/Replace normalizer,
+                byte fallback with <0x00>..<0xFF> at ids 3-258, TemplateProcessing
+                "<s> $A": BOS 1, EOS </s> 2), as Mistral-7B-v0.1 and TinyLlama have
+
+The byte-level kinds keep their first 320 ids (specials, the 256 byte symbols, the first 61
+merges) and the merges among them. The SentencePiece kind keeps its specials and 256 byte
+tokens, then "\u2581" and a-z, then the fixture's merges in rank order whose parts are kept,
+renumbered to 259..319 (its first 320 ids would be characters only). The model's config.json
+bos_token_id / eos_token_id are the tokenizer's. None of this changes a weight or a reference
+value: the random models depend on the seeds and shapes only.
+
 reference.safetensors holds, as llama_reference.py's: input_ids, labels (int32),
 logits / loss (LoRA on), base_logits / base_loss (LoRA off), grad.<module>.lora_A/B,
 fullgrad.<HF name> (d base_loss / d weight for every base parameter but the embedding
@@ -93,14 +115,22 @@ BATCH, SEQ, N_COUNTED = 2, 12, 4
 VOCAB = 320
 
 COMMON = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=32, num_hidden_layers=2,
-              num_attention_heads=4, rms_norm_eps=1e-5, hidden_act="silu", pad_token_id=None,
-              bos_token_id=1, eos_token_id=2)
+              num_attention_heads=4, rms_norm_eps=1e-5, hidden_act="silu", pad_token_id=None)
+TOKENIZERS = Path(__file__).resolve().parent.parent / "fixtures" / "tokenizers"
+# family -> (tokenizer kind, bos_token_id, eos_token_id of config.json: the tokenizer's)
+TOKENIZER_KIND = {"llama3": ("llama3", 0, 1), "llama_bias": ("smollm", None, 2),
+                  "qwen2": ("qwen2", None, 0), "mistral": ("tinyllama", 1, 2)}
+
+
+def ids_of(kind: str) -> dict:
+    bos, eos = TOKENIZER_KIND[kind][1:]
+    return dict(bos_token_id=bos, eos_token_id=eos)
 
 CASES = {
     "llama3": dict(
         seed=2101, cls=LlamaForCausalLM, dtype=torch.float32, shard=None,
         config=lambda: LlamaConfig(
-            **COMMON, num_key_value_heads=2, head_dim=12, max_position_embeddings=256,
+            **COMMON, **ids_of("llama3"), num_key_value_heads=2, head_dim=12, max_position_embeddings=256,
             tie_word_embeddings=False, attention_bias=False, mlp_bias=False,
             rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0,
                              "low_freq_factor": 1.0, "high_freq_factor": 4.0,
@@ -108,19 +138,19 @@ CASES = {
     "llama_bias": dict(
         seed=2102, cls=LlamaForCausalLM, dtype=torch.float32, shard=None,
         config=lambda: LlamaConfig(
-            **COMMON, num_key_value_heads=4, max_position_embeddings=256,
+            **COMMON, **ids_of("llama_bias"), num_key_value_heads=4, max_position_embeddings=256,
             tie_word_embeddings=True, attention_bias=True, mlp_bias=False,
             rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0})),
     "qwen2": dict(
         seed=2103, cls=Qwen2ForCausalLM, dtype=torch.float16, shard=None,
         config=lambda: Qwen2Config(
-            **COMMON, num_key_value_heads=2, max_position_embeddings=256,
+            **COMMON, **ids_of("qwen2"), num_key_value_heads=2, max_position_embeddings=256,
             tie_word_embeddings=True, use_sliding_window=False,
             rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})),
     "mistral": dict(
         seed=2104, cls=MistralForCausalLM, dtype=torch.bfloat16, shard="20KB",
         config=lambda: MistralConfig(
-            **COMMON, num_key_value_heads=2, max_position_embeddings=256,
+            **COMMON, **ids_of("mistral"), num_key_value_heads=2, max_position_embeddings=256,
             tie_word_embeddings=False, sliding_window=4096,
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0})),
 }
@@ -210,6 +240,60 @@ def compute(model_cls, base_dir: Path, adapter_dir: Path | None, lora_seed: int,
     return out
 
 
+def merge_parts(m) -> tuple:
+    return tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+
+
+def family_tokenizer(kind: str, keep: int = VOCAB) -> tuple[dict, dict]:
+    """The fixture tokenizer of this kind cut to `keep` ids (see the docstring), checked to
+    load in `tokenizers` with exactly `keep` ids; and its tokenizer_config.json."""
+    from tokenizers import Tokenizer
+    src = TOKENIZERS / kind
+    j = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
+    cfg = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
+    vocab, merges = j["model"]["vocab"], j["model"]["merges"]
+    if j["model"].get("byte_fallback"):
+        base = [s for s, i in sorted(vocab.items(), key=lambda kv: kv[1]) if i < 259]
+        kept = base + [c for c in "\u2581abcdefghijklmnopqrstuvwxyz" if c in vocab]
+        have = set(kept)
+        ms = []
+        for m in merges:
+            a, b = merge_parts(m)
+            if len(kept) >= keep:
+                break
+            if a in have and b in have and a + b in vocab and a + b not in have:
+                kept.append(a + b)
+                have.add(a + b)
+                ms.append(m)
+        new = {s: i for i, s in enumerate(kept)}
+    else:
+        new = {s: i for s, i in vocab.items() if i < keep}
+        ms = [m for m in merges
+              if all(p in new for p in merge_parts(m)) and "".join(merge_parts(m)) in new]
+    assert len(new) == keep, (kind, len(new))
+    j["model"] = dict(j["model"], vocab=new, merges=ms)
+    j["added_tokens"] = [dict(a, id=new[a["content"]]) for a in j["added_tokens"]
+                         if a["content"] in new]
+    tok = Tokenizer.from_str(json.dumps(j))
+    assert tok.get_vocab_size(with_added_tokens=True) == keep, kind
+    return j, cfg
+
+
+def write_tokenizer(family: str, base: Path, cfg) -> None:
+    kind, bos, eos = TOKENIZER_KIND[family]
+    j, tcfg = family_tokenizer(kind)
+    v = j["model"]["vocab"]
+    assert v[tcfg["eos_token"]] == eos == cfg.eos_token_id, (family, eos)
+    if bos is not None:
+        assert v[tcfg["bos_token"]] == bos == cfg.bos_token_id, (family, bos)
+    with open(base / "tokenizer.json", "w", encoding="utf-8") as f:
+        json.dump(j, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    with open(base / "tokenizer_config.json", "w", encoding="utf-8") as f:
+        json.dump(tcfg, f, indent=1)
+        f.write("\n")
+
+
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -229,6 +313,7 @@ def run_case(name: str, case: dict, root: Path, vers: dict) -> None:
     save_kw = {"max_shard_size": case["shard"]} if case["shard"] else {}
     model.to(case["dtype"]).save_pretrained(out / "base", **save_kw)
     (out / "base" / "generation_config.json").unlink(missing_ok=True)
+    write_tokenizer(name, out / "base", cfg)
     files = sorted(p.name for p in (out / "base").iterdir())
     if case["shard"]:
         assert "model.safetensors.index.json" in files and len(files) > 3, files
@@ -280,6 +365,7 @@ def run_case(name: str, case: dict, root: Path, vers: dict) -> None:
         "seed": seed,
         "model_type": cfg.model_type,
         "storage_dtype": want,
+        "tokenizer_kind": TOKENIZER_KIND[name][0],
         "sharded": bool(case["shard"]),
         "base_files": files,
         "lora": {"r": LORA_R, "alpha": LORA_ALPHA, "target_modules": LORA_TARGETS},
@@ -295,7 +381,7 @@ def run_case(name: str, case: dict, root: Path, vers: dict) -> None:
     print(f"[{name}] {cfg.model_type} {want} files={len(files)} loss={summary['loss']:.6f} "
           f"base_loss={summary['base_loss']:.6f} size={dir_size(out)} fp64 dev: "
           + ", ".join(f"{k}={v:.1e}" for k, v in dev.items()))
-    assert dir_size(out) < 300_000, dir_size(out)
+    assert dir_size(out) < 310_000, dir_size(out)  # ~300 KB; the tokenizer adds 5-7 KB
 
 
 def main() -> int:
