@@ -141,6 +141,15 @@ int cl_llama_config_check(const cl_llama_config *c, const char *name, cl_error *
     return CL_OK;
 }
 
+/* A rope object's type: rope_type, else type, else "default". */
+static const char *type_of(const json_t *o)
+{
+    const json_t *t = json_object_get(o, "rope_type");
+    if (!t || !json_is_string(t))
+        t = json_object_get(o, "type");
+    return t && json_is_string(t) ? json_string_value(t) : "default";
+}
+
 /* The rotary embedding: transformers >= 5 writes rope_parameters (rope_type,
  * rope_theta and the type's fields); older versions a top-level rope_theta
  * and rope_scaling ({"type" or "rope_type", "factor", ...}) or null. */
@@ -159,6 +168,17 @@ static int parse_rope(json_t *root, const char *name, cl_llama_config *c, double
             return cl_error_set(err, CL_ERR_FORMAT, "%s: rope_scaling: not an object", name);
         if (rp && json_is_null(rp))
             rp = NULL;
+    }
+    /* both written and disagreeing: which one transformers honours depends
+     * on its version, so neither is guessed */
+    json_t *rs = json_object_get(root, "rope_scaling");
+    if (rp && !strcmp(key, "rope_parameters") && rs && json_is_object(rs)) {
+        const char *a = type_of(rp), *b = type_of(rs);
+        if (strcmp(a, b))
+            return cl_error_set(err, CL_ERR_UNSUPPORTED,
+                                "%s: rope_scaling: type \"%s\" but rope_parameters.rope_type "
+                                "\"%s\"; the two disagree (refused rather than guessed)",
+                                name, b, a);
     }
     json_t *th = rp ? json_object_get(rp, "rope_theta") : NULL;
     if ((rc = get_num(th ? rp : root, name, "rope_theta", 10000.0, 1.0, 1e12, theta, err)))

@@ -467,7 +467,7 @@ base_case("tokenizer.json a directory", base_variant("tok-dir", dirs=("tokenizer
 base_case("config.json malformed", base_variant("conf-malformed", {"config.json": "{\"vocab_size\": 3"}),
           ["{d}/config.json", "invalid JSON"])
 base_case("config.json another architecture", base_variant("conf-gpt2", {"config.json": conf(model_type="gpt2")}),
-          ["{d}/config.json", "model_type", "not llama"])
+          ["{d}/config.json", "model_type", '"gpt2" is not supported (llama, qwen2, mistral)'])
 base_case("config.json hidden_size a string",
           base_variant("conf-str", {"config.json": conf(hidden_size="32")}),
           ["{d}/config.json", "hidden_size", "expected an integer, found a string"])
@@ -478,8 +478,8 @@ c = conf()
 del c["vocab_size"]
 base_case("config.json without vocab_size", base_variant("conf-novocab", {"config.json": c}),
           ["{d}/config.json", "vocab_size", "missing"])
-base_case("config.json rope scaling", base_variant("conf-rope", {"config.json": conf(rope_scaling={"type": "linear"})}),
-          ["{d}/config.json", "rope_scaling", "not supported"])
+base_case("config.json rope scaling", base_variant("conf-rope", {"config.json": conf(rope_scaling={"type": "yarn", "factor": 2.0})}),
+          ["{d}/config.json", "rope_scaling", 'type "yarn" but rope_parameters.rope_type "default"'])
 base_case("config.json a directory", base_variant("conf-dir", dirs=("config.json",)),
           ["{d}/config.json", "Is a directory"])
 base_case("config.json of another size than the weights",
