@@ -31,170 +31,7 @@
 
 static char bindir[512], work[512], fixtures[512];
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    b[got] = 0;
-    return b;
-}
-
-/* BINDIR/args; stdout and stderr captured (either may be NULL). */
-static int run(const char *args, char **out, char **err)
-{
-    char cmd[8192], of[700], ef[700];
-    snprintf(of, sizeof of, "%s/stdout.txt", work);
-    snprintf(ef, sizeof ef, "%s/stderr.txt", work);
-    snprintf(cmd, sizeof cmd, "%s/%s >%s 2>%s", bindir, args, of, ef);
-    int st = system(cmd);
-    if (out)
-        *out = slurp(of);
-    if (err)
-        *err = slurp(ef);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static json_t *run_json(const char *args)
-{
-    char *out, *err;
-    int st = run(args, &out, &err);
-    CHECK(st == 0, "%s: exit %d: %s", args, st, err ? err : "");
-    json_error_t je;
-    json_t *j = json_loads(out ? out : "", 0, &je);
-    CHECK(j != NULL, "%s: JSON does not parse: %s", args, je.text);
-    free(out), free(err);
-    return j ? j : json_object();
-}
-
-static json_t *table(json_t *j, const char *name)
-{
-    json_t *t = json_object_get(json_object_get(j, "tables"), name);
-    CHECK(json_is_array(t), "table %s missing", name);
-    return t;
-}
-
-static double jnum(json_t *row, const char *key)
-{
-    json_t *v = json_object_get(row, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static const char *jstr(json_t *row, const char *key)
-{
-    const char *s = json_string_value(json_object_get(row, key));
-    return s ? s : "";
-}
-
-/* ------------------------------------------------------------ CSV */
-
-typedef struct csv {
-    int ncols, nrows;
-    char **cols;
-    char **cells; /* nrows x ncols */
-} csv;
-
-/* RFC 4180 as the tools write it: quoted fields double their quotes. */
-static int csv_field(const char **p, char **out)
-{
-    const char *s = *p;
-    size_t cap = 64, n = 0;
-    char *b = malloc(cap);
-    if (*s == '"') {
-        for (s++; *s; s++) {
-            if (*s == '"' && s[1] == '"')
-                s++;
-            else if (*s == '"') {
-                s++;
-                break;
-            }
-            if (n + 2 > cap)
-                b = realloc(b, cap *= 2);
-            b[n++] = *s;
-        }
-    } else {
-        for (; *s && *s != ',' && *s != '\n'; s++) {
-            if (n + 2 > cap)
-                b = realloc(b, cap *= 2);
-            b[n++] = *s;
-        }
-    }
-    b[n] = 0;
-    *out = b;
-    int end = *s != ',';
-    if (*s)
-        s++;
-    *p = s;
-    return end;
-}
-
-static int csv_load(const char *path, csv *c)
-{
-    memset(c, 0, sizeof *c);
-    char *text = slurp(path);
-    if (!text)
-        return -1;
-    const char *p = text;
-    int cap = 16;
-    c->cols = malloc((size_t)cap * sizeof *c->cols);
-    for (int end = 0; !end;) {
-        char *f;
-        end = csv_field(&p, &f);
-        if (c->ncols == cap)
-            c->cols = realloc(c->cols, (size_t)(cap *= 2) * sizeof *c->cols);
-        c->cols[c->ncols++] = f;
-    }
-    size_t ccap = 1024, n = 0;
-    c->cells = malloc(ccap * sizeof *c->cells);
-    while (*p) {
-        int got = 0;
-        for (int end = 0; !end; got++) {
-            char *f;
-            end = csv_field(&p, &f);
-            if (n == ccap)
-                c->cells = realloc(c->cells, (ccap *= 2) * sizeof *c->cells);
-            c->cells[n++] = f;
-        }
-        CHECK(got == c->ncols, "%s: row %d has %d fields, the header %d", path, c->nrows + 1,
-              got, c->ncols);
-        if (got != c->ncols)
-            break;
-        c->nrows++;
-    }
-    free(text);
-    return 0;
-}
-
-static void csv_free(csv *c)
-{
-    for (long i = 0; i < (long)c->nrows * c->ncols; i++)
-        free(c->cells[i]);
-    for (int i = 0; i < c->ncols; i++)
-        free(c->cols[i]);
-    free(c->cols);
-    free(c->cells);
-}
-
-static const char *cs(const csv *c, int r, const char *name)
-{
-    for (int i = 0; i < c->ncols; i++)
-        if (!strcmp(c->cols[i], name))
-            return c->cells[(long)r * c->ncols + i];
-    CHECK(0, "CSV has no column %s", name);
-    return "";
-}
-
-static double cf(const csv *c, int r, const char *name)
-{
-    const char *s = cs(c, r, name);
-    return s[0] ? strtod(s, NULL) : NAN;
-}
+#include "plot_test.h"
 
 /* ------------------------------------------------------------ the checks */
 
@@ -208,7 +45,7 @@ static int draw(const char *stores, const char *sub, int data_only, csv *c, char
     char args[4096], path[1200];
     snprintf(args, sizeof args, "collide-plot explain %s -o %s/%s --force --quiet%s", stores,
              work, sub, data_only ? " --data-only" : "");
-    int st = run(args, NULL, err);
+    int st = run("", args, NULL, err);
     snprintf(path, sizeof path, "%s/%s/explain.csv", work, sub);
     if (st == 0)
         CHECK(csv_load(path, c) == 0, "%s: no CSV", path);
@@ -229,11 +66,11 @@ static void accuracy(const char *path, int T, double *R)
     size_t i;
     json_array_foreach(t, i, row)
     {
-        if (strcmp(jstr(row, "protocol"), "generation"))
+        if (strcmp(str(row, "protocol"), "generation"))
             continue;
-        int a = (int)jnum(row, "after_task"), b = (int)jnum(row, "task");
+        int a = (int)num(row, "after_task"), b = (int)num(row, "task");
         if (a >= 0 && a < T && b >= 0 && b < T)
-            R[a * T + b] = jnum(row, "accuracy");
+            R[a * T + b] = num(row, "accuracy");
     }
     json_decref(j);
 }
@@ -268,14 +105,14 @@ static void check_pairs(const csv *c, char *const *paths, const int *tasks, cons
             size_t k;
             json_array_foreach(pairs, k, row)
             {
-                if (strcmp(jstr(row, "store"), paths[s]) || (int)jnum(row, "task_i") != i ||
-                    (int)jnum(row, "task_j") != j)
+                if (strcmp(str(row, "store"), paths[s]) || (int)num(row, "task_i") != i ||
+                    (int)num(row, "task_j") != j)
                     continue;
                 matched++;
-                CHECK_NEAR(cf(c, r, "forgetting"), jnum(row, "forgetting_generation"), 1e-12,
+                CHECK_NEAR(cf(c, r, "forgetting"), num(row, "forgetting_generation"), 1e-12,
                            0, "forgetting as collide-explain");
                 for (int m = 0; m < N_MEASURES; m++)
-                    CHECK_NEAR(cf(c, r, measures[m]), jnum(row, measures[m]), 1e-12, 1e-300,
+                    CHECK_NEAR(cf(c, r, measures[m]), num(row, measures[m]), 1e-12, 1e-300,
                                measures[m]);
             }
         }
@@ -310,21 +147,21 @@ static void check_panels(const csv *c, char *const *paths, int n, const char *sc
         int found = 0;
         json_array_foreach(corr, k, row)
         {
-            if (strcmp(jstr(row, "scope"), scope) || strcmp(jstr(row, "protocol"), "generation") ||
-                strcmp(jstr(row, "measure"), meas) || strcmp(jstr(row, "kind"), "spearman"))
+            if (strcmp(str(row, "scope"), scope) || strcmp(str(row, "protocol"), "generation") ||
+                strcmp(str(row, "measure"), meas) || strcmp(str(row, "kind"), "spearman"))
                 continue;
             found++;
-            CHECK_NEAR(cf(c, r, "spearman"), jnum(row, "r"), 1e-12, 0, "Spearman r");
-            CHECK_NEAR(cf(c, r, "lo"), jnum(row, "lo"), 1e-12, 0, "interval low");
-            CHECK_NEAR(cf(c, r, "hi"), jnum(row, "hi"), 1e-12, 0, "interval high");
-            CHECK_NEAR(cf(c, r, "p"), jnum(row, "p"), 1e-12, 0, "permutation p");
-            CHECK((int)cf(c, r, "n") == (int)jnum(row, "n"), "%s: n %d vs %d", meas,
-                  (int)cf(c, r, "n"), (int)jnum(row, "n"));
+            CHECK_NEAR(cf(c, r, "spearman"), num(row, "r"), 1e-12, 0, "Spearman r");
+            CHECK_NEAR(cf(c, r, "lo"), num(row, "lo"), 1e-12, 0, "interval low");
+            CHECK_NEAR(cf(c, r, "hi"), num(row, "hi"), 1e-12, 0, "interval high");
+            CHECK_NEAR(cf(c, r, "p"), num(row, "p"), 1e-12, 0, "permutation p");
+            CHECK((int)cf(c, r, "n") == (int)num(row, "n"), "%s: n %d vs %d", meas,
+                  (int)cf(c, r, "n"), (int)num(row, "n"));
             /* the title states the same numbers */
             char want[128];
             snprintf(want, sizeof want, "Spearman %.2f [%.2f, %.2f], p %.2g, %d pairs",
-                     jnum(row, "r"), jnum(row, "lo"), jnum(row, "hi"), jnum(row, "p"),
-                     (int)jnum(row, "n"));
+                     num(row, "r"), num(row, "lo"), num(row, "hi"), num(row, "p"),
+                     (int)num(row, "n"));
             CHECK_CONTAINS(cs(c, r, "title"), want);
         }
         CHECK(found == 1, "%s: %d correlations rows for scope %s", meas, found, scope);
@@ -359,10 +196,10 @@ int main(int argc, char **argv)
     snprintf(o_store, sizeof o_store, "%s/olora.h5", work);
     snprintf(cmd, sizeof cmd, "collide-synth --quiet -o %s --method nlora --tasks 5 --modules 3 "
              "--shape 48x40 --density 0.3 --seed 3", n_store);
-    CHECK(run(cmd, NULL, NULL) == 0, "%s", cmd);
+    CHECK(run("", cmd, NULL, NULL) == 0, "%s", cmd);
     snprintf(cmd, sizeof cmd, "collide-synth --quiet -o %s --method olora --tasks 4 --modules 3 "
              "--shape 48x40 --overlap 0.2 --forgetting 0.1 --seed 4", o_store);
-    CHECK(run(cmd, NULL, NULL) == 0, "%s", cmd);
+    CHECK(run("", cmd, NULL, NULL) == 0, "%s", cmd);
     char *paths[2] = {n_store, o_store};
     static const int tasks[2] = {5, 4};
     static const char *const method[2] = {"nlora", "olora"};
@@ -393,7 +230,7 @@ int main(int argc, char **argv)
     snprintf(imported, sizeof imported, "%s/imported.h5", work);
     snprintf(cmd, sizeof cmd, "collide-import --quiet -o %s %s/peft/llama/task1 "
              "%s/peft/llama/task2", imported, fixtures, fixtures);
-    CHECK(run(cmd, NULL, NULL) == 0, "%s", cmd);
+    CHECK(run("", cmd, NULL, NULL) == 0, "%s", cmd);
     snprintf(stores, sizeof stores, "%s %s", imported, o_store);
     CHECK(draw(stores, "mixed", 1, &c, NULL) == 0, "explain with an imported store");
     int imp_rows = 0, imp_forgetting = 0;
@@ -422,7 +259,7 @@ int main(int argc, char **argv)
     snprintf(one, sizeof one, "%s/one.h5", work);
     snprintf(cmd, sizeof cmd, "collide-synth --quiet -o %s --tasks 1 --modules 2 --shape 16x16",
              one);
-    CHECK(run(cmd, NULL, NULL) == 0, "%s", cmd);
+    CHECK(run("", cmd, NULL, NULL) == 0, "%s", cmd);
     err = NULL;
     CHECK(draw(one, "one-task", 1, &c, &err) == 1, "explain on one task: exit 1");
     CHECK_CONTAINS(err, one);
@@ -432,7 +269,7 @@ int main(int argc, char **argv)
     /* --module: the modules averaged over, as collide-explain's */
     snprintf(cmd, sizeof cmd, "collide-plot explain --module 'layers.0.*' %s -o %s/module "
              "--data-only --quiet", o_store, work);
-    CHECK(run(cmd, NULL, NULL) == 0, "%s", cmd);
+    CHECK(run("", cmd, NULL, NULL) == 0, "%s", cmd);
     snprintf(cmd, sizeof cmd, "%s/module/explain.csv", work);
     CHECK(csv_load(cmd, &c) == 0, "%s", cmd);
     snprintf(cmd, sizeof cmd, "collide-explain --format json --module 'layers.0.*' %s", o_store);
@@ -441,22 +278,22 @@ int main(int argc, char **argv)
     CHECK(c.nrows > 0 && !strcmp(cs(&c, 0, "part"), "pair"), "a pair row first");
     if (c.nrows > 0)
         for (int m = 0; m < N_MEASURES; m++)
-            CHECK_NEAR(cf(&c, 0, measures[m]), jnum(row, measures[m]), 1e-12, 1e-300,
+            CHECK_NEAR(cf(&c, 0, measures[m]), num(row, measures[m]), 1e-12, 1e-300,
                        measures[m]);
     json_decref(ex);
     csv_free(&c);
 
     /* listed in --help */
     char *out = NULL;
-    CHECK(run("collide-plot --help", &out, NULL) == 0, "--help exits 0");
+    CHECK(run("", "collide-plot --help", &out, NULL) == 0, "--help exits 0");
     CHECK_CONTAINS(out, "explain");
     free(out);
 
     /* options it does not take */
     snprintf(cmd, sizeof cmd, "collide-plot explain --snapshot last %s -o %s/bad", o_store, work);
-    CHECK(run(cmd, NULL, NULL) == 2, "--snapshot: exit 2");
+    CHECK(run("", cmd, NULL, NULL) == 2, "--snapshot: exit 2");
     snprintf(cmd, sizeof cmd, "collide-plot explain --labels none %s -o %s/bad", o_store, work);
-    CHECK(run(cmd, NULL, NULL) == 2, "--labels: exit 2");
+    CHECK(run("", cmd, NULL, NULL) == 2, "--labels: exit 2");
 
     /* the image */
     if (have_gnuplot()) {
