@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef COLLIDE_FIXTURES
@@ -240,6 +241,41 @@ static inline void same_stores_base(const char *p1, const char *p2, const char *
 static inline void same_stores(const char *p1, const char *p2, const char *what)
 {
     same_stores_base(p1, p2, what, 1);
+}
+
+/* Run BINDIR/args (stderr through a file in the scratch folder); stdout into *out, stderr into *errout (both may be
+ * NULL). Returns the exit status. */
+static inline int tool_run(const char *bindir, const char *args, char **out, char **errout)
+{
+    char cmd[8192], ef[600];
+    path_join(ef, sizeof ef, scratch, "stderr.txt");
+    if (snprintf(cmd, sizeof cmd, "%s/%s 2>%s", bindir, args, ef) >= (int)sizeof cmd)
+        return 126; /* a command this long is a test's mistake */
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 >= cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = 0;
+    int st = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    if (errout) {
+        FILE *f = fopen(ef, "r");
+        char *e = calloc(1, 1 << 16);
+        if (f) {
+            size_t r = fread(e, 1, (1 << 16) - 1, f);
+            e[r] = 0;
+            fclose(f);
+        }
+        *errout = e;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 #endif

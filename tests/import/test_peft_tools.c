@@ -14,38 +14,10 @@
 
 static char bindir[512];
 
-/* Run BINDIR/args; stdout into *out, stderr into *errout (both may be
- * NULL). Returns the exit status. */
+/* BINDIR/args (peft_test.h's tool_run). */
 static int run(const char *args, char **out, char **errout)
 {
-    char cmd[4096], ef[600];
-    path_join(ef, sizeof ef, scratch, "stderr.txt");
-    snprintf(cmd, sizeof cmd, "%s/%s 2>%s", bindir, args, ef);
-    FILE *p = popen(cmd, "r");
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 >= cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = 0;
-    int st = pclose(p);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    if (errout) {
-        FILE *f = fopen(ef, "r");
-        char *e = calloc(1, 1 << 16);
-        if (f) {
-            size_t r = fread(e, 1, (1 << 16) - 1, f);
-            e[r] = 0;
-            fclose(f);
-        }
-        *errout = e;
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return tool_run(bindir, args, out, errout);
 }
 
 static json_t *run_json(const char *args)

@@ -254,26 +254,10 @@ static void test_bombs(void)
     scratch_end();
 }
 
-/* Run BINDIR/args; stdout into *out. Returns the exit status. */
+/* BINDIR/args; stdout into *out (peft_test.h's tool_run). */
 static int run(const char *args, char **out)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s/%s 2>/dev/null", bindir, args);
-    FILE *p = popen(cmd, "r");
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 >= cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = 0;
-    int st = pclose(p);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return tool_run(bindir, args, out, NULL);
 }
 
 /* The tools: a .bin import gives the same collisions as its twin's. */
