@@ -303,6 +303,7 @@ int main(int argc, char **argv)
     cli_progress_done(&c);
     for (int i = 0; i < c.n_stores && !rc; i++) {
         pair_rows(&c, s[i], &e[i]);
+        int mfrom = cli_table_mark(&c, "module_pairs");
         if (c.per_module)
             module_rows(&c, s[i], &e[i]);
         if (cli_text(&c)) {
@@ -313,6 +314,14 @@ int main(int argc, char **argv)
                 fprintf(c.out, "  one task: no pair\n");
             else
                 print_pairs(&c, s[i], &e[i]);
+            if (c.per_module && e[i].pairs > 0) {
+                static const char *cols[] = {"threshold", "module", "task_i", "task_j",
+                                             "collision_rate", "jaccard", "overlap_energy",
+                                             "cosine", "oo", "angle_sim", "rowspace_share",
+                                             "norm_j"};
+                fprintf(c.out, "  per module:\n");
+                cli_text_rows(&c, "module_pairs", mfrom, cols, 12);
+            }
         }
         rc = correlate(&c, &o, c.stores[i], &ep[i], 1, &err);
     }
