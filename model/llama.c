@@ -12,7 +12,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ sizes */
 
@@ -38,14 +40,22 @@ static void weight_sizes(const cl_llama_config *c, size_t sz[NW])
     sz[W_BO] = c->o_bias ? L * C : 0;
 }
 
+/* w's fields, in the order of the kinds (W_*). */
+static void weight_fields(cl_llama_weights *w, float **p[NW])
+{
+    float **f[NW] = {&w->embed, &w->ln1, &w->wq, &w->wk, &w->wv, &w->wo,
+                     &w->ln2,   &w->wg,  &w->wu, &w->wd, &w->lnf, &w->head,
+                     &w->bq,    &w->bk,  &w->bv, &w->bo};
+    memcpy(p, f, sizeof f);
+}
+
 /* Point w's fields into mem, laid out in the order above. */
 static void point_weights(const cl_llama_config *c, float *mem, cl_llama_weights *w)
 {
     size_t sz[NW];
     weight_sizes(c, sz);
-    float **p[NW] = {&w->embed, &w->ln1, &w->wq, &w->wk, &w->wv, &w->wo,
-                     &w->ln2,   &w->wg,  &w->wu, &w->wd, &w->lnf, &w->head,
-                     &w->bq,    &w->bk,  &w->bv, &w->bo};
+    float **p[NW];
+    weight_fields(w, p);
     for (int i = 0; i < NW; i++) {
         *p[i] = sz[i] || i == W_HEAD ? mem : NULL;
         mem += sz[i];
@@ -67,14 +77,16 @@ const cl_llama_config *cl_llama_cfg(const cl_llama *m) { return &m->c; }
 cl_llama_weights *cl_llama_params(cl_llama *m) { return &m->w; }
 cl_llama_weights *cl_llama_grads(cl_llama *m) { return m->grads ? &m->g : NULL; }
 size_t cl_llama_num_params(const cl_llama *m) { return m->n_params; }
-float *cl_llama_param_mem(cl_llama *m) { return m->params; }
+size_t cl_llama_mapped_bytes(const cl_llama *m) { return m->mapped_bytes; }
 float *cl_llama_grad_mem(cl_llama *m) { return m->grads; }
 int cl_llama_loss_count(const cl_llama *m) { return m->loss_count; }
 const float *cl_llama_logits(const cl_llama *m) { return m->a.logits; }
 
 /* ------------------------------------------------------------ creation */
 
-static cl_llama *alloc_model(const cl_llama_config *c, cl_error *err)
+/* The model; with_params, its parameters in one allocation (else the
+ * loader places them). */
+static cl_llama *alloc_model(const cl_llama_config *c, int with_params, cl_error *err)
 {
     cl_llama *m = calloc(1, sizeof *m);
     if (!m) {
@@ -83,13 +95,16 @@ static cl_llama *alloc_model(const cl_llama_config *c, cl_error *err)
     }
     m->c = *c;
     m->n_params = total_params(c);
-    m->params = calloc(m->n_params, sizeof(float));
-    if (!m->params) {
-        free(m);
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory for %zu parameters", total_params(c));
-        return NULL;
+    if (with_params) {
+        m->params = calloc(m->n_params, sizeof(float));
+        if (!m->params) {
+            free(m);
+            cl_error_set(err, CL_ERR_NOMEM, "out of memory for %zu parameters",
+                         total_params(c));
+            return NULL;
+        }
+        point_weights(c, m->params, &m->w);
     }
-    point_weights(c, m->params, &m->w);
     m->inv_freq = malloc((size_t)(c->head_dim / 2) * sizeof(float));
     if (!m->inv_freq) {
         free(m->params);
@@ -108,7 +123,7 @@ int cl_llama_create(const cl_llama_config *c, uint64_t seed, float init_std, cl_
     int rc = cl_llama_config_check(c, "config", err);
     if (rc)
         return rc;
-    cl_llama *m = alloc_model(c, err);
+    cl_llama *m = alloc_model(c, 1, err);
     if (!m)
         return err->code;
     cl_rng g;
@@ -138,6 +153,8 @@ void cl_llama_free(cl_llama *m)
     if (!m)
         return;
     cl_llama_lora_free_all(m);
+    if (m->map)
+        munmap(m->map, m->map_len);
     free(m->params);
     free(m->grads);
     free(m->act_mem);
@@ -145,6 +162,40 @@ void cl_llama_free(cl_llama *m)
     free(m->kv);
     free(m->inv_freq);
     free(m);
+}
+
+/* A mapped base copied into one allocation in the usual layout, the mapping
+ * dropped: before anything writes the base, or wants it contiguous. */
+static int unmap_base(cl_llama *m, cl_error *err)
+{
+    if (!m->map)
+        return CL_OK;
+    float *p = malloc(m->n_params ? m->n_params * sizeof(float) : 1);
+    if (!p)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory for %zu parameters",
+                            m->n_params);
+    cl_llama_weights w = {0};
+    point_weights(&m->c, p, &w);
+    size_t sz[NW];
+    weight_sizes(&m->c, sz);
+    float **src[NW], **dst[NW];
+    weight_fields(&m->w, src);
+    weight_fields(&w, dst);
+    for (int k = 0; k < NW; k++)
+        if (sz[k])
+            memcpy(*dst[k], *src[k], sz[k] * sizeof(float));
+    munmap(m->map, m->map_len);
+    m->map = NULL;
+    m->map_len = m->mapped_bytes = 0;
+    m->params = p;
+    m->w = w;
+    return CL_OK;
+}
+
+float *cl_llama_param_mem(cl_llama *m)
+{
+    cl_error err;
+    return unmap_base(m, &err) ? NULL : m->params;
 }
 
 /* ------------------------------------------------------------ HF layout */
@@ -328,6 +379,81 @@ static const cl_st_tensor *shards_find(shards *s, const char *name, cl_safetenso
     return NULL;
 }
 
+/* Where the loader puts the base: one reserved region (anonymous, private),
+ * each kind at an offset whose page offset is that of its layer-0 tensor's
+ * data in its file when that is float32, so that the whole pages of that
+ * tensor, and of every layer's whose file stride matches, can be mapped in
+ * place (load_tensor). */
+static int place_base(cl_llama *m, shards *sh, const size_t sz[NW], cl_error *err)
+{
+    size_t P = (size_t)sysconf(_SC_PAGESIZE), off[NW], len = 0;
+    for (int k = 0; k < NW; k++) {
+        size_t want = 0;
+        char name[128];
+        hf_name(k, 0, name, sizeof name);
+        cl_safetensors *where;
+        const cl_st_tensor *t = sz[k] ? shards_find(sh, name, &where) : NULL;
+        uint64_t fo;
+        if (t && t->dtype == CL_ST_F32 && cl_st_file_offset(where, t, &fo) >= 0 &&
+            fo % sizeof(float) == 0)
+            want = (size_t)(fo % P);
+        off[k] = len + (want + P - len % P) % P;
+        len = off[k] + sz[k] * sizeof(float);
+    }
+    len = len ? (len + P - 1) / P * P : P;
+    void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory for %zu parameters",
+                            m->n_params);
+    m->map = map;
+    m->map_len = len;
+    float **f[NW];
+    weight_fields(&m->w, f);
+    for (int k = 0; k < NW; k++)
+        *f[k] = sz[k] || k == W_HEAD ? (float *)((char *)map + off[k]) : NULL;
+    if (m->c.tie_embeddings)
+        m->w.head = m->w.embed;
+    return CL_OK;
+}
+
+static int pread_all(int fd, void *buf, size_t n, uint64_t at, const char *path,
+                     const char *name, cl_error *err)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(at + done));
+        if (r <= 0)
+            return cl_error_set(err, CL_ERR_IO, "%s: tensor '%s': %s", path, name,
+                                r == 0 ? "file shorter than its header says (truncated?)"
+                                       : strerror(errno));
+        done += (size_t)r;
+    }
+    return CL_OK;
+}
+
+/* One tensor into dst: a float32 one whose data has dst's page offset in its
+ * file is mapped there (its whole pages; the partial pages at either end,
+ * which dst shares with its neighbours, are read); anything else is read,
+ * converted to float32, into the region's own memory. */
+static int load_tensor(cl_llama *m, cl_safetensors *st, const cl_st_tensor *t, float *dst,
+                       cl_error *err)
+{
+    size_t P = (size_t)sysconf(_SC_PAGESIZE), bytes = (size_t)(t->end - t->begin);
+    uint64_t fo = 0;
+    int fd = t->dtype == CL_ST_F32 ? cl_st_file_offset(st, t, &fo) : -1;
+    uintptr_t d = (uintptr_t)dst, a = (d + P - 1) / P * P, b = (d + bytes) / P * P;
+    if (fd < 0 || fo % P != d % P || b <= a)
+        return cl_st_read_f32(st, t, dst, err);
+    if (mmap((void *)a, b - a, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, (off_t)(fo + (a - d))) ==
+        MAP_FAILED)
+        return cl_error_set(err, CL_ERR_IO, "%s: tensor '%s': cannot map: %s", cl_st_path(st),
+                            t->name, strerror(errno));
+    m->mapped_bytes += b - a;
+    int rc = pread_all(fd, dst, a - d, fo, cl_st_path(st), t->name, err);
+    if (!rc)
+        rc = pread_all(fd, (void *)b, d + bytes - b, fo + (b - d), cl_st_path(st), t->name, err);
+    return rc;
+}
+
 int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
 {
     *out = NULL;
@@ -347,13 +473,18 @@ int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
         return cl_error_set(err, CL_ERR_FORMAT,
                             "%s: lm_head.weight: missing, and tie_word_embeddings is false", dir);
     }
-    cl_llama *m = alloc_model(&c, err);
+    cl_llama *m = alloc_model(&c, 0, err);
     if (!m) {
         shards_close(&sh);
         return err->code;
     }
     size_t sz[NW];
     weight_sizes(&c, sz);
+    if ((rc = place_base(m, &sh, sz, err))) {
+        shards_close(&sh);
+        cl_llama_free(m);
+        return rc;
+    }
     for (int k = 0; k < NW && !rc; k++) {
         if (sz[k] == 0) /* the tied head, absent biases */
             continue;
@@ -386,7 +517,7 @@ int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
                 break;
             }
             float *dst = slot_ptr(&m->w, k, l, per);
-            if ((rc = cl_st_read_f32(where, t, dst, err)))
+            if ((rc = load_tensor(m, where, t, dst, err)))
                 break;
             for (size_t i = 0; i < per; i++)
                 if (!isfinite(dst[i])) {
@@ -401,6 +532,8 @@ int cl_llama_load(const char *dir, cl_llama **out, cl_error *err)
         cl_llama_free(m);
         return rc;
     }
+    /* the base is read-only from here: writing it first copies it (unmap_base) */
+    mprotect(m->map, m->map_len, PROT_READ);
     *out = m;
     return CL_OK;
 }
@@ -506,6 +639,8 @@ int cl_llama_prepare(cl_llama *m, int B, int T, int train_base, cl_error *err)
     m->B = B;
     m->T = T;
     m->train_base = train_base;
+    if (train_base && unmap_base(m, err))
+        return err->code;
     if (train_base && !m->grads) {
         m->grads = calloc(m->n_params, sizeof(float));
         if (!m->grads)

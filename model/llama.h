@@ -114,7 +114,19 @@ typedef struct cl_llama cl_llama;
  * directory in the HF layout. */
 int cl_llama_create(const cl_llama_config *c, uint64_t seed, float init_std, cl_llama **out,
                     cl_error *err);
+/* Loading maps the base rather than copying it where it can: the whole pages
+ * of every float32 tensor whose page offset in the file matches its place
+ * (as in files safetensors writes, where each layer's tensors have the same
+ * sizes) are mapped from the file, read-only and private; F16, BF16 and F64
+ * tensors are converted once into memory, and so are the pages a tensor
+ * shares with another. Shapes and finiteness are checked either way. The
+ * files must not be truncated or rewritten in place while the model lives
+ * (cl_llama_save writes a new file and renames it, which is safe). The base
+ * is copied into memory, and unmapped, when it is to be written: by
+ * cl_llama_prepare with train_base, or cl_llama_param_mem. */
 int cl_llama_load(const char *dir, cl_llama **out, cl_error *err);
+/* Bytes of the base that are mapped from files (0 once copied). */
+size_t cl_llama_mapped_bytes(const cl_llama *m);
 /* Writes dir/config.json and dir/model.safetensors (each atomically). */
 int cl_llama_save(const cl_llama *m, const char *dir, cl_error *err);
 void cl_llama_free(cl_llama *m);
@@ -123,6 +135,8 @@ const cl_llama_config *cl_llama_cfg(const cl_llama *m);
 cl_llama_weights *cl_llama_params(cl_llama *m);
 cl_llama_weights *cl_llama_grads(cl_llama *m); /* NULL unless training the base */
 size_t cl_llama_num_params(const cl_llama *m);
+/* Every parameter, contiguous in the layout of cl_llama_weights; a mapped
+ * base is copied into memory first (NULL if that fails). */
 float *cl_llama_param_mem(cl_llama *m);
 float *cl_llama_grad_mem(cl_llama *m);
 

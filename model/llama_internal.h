@@ -44,7 +44,14 @@ struct cl_llama {
     cl_llama_config c;
     float *inv_freq;        /* D/2 rotary inverse frequencies (rope_type applied) */
     size_t n_params;
-    float *params, *grads;
+    float *params, *grads;  /* params NULL while the base is mapped (map) */
+    /* A base loaded from float32 safetensors: one reserved region, each
+     * weight kind at an offset with the page offset its file data has, the
+     * tensors' whole pages mapped from the files (read-only, MAP_PRIVATE),
+     * the rest copied in. Unmapped (copied into params) before anything
+     * writes the base; see cl_llama_load. */
+    void *map;
+    size_t map_len, mapped_bytes;
     cl_llama_weights w, g;
     /* activations */
     int B, T, train_base, fB, fT, loss_count;

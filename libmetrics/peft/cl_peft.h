@@ -52,6 +52,11 @@ int cl_st_dtype_size(cl_st_dtype d);
 int cl_st_read_f32(cl_safetensors *st, const cl_st_tensor *t, float *out, cl_error *err);
 /* I32 or I64 (range-checked) into out[t->count]. */
 int cl_st_read_i32(cl_safetensors *st, const cl_st_tensor *t, int32_t *out, cl_error *err);
+/* Where t's bytes lie in the file behind st, for a caller that maps them
+ * itself (the model loader maps float32 weights rather than copying them):
+ * the open file descriptor (owned by st; a mapping outlives its close) with
+ * *offset the file offset of t's first byte; -1 for an in-memory buffer. */
+int cl_st_file_offset(const cl_safetensors *st, const cl_st_tensor *t, uint64_t *offset);
 float cl_half_to_float(uint16_t h);
 
 typedef struct cl_st_write_tensor {

@@ -367,6 +367,12 @@ int cl_st_count(const cl_safetensors *st) { return st->n; }
 const cl_st_tensor *cl_st_get(const cl_safetensors *st, int i) { return &st->t[i]; }
 const char *cl_st_path(const cl_safetensors *st) { return st->path; }
 
+int cl_st_file_offset(const cl_safetensors *st, const cl_st_tensor *t, uint64_t *offset)
+{
+    *offset = st->data_start + t->begin;
+    return st->mem ? -1 : st->fd;
+}
+
 const cl_st_tensor *cl_st_find(const cl_safetensors *st, const char *name)
 {
     for (int i = 0; i < st->n; i++)
