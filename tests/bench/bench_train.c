@@ -5,7 +5,8 @@
  * JSON object; tests/bench/train.sh runs PyTorch on the same shapes
  * and prints the ratios.
  *
- * usage: bench_train DIM LAYERS HEADS FFN VOCAB BATCH SEQ STEPS
+ * usage: bench_train DIM LAYERS HEADS FFN VOCAB BATCH SEQ STEPS [KV_HEADS [ROPE_THETA]]
+ * (KV_HEADS defaults to HEADS, ROPE_THETA to 10000)
  */
 #include "layers.h"
 #include "llama.h"
@@ -22,13 +23,17 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int kv_heads_arg;
+static float rope_theta_arg = 10000.f;
+
 static double run(int dim, int layers, int heads, int ffn, int vocab, int B, int T, int steps,
                   int lora)
 {
     cl_llama_config c = {.vocab_size = vocab, .hidden_size = dim, .intermediate_size = ffn,
-                         .num_layers = layers, .num_heads = heads, .num_kv_heads = heads,
+                         .num_layers = layers, .num_heads = heads,
+                         .num_kv_heads = kv_heads_arg ? kv_heads_arg : heads,
                          .head_dim = dim / heads, .max_position = T, .rms_norm_eps = 1e-5f,
-                         .rope_theta = 10000.f, .tie_embeddings = 1, .bos_token_id = -1,
+                         .rope_theta = rope_theta_arg, .tie_embeddings = 1, .bos_token_id = -1,
                          .eos_token_id = -1, .pad_token_id = -1};
     cl_llama *m;
     cl_error err;
@@ -87,10 +92,15 @@ static double run(int dim, int layers, int heads, int ffn, int vocab, int B, int
 
 int main(int argc, char **argv)
 {
-    if (argc != 9) {
-        fprintf(stderr, "usage: bench_train DIM LAYERS HEADS FFN VOCAB BATCH SEQ STEPS\n");
+    if (argc < 9 || argc > 11) {
+        fprintf(stderr, "usage: bench_train DIM LAYERS HEADS FFN VOCAB BATCH SEQ STEPS "
+                        "[KV_HEADS [ROPE_THETA]]\n");
         return 2;
     }
+    if (argc > 9)
+        kv_heads_arg = atoi(argv[9]);
+    if (argc > 10)
+        rope_theta_arg = (float)atof(argv[10]);
     ck_blas_single_thread();
     int a[8];
     for (int i = 0; i < 8; i++)
@@ -98,8 +108,9 @@ int main(int argc, char **argv)
     double full = run(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], 0);
     double lora = run(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], 1);
     printf("{\"impl\": \"collide\", \"threads\": %d, \"dim\": %d, \"layers\": %d, \"heads\": %d, "
-           "\"ffn\": %d, \"vocab\": %d, \"batch\": %d, \"seq\": %d, \"full_tokens_per_s\": %.1f, "
-           "\"lora_tokens_per_s\": %.1f}\n",
-           omp_get_max_threads(), a[0], a[1], a[2], a[3], a[4], a[5], a[6], full, lora);
+           "\"kv_heads\": %d, \"ffn\": %d, \"vocab\": %d, \"batch\": %d, \"seq\": %d, "
+           "\"full_tokens_per_s\": %.1f, \"lora_tokens_per_s\": %.1f}\n",
+           omp_get_max_threads(), a[0], a[1], a[2], kv_heads_arg ? kv_heads_arg : a[2], a[3],
+           a[4], a[5], a[6], full, lora);
     return 0;
 }
