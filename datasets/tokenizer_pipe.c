@@ -4,7 +4,7 @@
  *
  *   added tokens   matched first in the raw text, leftmost-longest (lstrip,
  *                  rstrip, single_word honoured);
- *   normalizer     NFC (text already in NFC only: see nfc_yes), Prepend,
+ *   normalizer     NFC (nfc.c: Python's unicodedata tables), Prepend,
  *                  Replace (string or regex), Sequence;
  *   pre_tokenizer  Split (regex compiled by PCRE2, UTF + UCP; behaviours
  *                  Isolated, Removed, MergedWithPrevious, MergedWithNext;
@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer_nfc.h"
+#include "nfc.h"
 
 #define GPT2_PATTERN                                                                      \
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
@@ -606,17 +606,6 @@ static int sb_put(sbuf *b, const void *s, size_t n)
 /* Bytes of the code point at s[i] (s valid UTF-8). */
 static int ulen(uint8_t c) { return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4; }
 
-static uint32_t ucp(const uint8_t *s, int *k)
-{
-    *k = ulen(s[0]);
-    if (*k == 1)
-        return s[0];
-    uint32_t c = s[0] & (0x7f >> *k);
-    for (int i = 1; i < *k; i++)
-        c = c << 6 | (s[i] & 0x3f);
-    return c;
-}
-
 /* Valid UTF-8: each maximal invalid subpart becomes U+FFFD, as Python's
  * bytes.decode("utf-8", errors="replace") does. */
 static int sanitize(const uint8_t *s, size_t n, sbuf *o)
@@ -658,40 +647,6 @@ static int sanitize(const uint8_t *s, size_t n, sbuf *o)
         i += k;
     }
     return sb_put(o, "", 0);
-}
-
-/* NFC quick check: 1 when the text is certainly in NFC (then NFC leaves it
- * as it is); collide has no composition tables, so other text is refused. */
-static int nfc_yes(const uint8_t *s, size_t n)
-{
-    int last = 0;
-    for (size_t i = 0; i < n;) {
-        int k;
-        uint32_t c = ucp(s + i, &k);
-        i += (size_t)k;
-        if (c < 0x300) {
-            last = 0;
-            continue;
-        }
-        int lo = 0, hi = (int)(sizeof tok_nfc_rows / sizeof tok_nfc_rows[0]) - 1, ccc = 0;
-        while (lo <= hi) {
-            int m = (lo + hi) / 2;
-            if (c < tok_nfc_rows[m].lo)
-                hi = m - 1;
-            else if (c > tok_nfc_rows[m].hi)
-                lo = m + 1;
-            else {
-                if (tok_nfc_rows[m].qc)
-                    return 0;
-                ccc = tok_nfc_rows[m].ccc;
-                break;
-            }
-        }
-        if (ccc && last > ccc)
-            return 0;
-        last = ccc;
-    }
-    return 1;
 }
 
 static int replace_lit(const char *s, size_t n, const char *a, const char *b, sbuf *o)
@@ -940,9 +895,16 @@ static int encode_segment(cl_tokenizer *t, const char *s, size_t n, int origin, 
     for (int i = 0; i < p->n_norm && !rc; i++) {
         const norm_op *o = &p->norm[i];
         if (o->kind == N_NFC) {
-            if (!nfc_yes((const uint8_t *)a.s, a.n))
-                rc = cl_error_set(err, CL_ERR_UNSUPPORTED, "%s: normalizer NFC: the text is not "
-                                  "in NFC already, and collide does not compose", what);
+            char *q;
+            size_t nq;
+            if (cl_nfc(a.s, a.n, &q, &nq))
+                rc = cl_error_set(err, CL_ERR_NOMEM, NOMEM, what);
+            else if (q) { /* NULL: already in NFC */
+                free(a.s);
+                a.s = q;
+                a.n = nq;
+                a.cap = nq + 1;
+            }
             continue;
         }
         if (!a.n)

@@ -3,13 +3,16 @@
  * SmolLM, Llama-3, Qwen2, TinyLlama, Metaspace), built by PyPI's `tokenizers`
  * in tests/ref/tokenizers_ref.py: every case of its hard-case corpus encodes
  * to the ids `tokenizers` gave (tests/fixtures/tokenizers/expected.json),
- * decodes to what it decoded, and the post-processor's ids and eos agree.
- * Qwen2's NFC normalizer: a text not in NFC already is refused, never
- * encoded wrongly. Unsupported files are refused naming the JSON path.
+ * decodes to what it decoded, and the post-processor's ids and eos agree:
+ * every case of every kind id-identical, none refused (Qwen2's NFC
+ * normalizer included, on text not in NFC). collide's NFC itself (nfc.c)
+ * gives unicodedata.normalize("NFC", s) for each string of nfc.json.
+ * Unsupported files are refused naming the JSON path.
  *
  * usage: test_tokenizer_kinds [FIXTURES_DIR]
  */
 #include "check.h"
+#include "nfc.h"
 #include "tokenizer.h"
 
 #include <jansson.h>
@@ -33,7 +36,7 @@ static size_t unhex(const char *h, char *out)
     return n;
 }
 
-static int total_cases, total_match, total_refused;
+static int total_cases, total_match;
 
 static void check_kind(const char *dir, const char *kind, json_t *want)
 {
@@ -59,7 +62,7 @@ static void check_kind(const char *dir, const char *kind, json_t *want)
     CHECK(!lossless || cl_tok_lossless(t), "%s: lossless", kind);
     json_t *cases = json_object_get(want, "cases");
     char text[4096], back[4096], dec[4096];
-    int match = 0, refused = 0;
+    int match = 0;
     for (size_t c = 0; c < json_array_size(cases); c++) {
         json_t *cj = json_array_get(cases, c), *ids = json_object_get(cj, "ids");
         size_t n = unhex(json_string_value(json_object_get(cj, "hex")), text);
@@ -68,12 +71,6 @@ static void check_kind(const char *dir, const char *kind, json_t *want)
         int ng = 0, cap = 0;
         rc = cl_tok_encode(t, text, n, &got, &ng, &cap, &err);
         total_cases++;
-        if (rc == CL_ERR_UNSUPPORTED && !json_is_true(json_object_get(cj, "nfc"))) {
-            CHECK_CONTAINS(err.msg, "NFC");
-            refused++;
-            free(got);
-            continue;
-        }
         CHECK(rc == CL_OK, "%s case %zu: %s", kind, c, err.msg);
         int same = rc == CL_OK && ng == (int)json_array_size(ids);
         for (int i = 0; same && i < ng; i++)
@@ -100,11 +97,51 @@ static void check_kind(const char *dir, const char *kind, json_t *want)
               kind, c, (int)m, back, (int)nd, dec);
         free(got);
     }
-    printf("test_tokenizer_kinds: %s: %d/%zu cases id-identical, %d refused (not NFC)\n", kind,
-           match, json_array_size(cases), refused);
+    int not_nfc = 0;
+    for (size_t c = 0; c < json_array_size(cases); c++)
+        not_nfc += !json_is_true(json_object_get(json_array_get(cases, c), "nfc"));
+    CHECK(match == (int)json_array_size(cases), "%s: %d/%zu cases id-identical", kind, match,
+          json_array_size(cases));
+    printf("test_tokenizer_kinds: %s: %d/%zu cases id-identical (%d not in NFC)\n", kind, match,
+           json_array_size(cases), not_nfc);
     total_match += match;
-    total_refused += refused;
     cl_tok_free(t);
+}
+
+/* collide's NFC against unicodedata.normalize("NFC", s) (nfc.json). */
+static void check_nfc(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/nfc.json", dir);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    CHECK(root != NULL, "%s: %s", path, je.text);
+    json_t *cases = json_object_get(root, "cases");
+    int same = 0, changed = 0;
+    for (size_t c = 0; c < json_array_size(cases); c++) {
+        const char *h = json_string_value(json_object_get(json_array_get(cases, c), "hex"));
+        const char *w = json_string_value(json_object_get(json_array_get(cases, c), "nfc_hex"));
+        char *text = malloc(strlen(h) / 2 + 1), *want = malloc(strlen(w) / 2 + 1), *got;
+        size_t n = unhex(h, text), nw = unhex(w, want), ng;
+        int rc = cl_nfc(text, n, &got, &ng);
+        CHECK(rc == 0, "nfc case %zu: %d", c, rc);
+        const char *g = got ? got : text;
+        int ok = rc == 0 && ng == nw && !memcmp(g, want, nw);
+        CHECK(ok, "nfc case %zu (%zu bytes): %zu bytes, want %zu", c, n, ng, nw);
+        /* the quick check never calls NFC a text that NFC changes */
+        CHECK(!cl_nfc_quick(text, n) || (n == nw && !memcmp(text, want, n)), "nfc quick %zu", c);
+        same += ok;
+        changed += n != nw || memcmp(text, want, n) != 0;
+        free(got);
+        free(text);
+        free(want);
+    }
+    CHECK(json_array_size(cases) > 0 && same == (int)json_array_size(cases), "nfc %d/%zu", same,
+          json_array_size(cases));
+    printf("test_tokenizer_kinds: NFC (unicodedata %s): %d/%zu strings equal (%d not in NFC)\n",
+           json_string_value(json_object_get(root, "unicode")), same, json_array_size(cases),
+           changed);
+    json_decref(root);
 }
 
 /* Unsupported parts are refused with the file, the JSON path and the value. */
@@ -169,8 +206,11 @@ int main(int argc, char **argv)
     json_t *want;
     json_object_foreach(kinds, kind, want) check_kind(dir, kind, want);
     CHECK(json_object_size(kinds) >= 6, "%zu kinds", json_object_size(kinds));
-    printf("test_tokenizer_kinds: %d cases over %zu kinds: %d id-identical, %d refused (NFC)\n",
-           total_cases, json_object_size(kinds), total_match, total_refused);
+    CHECK(total_cases > 0 && total_match == total_cases, "%d/%d id-identical", total_match,
+          total_cases);
+    printf("test_tokenizer_kinds: %d cases over %zu kinds: %d id-identical\n", total_cases,
+           json_object_size(kinds), total_match);
+    check_nfc(dir);
     check_refusals(dir);
     json_decref(root);
     return check_done();
