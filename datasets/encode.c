@@ -111,6 +111,188 @@ out:
     return rc;
 }
 
+/* Another model's tokenizer: the prompt is encoded as ONE string, as the
+ * model's own tokenizer encodes it. buf holds the prompt text (instruction,
+ * text, "\nAnswer:"), plen bytes, with room for " <label>" after it. P gets
+ * the ids of the prompt text, T the target's: the ids of prompt + " <label>"
+ * after P when they start with P (the usual case: no merge across the
+ * boundary), else the ids of " <label>" encoded alone (a merge across the
+ * boundary: the prompt stays what the tokenizer gives it alone, which is what
+ * the model is asked at evaluation, and must not depend on the label). */
+static int pair(cl_tokenizer *tok, char *buf, size_t plen, const char *label, ids *P, ids *T,
+                cl_error *err)
+{
+    size_t ll = strlen(label);
+    P->n = 0;
+    int rc = cl_tok_encode(tok, buf, plen, &P->v, &P->n, &P->cap, err);
+    buf[plen] = ' ';
+    memcpy(buf + plen + 1, label, ll);
+    T->n = 0;
+    if (!rc)
+        rc = cl_tok_encode(tok, buf, plen + 1 + ll, &T->v, &T->n, &T->cap, err);
+    if (rc)
+        return rc;
+    if (T->n >= P->n && !memcmp(T->v, P->v, (size_t)P->n * sizeof *P->v)) {
+        memmove(T->v, T->v + P->n, (size_t)(T->n - P->n) * sizeof *T->v);
+        T->n -= P->n;
+        return CL_OK;
+    }
+    T->n = 0;
+    return cl_tok_encode(tok, buf + plen, 1 + ll, &T->v, &T->n, &T->cap, err);
+}
+
+/* The prompt text with the text cut to its first n bytes, into *buf (grown). */
+static int prompt_text(char **buf, size_t *cap, const char *pre, const char *text, size_t n,
+                       const char *label, size_t *plen, cl_error *err)
+{
+    size_t a = strlen(pre), c = strlen(CL_PROMPT_SUFFIX);
+    size_t need = a + n + c + 1 + strlen(label) + 1;
+    if (need > *cap) {
+        char *b = realloc(*buf, need);
+        if (!b)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        *buf = b, *cap = need;
+    }
+    memcpy(*buf, pre, a);
+    memcpy(*buf + a, text, n);
+    memcpy(*buf + a + n, CL_PROMPT_SUFFIX, c);
+    *plen = a + n + c;
+    return CL_OK;
+}
+
+typedef struct whole_ctx {
+    cl_tokenizer *tok;
+    const frame *fr;
+    const char *pre, *text, *label;
+    char *buf;
+    size_t cap;
+    ids P, T;
+} whole_ctx;
+
+/* Encode with the text cut to n bytes; the example's length in tokens. */
+static int whole_at(whole_ctx *c, size_t n, int *len, cl_error *err)
+{
+    size_t plen = 0;
+    int rc = prompt_text(&c->buf, &c->cap, c->pre, c->text, n, c->label, &plen, err);
+    if (!rc)
+        rc = pair(c->tok, c->buf, plen, c->label, &c->P, &c->T, err);
+    *len = c->fr->n_bos + c->P.n + c->T.n + c->fr->n_end;
+    return rc;
+}
+
+/* The start of the UTF-8 character holding byte i of s (at least lo). */
+static size_t char_start(const char *s, size_t i, size_t lo)
+{
+    while (i > lo && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
+    return i;
+}
+
+static size_t char_next(const char *s, size_t len, size_t i)
+{
+    i += i < len;
+    while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i++;
+    return i;
+}
+
+/* One example for another model's tokenizer: the prefix ids, then the whole
+ * prompt text encoded once, the target continuing it (see pair), the end ids.
+ * Too long for max_len: the text (never the instruction or the answer) is cut
+ * at a character boundary, to the longest cut a bisection finds that fits
+ * (each try encodes the whole again), at least one character kept. */
+static int one_whole(cl_tokenizer *tok, const frame *fr, const char *pre, const char *text,
+                     const char *label, int max_len, const char *task, cl_encoded *e, int *cut,
+                     cl_error *err)
+{
+    whole_ctx c = {.tok = tok, .fr = fr, .pre = pre, .text = text, .label = label};
+    size_t len = strlen(text);
+    int n, rc = whole_at(&c, len, &n, err);
+    if (!rc && n > max_len) {
+        (*cut)++;
+        size_t lo = char_next(text, len, 0), hi = len; /* lo fits (checked), hi does not */
+        if ((rc = whole_at(&c, lo, &n, err)))
+            goto out;
+        if (n > max_len) {
+            int n0;
+            if (!(rc = whole_at(&c, 0, &n0, err)))
+                rc = cl_error_set(err, CL_ERR_ARG,
+                                  "task %s: --max-len %d leaves no room for the text (instruction "
+                                  "%d, answer %d tokens)",
+                                  task, max_len, fr->n_bos + c.P.n, c.T.n + fr->n_end);
+            goto out;
+        }
+        for (;;) {
+            size_t mid = char_start(text, lo + (hi - lo) / 2, lo);
+            if (mid == lo)
+                mid = char_next(text, len, lo);
+            if (mid >= hi)
+                break;
+            if ((rc = whole_at(&c, mid, &n, err)))
+                goto out;
+            if (n <= max_len)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        if ((rc = whole_at(&c, lo, &n, err)))
+            goto out;
+    }
+    if (rc)
+        goto out;
+    e->n_prompt = fr->n_bos + c.P.n;
+    e->n_target = c.T.n + fr->n_end;
+    e->ids = malloc((size_t)(e->n_prompt + e->n_target) * sizeof *e->ids);
+    if (!e->ids) {
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int32_t *p = e->ids;
+    if (fr->n_bos)
+        memcpy(p, fr->bos, (size_t)fr->n_bos * sizeof *p);
+    p += fr->n_bos;
+    memcpy(p, c.P.v, (size_t)c.P.n * sizeof *p);
+    p += c.P.n;
+    memcpy(p, c.T.v, (size_t)c.T.n * sizeof *p);
+    memcpy(p + c.T.n, fr->end, (size_t)fr->n_end * sizeof *p);
+out:
+    free(c.buf);
+    free(c.P.v);
+    free(c.T.v);
+    return rc;
+}
+
+/* Option k: " <label k>" as it follows the instruction and "\nAnswer:" (for
+ * collide's own tokenizer: encoded alone), then the end ids. */
+static int option(cl_tokenizer *tok, const frame *fr, const char *pre, const char *label,
+                  int32_t **out, int *n_out, cl_error *err)
+{
+    ids o = {0}, P = {0};
+    char *buf = NULL;
+    size_t cap = 0, plen = 0;
+    int rc;
+    if (cl_tok_native(tok)) {
+        char lab[512];
+        snprintf(lab, sizeof lab, " %s", label);
+        rc = enc(tok, lab, &o, err);
+    } else if (!(rc = prompt_text(&buf, &cap, pre, "", 0, label, &plen, err))) {
+        rc = pair(tok, buf, plen, label, &P, &o, err);
+    }
+    free(buf);
+    free(P.v);
+    int32_t *v = rc ? NULL : realloc(o.v, (size_t)(o.n + fr->n_end) * sizeof *o.v);
+    if (!rc && !v)
+        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (rc) {
+        free(o.v);
+        return rc;
+    }
+    memcpy(v + o.n, fr->end, (size_t)fr->n_end * sizeof *v);
+    *out = v;
+    *n_out = o.n + fr->n_end;
+    return CL_OK;
+}
+
 int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_encoded_task *out,
                    cl_error *err)
 {
@@ -118,6 +300,7 @@ int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_enc
     char pre[4096];
     cl_prompt_prefix(t, pre, sizeof pre);
     ids prefix = {0}, suffix = {0};
+    int native = cl_tok_native(tok);
     frame fr;
     int rc = make_frame(tok, &fr, err);
     if (!rc)
@@ -132,31 +315,23 @@ int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_enc
     out->n_option = calloc((size_t)t->n_labels, sizeof *out->n_option);
     if (!rc && (!out->option || !out->n_option))
         rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    for (int k = 0; k < t->n_labels && !rc; k++, out->n_options++) {
-        char lab[512];
-        ids o = {0};
-        snprintf(lab, sizeof lab, " %s", t->labels[k]);
-        rc = enc(tok, lab, &o, err);
-        int32_t *v = rc ? NULL : realloc(o.v, (size_t)(o.n + fr.n_end) * sizeof *o.v);
-        if (!rc && !v)
-            rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        if (rc) {
-            free(o.v);
-            break;
-        }
-        out->option[k] = v;
-        memcpy(v + o.n, fr.end, (size_t)fr.n_end * sizeof *v);
-        out->n_option[k] = o.n + fr.n_end;
-    }
+    for (int k = 0; k < t->n_labels && !rc; k++, out->n_options++)
+        rc = option(tok, &fr, pre, t->labels[k], &out->option[k], &out->n_option[k], err);
     for (int i = 0; i < t->n_train && !rc; i++, out->n_train++) {
         out->train[i].label = t->train[i].label;
-        rc = one(tok, &fr, &prefix, &suffix, t->train[i].text, t->labels[t->train[i].label],
-                 max_len, t->name, &out->train[i], &out->truncated, err);
+        rc = native ? one(tok, &fr, &prefix, &suffix, t->train[i].text,
+                          t->labels[t->train[i].label], max_len, t->name, &out->train[i],
+                          &out->truncated, err)
+                    : one_whole(tok, &fr, pre, t->train[i].text, t->labels[t->train[i].label],
+                                max_len, t->name, &out->train[i], &out->truncated, err);
     }
     for (int i = 0; i < t->n_test && !rc; i++, out->n_test++) {
         out->test[i].label = t->test[i].label;
-        rc = one(tok, &fr, &prefix, &suffix, t->test[i].text, t->labels[t->test[i].label],
-                 max_len, t->name, &out->test[i], &out->truncated, err);
+        rc = native ? one(tok, &fr, &prefix, &suffix, t->test[i].text,
+                          t->labels[t->test[i].label], max_len, t->name, &out->test[i],
+                          &out->truncated, err)
+                    : one_whole(tok, &fr, pre, t->test[i].text, t->labels[t->test[i].label],
+                                max_len, t->name, &out->test[i], &out->truncated, err);
     }
     free(prefix.v);
     free(suffix.v);

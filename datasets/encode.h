@@ -7,6 +7,17 @@
  * TinyLlama-like tokenizers; none for collide's own, whose encoding is the
  * prompt and " <label>" + end-of-text). Inputs longer than max_len lose the
  * end of their text, never the instruction or the answer.
+ *
+ * collide's own tokenizer (cl_tok_native) encodes the instruction, the text
+ * and "\nAnswer:" one by one, and " <label>" alone, as it always has. Another
+ * model's tokenizer encodes the prompt text as ONE string, as that model's
+ * tokenizer would, and the target is what its encoding of prompt + " <label>"
+ * adds after the prompt's ids; where that encoding does not start with the
+ * prompt's (a merge across the boundary) the prompt keeps its own encoding
+ * (label-free, as evaluation asks it) and " <label>" is encoded alone. Its
+ * text is cut at a UTF-8 character, to the longest cut a bisection finds
+ * whose whole encoding fits, at least one character kept; its options are
+ * " <label k>" as they follow the instruction and "\nAnswer:" by that rule.
  */
 #ifndef CL_ENCODE_H
 #define CL_ENCODE_H
@@ -25,7 +36,10 @@ typedef struct cl_encoded_task {
     int n_train, n_test;
     int truncated;  /* examples whose text was cut */
     /* the answer options for ranked scoring: option k is " <label k>" and
-     * the end ids (suffix, end-of-text), exactly the target an example of label k is trained on */
+     * the end ids (suffix, end-of-text), the target an example of label k is
+     * trained on (for another model's tokenizer: as it follows the
+     * instruction and "\nAnswer:", the same for every text unless a merge
+     * reaches across "\nAnswer:") */
     int n_options;
     int32_t **option;
     int *n_option;

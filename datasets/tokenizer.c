@@ -18,6 +18,7 @@
 
 int cl_tok_vocab_size(const cl_tokenizer *t) { return t->n; }
 int cl_tok_eos(const cl_tokenizer *t) { return t->eos; }
+int cl_tok_native(const cl_tokenizer *t) { return t->pipe == NULL; }
 
 int cl_tok_prefix(const cl_tokenizer *t, const int32_t **ids)
 {

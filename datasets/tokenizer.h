@@ -42,6 +42,9 @@ int cl_tok_suffix(const cl_tokenizer *t, const int32_t **ids);
 /* 1 when decode(encode(x)) == x for every valid UTF-8 x (collide's own:
  * for any bytes). */
 int cl_tok_lossless(const cl_tokenizer *t);
+/* 1 for collide's own tokenizer (trained or saved by collide), 0 for another
+ * model's tokenizer.json (see tokenizer_pipe.c). */
+int cl_tok_native(const cl_tokenizer *t);
 
 /* Append the ids of text[0..len) to *ids (capacity *cap, grown with
  * realloc), count in *n. The end-of-text marker in text becomes its id. */
