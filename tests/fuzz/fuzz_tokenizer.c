@@ -33,10 +33,6 @@ static void roundtrip(cl_tokenizer *t, const char *text, size_t n)
     int k = 0, cap = 0;
     cl_error err;
     int rc = cl_tok_encode(t, text, n, &ids, &k, &cap, &err);
-    if (rc == CL_ERR_UNSUPPORTED && strstr(err.msg, "NFC")) {
-        free(ids); /* an NFC normalizer refuses text not in NFC */
-        return;
-    }
     if (rc != CL_OK)
         abort(); /* encoding is total */
     for (int i = 0; i < k; i++)
