@@ -105,4 +105,16 @@ void cl_llama_lora_backward(cl_llama *m, cl_lora_slot *s, float *dinp, const flo
 void cl_llama_lora_zero_grad(cl_llama *m);
 void cl_llama_lora_free_all(cl_llama *m);
 
+/* What llama.c (the model) and llama_hf.c (the HF layout) share. */
+/* Float counts of every weight kind, all layers together (0: absent). */
+void cl_llama_weight_sizes(const cl_llama_config *c, size_t sz[NW]);
+/* The weights' pointers in weight-kind order. */
+void cl_llama_weight_fields(cl_llama_weights *w, float **p[NW]);
+/* 1 for a kind with one tensor per layer (not the embedding, final norm, head). */
+int cl_llama_per_layer(int k);
+/* Layer l's tensor of kind k (per: one layer's floats). */
+float *cl_llama_slot(cl_llama_weights *w, int k, int l, size_t per);
+/* A model of config c, its parameters allocated (with_params) or not. */
+cl_llama *cl_llama_alloc(const cl_llama_config *c, int with_params, cl_error *err);
+
 #endif
