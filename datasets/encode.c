@@ -339,3 +339,32 @@ int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_enc
         cl_encoded_task_free(out);
     return rc;
 }
+
+/* The first training example as text (hex) and ids: what a test compares
+ * with the tokenizer's own encoding (tests/model/test_family_train.sh). */
+static void hexs(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fprintf(f, "%02x", (unsigned char)*s);
+}
+
+void cl_encode_dump(FILE *f, const char *prog, const cl_task_data *d, const cl_encoded_task *E)
+{
+    if (!E->n_train)
+        return;
+    char pre[4096];
+    cl_prompt_prefix(d, pre, sizeof pre);
+    const cl_encoded *x = &E->train[0];
+    fprintf(f, "%s: encode %s prefix=", prog, d->name);
+    hexs(f, pre);
+    fprintf(f, " text=");
+    hexs(f, d->train[0].text);
+    fprintf(f, " suffix=");
+    hexs(f, CL_PROMPT_SUFFIX);
+    fprintf(f, " label=");
+    hexs(f, d->labels[x->label]);
+    fprintf(f, " ids=");
+    for (int i = 0; i < x->n_prompt + x->n_target; i++)
+        fprintf(f, "%s%d", i == x->n_prompt ? "|" : i ? "," : "", x->ids[i]);
+    fprintf(f, "\n");
+}

@@ -22,6 +22,7 @@
 #ifndef CL_ENCODE_H
 #define CL_ENCODE_H
 
+#include <stdio.h>
 #include "benchmark.h"
 #include "tokenizer.h"
 
@@ -48,5 +49,9 @@ typedef struct cl_encoded_task {
 int cl_encode_task(cl_tokenizer *tok, const cl_task_data *t, int max_len, cl_encoded_task *out,
                    cl_error *err);
 void cl_encoded_task_free(cl_encoded_task *e);
+
+/* The first training example of d as "PROG: encode NAME prefix=HEX text=HEX
+ * suffix=HEX label=HEX ids=PROMPT|TARGET" on f (COLLIDE_DEBUG_ENCODE). */
+void cl_encode_dump(FILE *f, const char *prog, const cl_task_data *d, const cl_encoded_task *E);
 
 #endif

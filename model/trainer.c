@@ -77,36 +77,6 @@ static int uses_sparse(cl_method m) { return m == CL_M_NLORA || m == CL_M_BOTH; 
 
 /* ------------------------------------------------------------ data */
 
-/* COLLIDE_DEBUG_ENCODE: the first training example of each task as text (hex)
- * and ids, for tests that compare the encoding with the tokenizer's own
- * (tests/model/test_family_train.sh). */
-static void hexs(const char *s)
-{
-    for (; *s; s++)
-        fprintf(stderr, "%02x", (unsigned char)*s);
-}
-
-static void debug_encode(const cl_task_data *d, const cl_encoded_task *E)
-{
-    if (!E->n_train)
-        return;
-    char pre[4096];
-    cl_prompt_prefix(d, pre, sizeof pre);
-    const cl_encoded *x = &E->train[0];
-    fprintf(stderr, "collide-train: encode %s prefix=", d->name);
-    hexs(pre);
-    fprintf(stderr, " text=");
-    hexs(d->train[0].text);
-    fprintf(stderr, " suffix=");
-    hexs(CL_PROMPT_SUFFIX);
-    fprintf(stderr, " label=");
-    hexs(d->labels[x->label]);
-    fprintf(stderr, " ids=");
-    for (int i = 0; i < x->n_prompt + x->n_target; i++)
-        fprintf(stderr, "%s%d", i == x->n_prompt ? "|" : i ? "," : "", x->ids[i]);
-    fprintf(stderr, "\n");
-}
-
 static int load_data(run *r, cl_error *err)
 {
     cl_load_opts lo = {.train_per_class = r->o.train_per_class,
@@ -132,8 +102,8 @@ static int load_data(run *r, cl_error *err)
             return rc;
         if ((rc = cl_encode_task(r->tok, &r->data[t], r->o.max_len, &r->enc[t], err)))
             return rc;
-        if (getenv("COLLIDE_DEBUG_ENCODE"))
-            debug_encode(&r->data[t], &r->enc[t]);
+        if (getenv("COLLIDE_DEBUG_ENCODE")) /* tests/model/test_family_train.sh */
+            cl_encode_dump(stderr, "collide-train", &r->data[t], &r->enc[t]);
         r->total_steps += (int64_t)r->o.epochs * ((r->enc[t].n_train + r->o.batch - 1) / r->o.batch);
         if (r->o.progress)
             fprintf(stderr, "collide-train: %-8s %5d train, %4d test, %d labels; %s%s\n",
