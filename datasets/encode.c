@@ -61,6 +61,34 @@ static int make_frame(const cl_tokenizer *tok, frame *f, cl_error *err)
     return CL_OK;
 }
 
+/* An example's ids: the frame's BOS, the prompt's parts, then the target and
+ * the frame's end ids (n_prompt: all before the target). */
+static int assemble(cl_encoded *e, const frame *fr, const ids *const *parts, int n_parts,
+                    const ids *target, cl_error *err)
+{
+    e->n_prompt = fr->n_bos;
+    for (int i = 0; i < n_parts; i++)
+        e->n_prompt += parts[i]->n;
+    e->n_target = target->n + fr->n_end;
+    e->ids = malloc((size_t)(e->n_prompt + e->n_target) * sizeof *e->ids);
+    if (!e->ids)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int32_t *p = e->ids;
+    if (fr->n_bos)
+        memcpy(p, fr->bos, (size_t)fr->n_bos * sizeof *p);
+    p += fr->n_bos;
+    for (int i = 0; i < n_parts; i++) {
+        if (parts[i]->n)
+            memcpy(p, parts[i]->v, (size_t)parts[i]->n * sizeof *p);
+        p += parts[i]->n;
+    }
+    if (target->n)
+        memcpy(p, target->v, (size_t)target->n * sizeof *p);
+    if (fr->n_end)
+        memcpy(p + target->n, fr->end, (size_t)fr->n_end * sizeof *p);
+    return CL_OK;
+}
+
 static int one(cl_tokenizer *tok, const frame *fr, const ids *prefix, const ids *suffix,
                const char *text, const char *label, int max_len, const char *task, cl_encoded *e,
                int *cut, cl_error *err)
@@ -86,25 +114,9 @@ static int one(cl_tokenizer *tok, const frame *fr, const ids *prefix, const ids 
         nb = room;
         (*cut)++;
     }
-    e->n_prompt = fr->n_bos + prefix->n + nb + suffix->n;
-    e->n_target = tgt.n + fr->n_end;
-    e->ids = malloc((size_t)(e->n_prompt + e->n_target) * sizeof *e->ids);
-    if (!e->ids) {
-        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    int32_t *p = e->ids;
-    if (fr->n_bos)
-        memcpy(p, fr->bos, (size_t)fr->n_bos * sizeof *p);
-    p += fr->n_bos;
-    memcpy(p, prefix->v, (size_t)prefix->n * sizeof *p);
-    p += prefix->n;
-    memcpy(p, body.v, (size_t)nb * sizeof *p);
-    p += nb;
-    memcpy(p, suffix->v, (size_t)suffix->n * sizeof *p);
-    p += suffix->n;
-    memcpy(p, tgt.v, (size_t)tgt.n * sizeof *p);
-    memcpy(p + tgt.n, fr->end, (size_t)fr->n_end * sizeof *p);
+    const ids cut_body = {.v = body.v, .n = nb};
+    const ids *parts[3] = {prefix, &cut_body, suffix};
+    rc = assemble(e, fr, parts, 3, &tgt, err);
 out:
     free(body.v);
     free(tgt.v);
@@ -240,21 +252,8 @@ static int one_whole(cl_tokenizer *tok, const frame *fr, const char *pre, const 
     }
     if (rc)
         goto out;
-    e->n_prompt = fr->n_bos + c.P.n;
-    e->n_target = c.T.n + fr->n_end;
-    e->ids = malloc((size_t)(e->n_prompt + e->n_target) * sizeof *e->ids);
-    if (!e->ids) {
-        rc = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    int32_t *p = e->ids;
-    if (fr->n_bos)
-        memcpy(p, fr->bos, (size_t)fr->n_bos * sizeof *p);
-    p += fr->n_bos;
-    memcpy(p, c.P.v, (size_t)c.P.n * sizeof *p);
-    p += c.P.n;
-    memcpy(p, c.T.v, (size_t)c.T.n * sizeof *p);
-    memcpy(p + c.T.n, fr->end, (size_t)fr->n_end * sizeof *p);
+    const ids *parts[1] = {&c.P};
+    rc = assemble(e, fr, parts, 1, &c.T, err);
 out:
     free(c.buf);
     free(c.P.v);
