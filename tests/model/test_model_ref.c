@@ -59,20 +59,32 @@ static void batch(int32_t *tok, int32_t *tgt, uint8_t *mask, int *B, int *T)
         }
 }
 
+/* Case NAME's folder and its reference batch (ref open: the caller closes
+ * it); -1 when the reference cannot be read. */
+static int open_case(const char *name, char *dir, size_t n, int32_t *tok, int32_t *tgt,
+                     uint8_t *mask, int *B, int *T)
+{
+    char p[600];
+    cl_error err;
+    snprintf(dir, n, "%s/tests/fixtures/llama/%s", COLLIDE_SOURCE_DIR, name);
+    snprintf(p, sizeof p, "%s/reference.safetensors", dir);
+    if (cl_st_open(p, &ref, &err)) {
+        CHECK(0, "%s", err.msg);
+        return -1;
+    }
+    batch(tok, tgt, mask, B, T);
+    return 0;
+}
+
 static void check_case(const char *name)
 {
     char dir[512], p[600];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures/llama/%s", COLLIDE_SOURCE_DIR, name);
-    snprintf(p, sizeof p, "%s/reference.safetensors", dir);
     cl_error err;
-    if (cl_st_open(p, &ref, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
     int32_t tok[256], tgt[256];
     uint8_t mask[256];
     int B, T;
-    batch(tok, tgt, mask, &B, &T);
+    if (open_case(name, dir, sizeof dir, tok, tgt, mask, &B, &T))
+        return;
 
     /* 1. the base model: logits, loss, every weight's gradient */
     snprintf(p, sizeof p, "%s/base", dir);
@@ -416,17 +428,12 @@ static void check_index(void)
 static void check_decode(const char *name)
 {
     char dir[512], p[600];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures/llama/%s", COLLIDE_SOURCE_DIR, name);
-    snprintf(p, sizeof p, "%s/reference.safetensors", dir);
     cl_error err;
-    if (cl_st_open(p, &ref, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
     int32_t tok[256], tgt[256];
     uint8_t mask[256];
     int B, T;
-    batch(tok, tgt, mask, &B, &T);
+    if (open_case(name, dir, sizeof dir, tok, tgt, mask, &B, &T))
+        return;
     cl_st_close(ref);
     snprintf(p, sizeof p, "%s/base", dir);
     cl_llama *m;
