@@ -148,7 +148,11 @@ static int correlate(cli *c, const xopts *o, const char *scope, const cl_explain
                     scope);
         return CL_OK;
     }
+    /* one sentence per measure and threshold, from the statistics just computed */
+    enum { MAX_LINES = CL_EX_COUNT * CLI_MAX_TH };
+    char lines[MAX_LINES][640];
     for (int a = 0; a < n_ev; a++) {
+        int n_lines = 0;
         if (cli_text(c))
             fprintf(c->out,
                     "  forgetting (%s scoring) against each measure: Spearman r [95%% bootstrap "
@@ -193,25 +197,14 @@ static int correlate(cli *c, const xopts *o, const char *scope, const cl_explain
                 snprintf(r1, sizeof r1, isnan(st[1].r) ? "-" : "%.2f", st[1].r);
                 fprintf(c->out, "    %-28s %25s %8s %6s %25s %8s %5d\n", label, sp, p0, r1, pp,
                         p2, st[0].n);
+                if (n_lines < MAX_LINES)
+                    cl_explain_verdict(label, &st[0], &st[2], lines[n_lines++], sizeof lines[0]);
             }
         if (!cli_text(c))
             continue;
         fprintf(c->out, "  what the pairs say (%s scoring):\n", protocol_name(ev[a]));
-        for (int k = 0; k < CL_EX_COUNT; k++)
-            for (int q = 0; q < (cl_explain_thresholded(k) ? c->n_th : 1); q++) {
-                cl_corr_stat rho, part;
-                int rc = cl_explain_corr(e, n_e, k, q, (cl_eval)ev[a], CL_CORR_SPEARMAN, o->reps,
-                                         o->perms, o->seed, &rho, err);
-                if (!rc)
-                    rc = cl_explain_corr(e, n_e, k, q, (cl_eval)ev[a], CL_CORR_PARTIAL_SPEARMAN,
-                                         o->reps, o->perms, o->seed, &part, err);
-                if (rc)
-                    return rc;
-                char label[96], line[640];
-                measure_label(c, k, q, label, sizeof label);
-                cl_explain_verdict(label, &rho, &part, line, sizeof line);
-                fprintf(c->out, "  - %s\n", line);
-            }
+        for (int i = 0; i < n_lines; i++)
+            fprintf(c->out, "  - %s\n", lines[i]);
     }
     return CL_OK;
 }
